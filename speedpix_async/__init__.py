@@ -1,0 +1,86 @@
+"""speedpix_async — an asyncio-first client for Alibaba Cloud SpeedPix (智作工坊).
+
+Quick start::
+
+    from speedpix_async import AsyncSpeedPix
+
+    async with AsyncSpeedPix() as client:      # SPEEDPIX_APP_KEY / _APP_SECRET / _ENDPOINT
+        output = await client.run("your-workflow-id", input={"prompt": "a cat"})
+
+A local emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
+"""
+
+from ._client import AsyncSpeedPix
+from ._config import ClientConfig, PollPolicy, RetryPolicy
+from ._defaults import get_default_client, run, set_default_client
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InputError,
+    NonceReusedError,
+    NotFoundError,
+    PermissionDeniedError,
+    PredictionError,
+    PredictionFailedError,
+    PredictionTimeoutError,
+    QuotaExceededError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    SignatureError,
+    SpeedPixError,
+    SpeedPixException,
+    SubmitOutcomeUnknownError,
+    TimestampError,
+    UnsupportedOperationError,
+)
+from ._handle import AsyncPredictionHandle
+from ._version import __version__
+from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
+from .resources.predictions import AsyncPredictions
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncPredictionHandle",
+    "AsyncPredictions",
+    "AsyncSpeedPix",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchResult",
+    "ClientConfig",
+    "ConfigurationError",
+    "InputError",
+    "NonceReusedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "Prediction",
+    "PredictionError",
+    "PredictionFailedError",
+    "PredictionTimeoutError",
+    "Progress",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "ServerError",
+    "SignatureError",
+    "SpeedPixError",
+    "SpeedPixException",
+    "SubmitOutcomeUnknownError",
+    "TaskResult",
+    "TaskStatus",
+    "TimestampError",
+    "UnsupportedOperationError",
+    "UploadedFile",
+    "__version__",
+    "get_default_client",
+    "run",
+    "set_default_client",
+]

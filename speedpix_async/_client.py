@@ -1,0 +1,234 @@
+"""``AsyncSpeedPix``: configuration, one transport, the resources, and ``run``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import attrs
+import httpx
+
+from ._config import (
+    ClientConfig,
+    PollPolicy,
+    RetryPolicy,
+    TimeoutTypes,
+    coerce_timeout,
+    resolve_config,
+    urlsplit_path,
+)
+from ._envelope import SpeedPixEnvelope
+from ._errors import ConfigurationError, InputError
+from ._polling import ProgressCallback
+from ._signing import GatewaySigner
+from ._transport import AsyncTransport, make_http_client
+from ._validate import check_callable, check_seconds
+from .models import TaskResult
+from .outputs import convert_output
+from .resources.predictions import AsyncPredictions
+
+__all__ = ["AsyncSpeedPix"]
+
+
+class AsyncSpeedPix:
+    """Asynchronous SpeedPix (智作工坊) client.
+
+    Credentials come from ``app_key`` / ``app_secret`` or, when neither is passed, from the
+    ``SPEEDPIX_APP_KEY`` / ``SPEEDPIX_APP_SECRET`` environment variables; the endpoint from
+    ``endpoint`` or ``SPEEDPIX_ENDPOINT`` (default ``https://openai.edu-aliyun.com``).
+
+    Use it as an async context manager, or call :meth:`aclose` when done::
+
+        async with AsyncSpeedPix() as client:
+            output = await client.run("wf-white-background", input={...})
+
+    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 30.
+    :param max_retries: retries of a failed call (default 4); submits are only retried when the
+        failure proves the task was not created.
+    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
+    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
+        ``httpx.ASGITransport(app=emulator_app)``.
+    :param upload_local_paths: whether a plain string that names a local media file is uploaded
+        (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
+        untrusted text into inputs).
+    """
+
+    def __init__(
+        self,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        *,
+        endpoint: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        user_agent: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        upload_local_paths: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+    ) -> None:
+        config = resolve_config(
+            app_key=app_key,
+            app_secret=app_secret,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            user_agent=user_agent,
+            upload_local_paths=upload_local_paths,
+            retry_policy=retry_policy,
+            poll_policy=poll_policy,
+        )
+        if http_client is not None and transport is not None:
+            raise ConfigurationError(
+                "pass either http_client= or transport=, not both (a transport belongs inside "
+                "the http client you pass)"
+            )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
+                "the blocking SpeedPix client builds its own"
+            )
+        owns = http_client is None
+        http = http_client or make_http_client(
+            timeout=config.timeout, max_connections=config.max_connections, transport=transport
+        )
+        self._setup(config, self._make_transport(config, http, owns))
+
+    def _setup(self, config: ClientConfig, transport: AsyncTransport) -> None:
+        self._config = config
+        self._transport = transport
+        self.predictions = AsyncPredictions(self)
+        """Tasks: ``create``, ``get``, ``result``, ``wait``, ``handle``."""
+
+    @staticmethod
+    def _make_transport(
+        config: ClientConfig, http: httpx.AsyncClient, owns: bool
+    ) -> AsyncTransport:
+        return AsyncTransport(
+            base_url=config.endpoint,
+            signer=GatewaySigner(config.app_key, config.app_secret),
+            interpreter=SpeedPixEnvelope(),
+            http_client=http,
+            owns_http_client=owns,
+            retry=config.retry,
+            timeout=config.timeout,
+            user_agent=config.user_agent,
+            # The gateway signs the full request path, including any prefix in the endpoint.
+            sign_path_prefix=urlsplit_path(config.endpoint),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSpeedPix(endpoint={self._config.endpoint!r}, app_key={self._config.app_key!r})"
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to."""
+        return self._config.endpoint
+
+    @property
+    def app_key(self) -> str:
+        """The app key (an identifier, not a secret; the secret is never exposed)."""
+        return self._config.app_key
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    async def __aenter__(self) -> AsyncSpeedPix:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (if this client created it). Safe to call twice."""
+        await self._transport.aclose()
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> AsyncSpeedPix:
+        """A client sharing this one's connection pool and credentials with other options::
+
+            await client.with_options(max_retries=0, timeout=5).predictions.get(task_id)
+
+        Closing the derived client does not close the shared pool.
+        """
+        retry = retry_policy or self._config.retry
+        if max_retries is not None:
+            retry = attrs.evolve(retry, max_retries=max_retries)
+        config = attrs.evolve(
+            self._config,
+            timeout=self._config.timeout if timeout is None else coerce_timeout(timeout),
+            retry=retry,
+            poll=poll_policy or self._config.poll,
+        )
+        derived = object.__new__(type(self))
+        derived._setup(config, self._transport.derive(retry=config.retry, timeout=config.timeout))
+        return derived
+
+    async def _convert_output(self, result: TaskResult) -> Any:
+        return convert_output(result)
+
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        polling_interval: float | None = None,
+    ) -> Any:
+        """Run a published workflow and return its output.
+
+        Submits the task, polls until it ends (``timeout`` seconds at most; default 30 minutes)
+        and returns the workflow's outputs: the custom output fields configured at publish
+        time, e.g. ``output["images"]["url"]``. With ``wait=False`` returns the prediction
+        handle right after submitting.
+
+        Raises :class:`~speedpix_async.PredictionFailedError` when the task fails,
+        :class:`~speedpix_async.PredictionTimeoutError` when the deadline passes (the task keeps
+        running; resume with ``client.predictions.wait(err.task_id)``) and
+        :class:`~speedpix_async.SubmitOutcomeUnknownError` when the submit's answer was lost.
+        """
+        if not isinstance(wait, bool):
+            raise InputError(f"wait must be True or False, got {wait!r}")
+        # Checked here, not only in wait(): a bad option must fail before the task is submitted.
+        check_seconds("timeout", timeout)
+        check_seconds("polling_interval", polling_interval)
+        check_callable("on_progress", on_progress)
+        handle = await self.predictions.create(
+            workflow_id,
+            input,
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+        )
+        if not wait:
+            return handle
+        final = await handle.wait(
+            timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
+        )
+        return final.output

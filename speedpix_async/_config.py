@@ -1,0 +1,316 @@
+"""Client configuration: frozen value objects, environment resolution and validation.
+
+Everything a client needs to know is resolved *once*, here, into a :class:`ClientConfig`; the
+transport and resources only read it. Bad values fail at construction with a
+:class:`ConfigurationError` that names the argument or environment variable to change.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from collections.abc import Mapping
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+
+from ._errors import ConfigurationError
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "ENV_APP_KEY",
+    "ENV_APP_SECRET",
+    "ENV_ENDPOINT",
+    "ClientConfig",
+    "PollPolicy",
+    "RetryPolicy",
+    "resolve_config",
+]
+
+DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
+ENV_APP_KEY = "SPEEDPIX_APP_KEY"
+ENV_APP_SECRET = "SPEEDPIX_APP_SECRET"
+ENV_ENDPOINT = "SPEEDPIX_ENDPOINT"
+
+#: Per-request timeout in seconds; the guides' default.
+DEFAULT_TIMEOUT = 30.0
+#: Retries after the first attempt. With the backoff below the series of waits is
+#: 0.5, 1, 2, 4 s (each ±25 % jitter), i.e. about 7.5 s before giving up on a flaky call.
+DEFAULT_MAX_RETRIES = 4
+#: First backoff delay; doubles per retry: 0.5, 1, 2, 4, 8, 8, … (capped by RETRY_MAX_DELAY).
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+#: ± fraction of randomness applied to each delay so a fan-out does not retry in lock-step.
+RETRY_JITTER = 0.25
+#: A server's ``Retry-After`` is honoured up to this many seconds.
+RETRY_AFTER_CAP = 60.0
+#: Total seconds one call may spend across its attempts and waits.
+RETRY_BUDGET = 120.0
+
+#: Deadline for waiting on one prediction when the caller gives none (30 minutes).
+DEFAULT_WAIT_TIMEOUT = 1800.0
+#: Adaptive polling never polls more often than this…
+POLL_MIN_INTERVAL = 0.1
+#: …nor less often than this, whatever the server's ETA says.
+POLL_MAX_INTERVAL = 5.0
+#: Used while the server has given no usable ETA.
+POLL_FALLBACK_INTERVAL = 1.0
+#: A poll aimed at the expected end lands this much after it: 0.05 s + 2 % of the wait, so a
+#: 2 s ETA polls at 2.09 s and a 60 s ETA at 61.25 s.
+POLL_ETA_MARGIN = 0.05
+POLL_ETA_MARGIN_RATIO = 0.02
+#: Up to this fraction is added at random to each delay (never subtracted: polling early only
+#: costs a request) so thousands of predictions do not poll in lock-step.
+POLL_JITTER = 0.1
+
+#: Connections kept open to the endpoint. ``run_many`` raises it to its concurrency.
+DEFAULT_MAX_CONNECTIONS = 64
+#: Idle pooled connections are dropped after this long: shorter than common server keep-alive
+#: timeouts (5 s for uvicorn and nginx defaults) so we rarely send on a connection the server is
+#: closing, which would make a submit's outcome unknown.
+KEEPALIVE_EXPIRY = 4.0
+
+TimeoutTypes = Union[float, int, httpx.Timeout]
+
+
+def _positive_finite(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(
+            f"{name} must be a number of seconds, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if math.isnan(number) or math.isinf(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{name} must be a finite number {bound}, got {value!r}")
+    return number
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How failed calls are retried (DESIGN §4.2). Immutable; derive variants with
+    :func:`attrs.evolve` or ``client.with_options(...)``."""
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    """Retries after the first attempt (0 disables retrying)."""
+    initial_delay: float = RETRY_INITIAL_DELAY
+    """First backoff delay in seconds; doubles per retry."""
+    max_delay: float = RETRY_MAX_DELAY
+    """Cap of a single backoff delay."""
+    jitter: float = RETRY_JITTER
+    """± fraction of randomness per delay."""
+    max_retry_after: float = RETRY_AFTER_CAP
+    """Cap on a server's ``Retry-After``."""
+    budget: float = RETRY_BUDGET
+    """Total seconds one call may spend across attempts and waits."""
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if self.max_retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}")
+        _positive_finite("RetryPolicy.initial_delay", self.initial_delay, allow_zero=True)
+        _positive_finite("RetryPolicy.max_delay", self.max_delay, allow_zero=True)
+        _positive_finite("RetryPolicy.max_retry_after", self.max_retry_after, allow_zero=True)
+        _positive_finite("RetryPolicy.budget", self.budget)
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError(f"RetryPolicy.jitter must be within [0, 1], got {self.jitter}")
+
+
+@attrs.frozen(kw_only=True)
+class PollPolicy:
+    """How a wait polls the task (DESIGN §4.5)."""
+
+    interval: float | None = None
+    """A fixed interval in seconds; ``None`` (default) follows the server's ETA."""
+    min_interval: float = POLL_MIN_INTERVAL
+    max_interval: float = POLL_MAX_INTERVAL
+    fallback_interval: float = POLL_FALLBACK_INTERVAL
+    eta_margin: float = POLL_ETA_MARGIN
+    eta_margin_ratio: float = POLL_ETA_MARGIN_RATIO
+    jitter: float = POLL_JITTER
+    default_timeout: float = DEFAULT_WAIT_TIMEOUT
+    """Deadline of a wait when the call gives no ``timeout``."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.interval is not None:
+            _positive_finite("polling_interval", self.interval)
+        _positive_finite("PollPolicy.min_interval", self.min_interval)
+        _positive_finite("PollPolicy.max_interval", self.max_interval)
+        _positive_finite("PollPolicy.fallback_interval", self.fallback_interval)
+        _positive_finite("PollPolicy.default_timeout", self.default_timeout)
+        _positive_finite("PollPolicy.eta_margin", self.eta_margin, allow_zero=True)
+        _positive_finite("PollPolicy.eta_margin_ratio", self.eta_margin_ratio, allow_zero=True)
+        if self.min_interval > self.max_interval:
+            raise ConfigurationError(
+                "PollPolicy.min_interval must not exceed max_interval "
+                f"({self.min_interval} > {self.max_interval})"
+            )
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError(f"PollPolicy.jitter must be within [0, 1], got {self.jitter}")
+
+
+@attrs.frozen(kw_only=True)
+class ClientConfig:
+    """Everything a client was configured with, validated. ``repr`` never shows the secret."""
+
+    app_key: str
+    app_secret: str = attrs.field(repr=False)
+    endpoint: str
+    timeout: httpx.Timeout
+    user_agent: str
+    upload_local_paths: bool = True
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    retry: RetryPolicy = RetryPolicy()
+    poll: PollPolicy = PollPolicy()
+
+
+def default_user_agent() -> str:
+    return (
+        f"speedpix-async/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+    )
+
+
+def normalize_endpoint(endpoint: str, *, argument: str = "endpoint") -> str:
+    """Validate ``http(s)://host[:port][/prefix]`` and drop a trailing slash."""
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ConfigurationError(
+            f"{argument} must be a URL such as {DEFAULT_ENDPOINT!r}, got {endpoint!r}"
+        )
+    text = endpoint.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        hint = f"https://{text}" if "://" not in text else DEFAULT_ENDPOINT
+        raise ConfigurationError(
+            f"{argument} {endpoint!r} needs an http:// or https:// scheme and a host; "
+            f"did you mean {hint!r}?"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"{argument} {endpoint!r} must not contain a query string or fragment; "
+            "give only scheme, host, port and an optional path prefix"
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            f"{argument} must not embed credentials in the URL; pass app_key/app_secret instead"
+        )
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"{argument} {endpoint!r} has an invalid port") from exc
+    return text.rstrip("/")
+
+
+def urlsplit_path(endpoint: str) -> str:
+    """The path prefix of a normalized endpoint (``""`` for a bare host)."""
+    return urlsplit(endpoint).path.rstrip("/")
+
+
+def coerce_timeout(timeout: TimeoutTypes | None) -> httpx.Timeout:
+    """A per-request timeout as an :class:`httpx.Timeout`; numbers apply to every phase."""
+    if timeout is None:
+        return httpx.Timeout(DEFAULT_TIMEOUT)
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(_positive_finite("timeout", timeout))
+
+
+def _credential(name: str, value: str | None, source: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    if value == "":
+        return None
+    if value != value.strip():
+        raise ConfigurationError(
+            f"{name} from {source} has leading or trailing whitespace; "
+            "copy it again from the SpeedPix console without spaces or newlines"
+        )
+    return value
+
+
+def resolve_credentials(
+    app_key: str | None, app_secret: str | None, env: Mapping[str, str]
+) -> tuple[str, str]:
+    """Credentials come in pairs, from one source: both arguments, or both env vars.
+
+    Mixing sources (a key argument with a secret from the environment) is how a key from one app
+    ends up paired with another app's secret, so it is refused.
+    """
+    key = _credential("app_key", app_key, "the app_key argument")
+    secret = _credential("app_secret", app_secret, "the app_secret argument")
+    if key is not None or secret is not None:
+        if key is None:
+            raise ConfigurationError(
+                "app_secret was given but app_key was not; pass both app_key= and app_secret=, "
+                f"or neither to read {ENV_APP_KEY} and {ENV_APP_SECRET}"
+            )
+        if secret is None:
+            raise ConfigurationError(
+                "app_key was given but app_secret was not; pass both app_key= and app_secret=, "
+                f"or neither to read {ENV_APP_KEY} and {ENV_APP_SECRET}"
+            )
+        return key, secret
+    key = _credential(ENV_APP_KEY, env.get(ENV_APP_KEY), f"${ENV_APP_KEY}")
+    secret = _credential(ENV_APP_SECRET, env.get(ENV_APP_SECRET), f"${ENV_APP_SECRET}")
+    if key is None and secret is None:
+        raise ConfigurationError(
+            "no SpeedPix credentials: pass app_key= and app_secret=, or set the "
+            f"{ENV_APP_KEY} and {ENV_APP_SECRET} environment variables"
+        )
+    if key is None:
+        raise ConfigurationError(
+            f"{ENV_APP_SECRET} is set but {ENV_APP_KEY} is not; set both environment variables"
+        )
+    if secret is None:
+        raise ConfigurationError(
+            f"{ENV_APP_KEY} is set but {ENV_APP_SECRET} is not; set both environment variables"
+        )
+    return key, secret
+
+
+def resolve_config(
+    *,
+    app_key: str | None = None,
+    app_secret: str | None = None,
+    endpoint: str | None = None,
+    timeout: TimeoutTypes | None = None,
+    max_retries: int | None = None,
+    user_agent: str | None = None,
+    upload_local_paths: bool = True,
+    retry_policy: RetryPolicy | None = None,
+    poll_policy: PollPolicy | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ClientConfig:
+    """Merge arguments with ``SPEEDPIX_*`` environment variables and validate the result."""
+    environ = os.environ if env is None else env
+    key, secret = resolve_credentials(app_key, app_secret, environ)
+    if endpoint is not None:
+        url = normalize_endpoint(endpoint)
+    elif environ.get(ENV_ENDPOINT):
+        url = normalize_endpoint(environ[ENV_ENDPOINT], argument=f"${ENV_ENDPOINT}")
+    else:
+        url = DEFAULT_ENDPOINT
+    retry = retry_policy if retry_policy is not None else RetryPolicy()
+    if max_retries is not None:
+        retry = attrs.evolve(retry, max_retries=max_retries)
+    if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+        raise ConfigurationError(f"user_agent must be a non-empty string, got {user_agent!r}")
+    if not isinstance(upload_local_paths, bool):
+        raise ConfigurationError(
+            f"upload_local_paths must be True or False, got {upload_local_paths!r}"
+        )
+    return ClientConfig(
+        app_key=key,
+        app_secret=secret,
+        endpoint=url,
+        timeout=coerce_timeout(timeout),
+        user_agent=user_agent or default_user_agent(),
+        upload_local_paths=upload_local_paths,
+        retry=retry,
+        poll=poll_policy if poll_policy is not None else PollPolicy(),
+    )

@@ -1,0 +1,115 @@
+"""Module-level ``speedpix_async.run(...)`` and its default client.
+
+The guides call a module-level ``run`` configured from the environment. A client's connection
+pool belongs to the event loop that opened it, so the default client is kept **per event loop**
+and never reused across loops (``asyncio.run`` twice in a script gets two clients). Under
+asyncio, a default client is closed when its loop shuts down: ``asyncio.run`` cancels the
+guardian task below, which then closes the pool. On other event loops (trio) each call uses a
+short-lived client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from ._client import AsyncSpeedPix
+from ._errors import ConfigurationError
+from ._polling import ProgressCallback
+
+__all__ = ["get_default_client", "run", "set_default_client"]
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSpeedPix] = (
+    weakref.WeakKeyDictionary()
+)
+_explicit: AsyncSpeedPix | None = None
+# Strong references so the guardian tasks are not garbage-collected while they wait.
+_guardians: set[asyncio.Task[None]] = set()
+
+
+def set_default_client(client: AsyncSpeedPix | None) -> None:
+    """Use ``client`` for module-level calls (``None`` goes back to one client per loop built
+    from the environment). The caller keeps ownership: close it yourself, and use it only on
+    the event loop it was first used on."""
+    global _explicit
+    if client is not None and not isinstance(client, AsyncSpeedPix):
+        raise ConfigurationError(
+            f"set_default_client expects an AsyncSpeedPix, got {type(client).__name__}"
+        )
+    _explicit = client
+
+
+async def _close_with_loop(client: AsyncSpeedPix) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        # asyncio.run() cancels leftover tasks before closing the loop; this is our cue.
+        await client.aclose()
+
+
+def get_default_client() -> AsyncSpeedPix:
+    """The client module-level calls use on the running asyncio loop (created on first use from
+    the ``SPEEDPIX_*`` environment variables)."""
+    if _explicit is not None:
+        return _explicit
+    loop = asyncio.get_running_loop()
+    client = _per_loop.get(loop)
+    if client is None or client.closed:
+        client = AsyncSpeedPix()
+        _per_loop[loop] = client
+        guardian = loop.create_task(_close_with_loop(client), name="speedpix-default-client")
+        _guardians.add(guardian)
+        guardian.add_done_callback(_guardians.discard)
+    return client
+
+
+def _running_on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: AsyncSpeedPix | None = None,
+    alias_id: str | None = None,
+    version_id: str | None = None,
+    randomise_seeds: bool | None = None,
+    return_temp_files: bool | None = None,
+    resource_config_id: str | None = None,
+    file_encoding_strategy: str = "url",
+    wait: bool = True,
+    timeout: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    polling_interval: float | None = None,
+) -> Any:
+    """``AsyncSpeedPix.run`` on ``client`` or on the default client (see
+    :func:`set_default_client`); same parameters and result."""
+    kwargs: dict[str, Any] = {
+        "alias_id": alias_id,
+        "version_id": version_id,
+        "randomise_seeds": randomise_seeds,
+        "return_temp_files": return_temp_files,
+        "resource_config_id": resource_config_id,
+        "file_encoding_strategy": file_encoding_strategy,
+        "wait": wait,
+        "timeout": timeout,
+        "on_progress": on_progress,
+        "polling_interval": polling_interval,
+    }
+    if client is not None:
+        return await client.run(workflow_id, input, **kwargs)
+    if _explicit is not None or _running_on_asyncio():
+        return await get_default_client().run(workflow_id, input, **kwargs)
+    if not wait:
+        raise ConfigurationError(
+            "run(wait=False) needs a client that outlives the call on this event loop; pass "
+            "client= or call set_default_client() first"
+        )
+    async with AsyncSpeedPix() as temporary:
+        return await temporary.run(workflow_id, input, **kwargs)

@@ -1,0 +1,311 @@
+"""The error tree (DESIGN §5).
+
+One root, :class:`SpeedPixError`; subclasses by *cause*, so callers can catch what they can act
+on. Every :class:`APIError` carries what a support ticket needs: HTTP status, the gateway's
+``X-Ca-Error-Message`` / ``X-Ca-Error-Code``, the envelope codes, ``apiInvokeId`` and the request
+id. No message ever contains an app secret, a token, a signature or a signed URL's query string.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Prediction
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "InputError",
+    "NonceReusedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PredictionError",
+    "PredictionFailedError",
+    "PredictionTimeoutError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "SignatureError",
+    "SpeedPixError",
+    "SpeedPixException",
+    "SubmitOutcomeUnknownError",
+    "TimestampError",
+    "UnsupportedOperationError",
+]
+
+
+class SpeedPixError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    status_code: int | None = None
+    """HTTP status of the response that caused the error, when there was one.
+
+    Present on the root (``None`` by default) because the official Python guide reads
+    ``e.status_code`` on its root exception."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(SpeedPixError):
+    """The client cannot be built or used as configured (credentials, endpoint, options)."""
+
+
+class InputError(SpeedPixError, ValueError):
+    """An argument or workflow input is unusable. Raised before anything is sent."""
+
+
+class UnsupportedOperationError(SpeedPixError, NotImplementedError):
+    """The service has no endpoint for this operation, so the SDK refuses instead of faking it."""
+
+
+class APIConnectionError(SpeedPixError):
+    """The request did not produce an HTTP response (DNS, refused, reset, TLS, timeout).
+
+    ``request_sent`` says whether the request may have reached the server: ``False`` only when
+    the failure proves it did not (connect error, pool timeout). A non-idempotent call is retried
+    only in that case.
+    """
+
+    def __init__(
+        self, message: str, *, method: str, url: str, request_sent: bool, attempts: int = 1
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.request_sent = request_sent
+        self.attempts = attempts
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect, write, read or waiting for a pooled connection)."""
+
+
+class APIError(SpeedPixError):
+    """The service (or the API gateway in front of it) answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        gateway_message: str | None = None,
+        gateway_error_code: str | None = None,
+        status: Any = None,
+        err_code: str | None = None,
+        err_message: str | None = None,
+        sub_err_code: str | None = None,
+        sub_err_message: str | None = None,
+        api_invoke_id: str | None = None,
+        retry_after: float | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.gateway_message = gateway_message
+        self.gateway_error_code = gateway_error_code
+        self.status = status
+        """Envelope ``status`` (10 success / 20 failure), when the body was an envelope."""
+        self.err_code = err_code
+        self.err_message = err_message
+        self.sub_err_code = sub_err_code
+        self.sub_err_message = sub_err_message
+        self.api_invoke_id = api_invoke_id
+        self.retry_after = retry_after
+        """Seconds the server asked us to wait (``Retry-After``), if it said."""
+        self.transient = transient
+        """True when the answer says "try again later" rather than "this request is wrong"."""
+
+    @property
+    def code(self) -> str | None:
+        """The most specific error code available (sub-error, envelope, then gateway)."""
+        return self.sub_err_code or self.err_code or self.gateway_error_code
+
+    def __str__(self) -> str:
+        details: list[str] = []
+        if self.status_code is not None:
+            details.append(f"HTTP {self.status_code}")
+        if self.method and self.url:
+            details.append(f"{self.method} {self.url}")
+        if self.gateway_message:
+            details.append(f"X-Ca-Error-Message={self.gateway_message!r}")
+        if self.gateway_error_code:
+            details.append(f"X-Ca-Error-Code={self.gateway_error_code}")
+        if self.status is not None:
+            details.append(f"status={self.status}")
+        for label, value in (
+            ("errCode", self.err_code),
+            ("errMessage", self.err_message),
+            ("subErrCode", self.sub_err_code),
+            ("subErrMessage", self.sub_err_message),
+            ("apiInvokeId", self.api_invoke_id),
+            ("request id", self.request_id),
+        ):
+            if value:
+                details.append(f"{label}={value}")
+        return f"{self.message} [{', '.join(details)}]" if details else self.message
+
+
+class AuthenticationError(APIError):
+    """The gateway rejected the credentials or the request signature."""
+
+
+class SignatureError(AuthenticationError):
+    """The gateway computed a different signature.
+
+    ``server_string_to_sign`` (newlines restored) and ``client_string_to_sign`` are both kept,
+    and the message shows them side by side: usually the app secret is wrong, or something
+    between us and the gateway changed a signed header or the body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client_string_to_sign: str | None = None,
+        server_string_to_sign: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.client_string_to_sign = client_string_to_sign
+        self.server_string_to_sign = server_string_to_sign
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.server_string_to_sign is not None or self.client_string_to_sign is not None:
+            text += (
+                "\n  server StringToSign: "
+                + repr(self.server_string_to_sign)
+                + "\n  client StringToSign: "
+                + repr(self.client_string_to_sign)
+            )
+        return text
+
+
+class TimestampError(AuthenticationError):
+    """``X-Ca-Timestamp`` was rejected (``Timestamp Expired`` / ``Invalid Timestamp``).
+
+    The gateway accepts timestamps within 15 minutes of its own clock; check the system clock.
+    """
+
+
+class NonceReusedError(AuthenticationError):
+    """The gateway has already seen this ``X-Ca-Nonce`` within its 15-minute window."""
+
+
+class PermissionDeniedError(APIError):
+    """The app is not authorized for this API (HTTP 403 ``Unauthorized``)."""
+
+
+class RateLimitError(APIError):
+    """Flow control rejected the request (gateway ``Throttled by … Flow Control`` or HTTP 429)."""
+
+
+class QuotaExceededError(APIError):
+    """The account's quota is exhausted or expired, or the account is in arrears."""
+
+
+class NotFoundError(APIError):
+    """The API, workflow, version or task does not exist."""
+
+
+class BadRequestError(APIError):
+    """The service refused the request as invalid."""
+
+
+class ServerError(APIError):
+    """The service failed (HTTP 5xx, or an envelope error that says the backend is busy)."""
+
+
+class ResponseValidationError(APIError):
+    """The response could not be read: not JSON, truncated, or not the documented shape."""
+
+
+class SubmitOutcomeUnknownError(SpeedPixError):
+    """``comfy_prompt`` was sent but no usable answer came back.
+
+    The task may or may not exist. The API has no list endpoint, so the SDK cannot check, and it
+    deliberately does not submit again (that could run the workflow twice). Decide from your own
+    records whether to resubmit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workflow_id: str,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        attempts: int = 1,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.alias_id = alias_id
+        self.version_id = version_id
+        self.attempts = attempts
+        self.request_id = request_id
+
+
+class PredictionFailedError(SpeedPixError):
+    """The task ended in ``failed``. ``prediction`` holds the final snapshot."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prediction: Prediction,
+        error_code: str | None = None,
+        api_invoke_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.prediction = prediction
+        self.error_code = error_code
+        self.api_invoke_id = api_invoke_id
+
+    @property
+    def task_id(self) -> str:
+        return self.prediction.id
+
+
+class PredictionTimeoutError(SpeedPixError, TimeoutError):
+    """The wait's deadline passed before the task finished. The task keeps running on the
+    server; resume with ``client.predictions.wait(err.task_id)``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        timeout: float,
+        prediction: Prediction | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.timeout = timeout
+        self.prediction = prediction
+
+    @property
+    def last_status(self) -> str | None:
+        return None if self.prediction is None else str(self.prediction.status)
+
+
+#: Names used by the official Python SDK, so code written against it keeps working.
+SpeedPixException = SpeedPixError
+PredictionError = PredictionFailedError

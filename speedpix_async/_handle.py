@@ -1,0 +1,207 @@
+"""The prediction handle: one task, with ``reload()``, ``wait()`` and ``watch()``.
+
+A handle keeps the latest :class:`~speedpix_async.models.Prediction` snapshot of its task. Every
+wait has a deadline (DESIGN §4.5): the call's ``timeout`` or the client's default. On expiry the
+task keeps running on the server and :class:`PredictionTimeoutError` says how to resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import anyio
+import attrs
+
+from ._errors import APIError, PredictionFailedError, PredictionTimeoutError
+from ._polling import DeadlineExceeded, Poller, ProgressCallback, emit
+from ._validate import check_callable, check_seconds
+from .models import Prediction, Progress, TaskStatus
+
+if TYPE_CHECKING:
+    from .resources.predictions import AsyncPredictions
+
+__all__ = ["AsyncPredictionHandle"]
+
+
+class AsyncPredictionHandle:
+    """A submitted task. Returned by ``predictions.create()`` and ``run(..., wait=False)``."""
+
+    def __init__(
+        self, predictions: AsyncPredictions, prediction: Prediction, *, fresh: bool
+    ) -> None:
+        self._predictions = predictions
+        self._prediction = prediction
+        # A fresh handle knows the submit's estimate; a handle to an older task does not and
+        # must ask the server before scheduling polls.
+        self._fresh = fresh
+
+    def __repr__(self) -> str:
+        return f"<AsyncPredictionHandle id={self.id!r} status={str(self.status)!r}>"
+
+    @property
+    def id(self) -> str:
+        """The task id."""
+        return self._prediction.id
+
+    @property
+    def status(self) -> TaskStatus:
+        """The status in the latest snapshot (call :meth:`reload` to refresh)."""
+        return self._prediction.status
+
+    @property
+    def prediction(self) -> Prediction:
+        """The latest snapshot."""
+        return self._prediction
+
+    @property
+    def output(self) -> Any:
+        """The output once :meth:`wait` has seen the task succeed, else ``None``."""
+        return self._prediction.output
+
+    async def reload(self) -> Prediction:
+        """Fetch the task's current progress and return the updated snapshot."""
+        report = await self._predictions.progress(self.id)
+        self._prediction = self._prediction.with_progress(report)
+        return self._prediction
+
+    async def cancel(self) -> NoReturn:
+        """Not possible: the API has no cancel endpoint; always raises
+        :class:`~speedpix_async.UnsupportedOperationError`."""
+        await self._predictions.cancel(self.id)
+
+    def _poller(self, timeout: float | None, polling_interval: float | None) -> Poller:
+        client = self._predictions._client
+        policy = client._config.poll
+        if polling_interval is not None:
+            policy = attrs.evolve(
+                policy, interval=check_seconds("polling_interval", polling_interval)
+            )
+        limit = check_seconds("timeout", timeout)
+        first_eta = self._prediction.eta if self._fresh else None
+        self._fresh = False
+        return Poller(
+            lambda: self._predictions.progress(self.id),
+            policy=policy,
+            timeout=limit if limit is not None else policy.default_timeout,
+            first_eta=first_eta,
+        )
+
+    def _timed_out(self, poller: Poller) -> PredictionTimeoutError:
+        status = str(self._prediction.status)
+        return PredictionTimeoutError(
+            f"task {self.id!r} did not finish within {poller.timeout:g}s (last status "
+            f"{status!r}); it keeps running on the server — resume with "
+            f"client.predictions.wait({self.id!r}) or pass a larger timeout=",
+            task_id=self.id,
+            timeout=poller.timeout,
+            prediction=self._prediction,
+        )
+
+    async def watch(
+        self, *, timeout: float | None = None, polling_interval: float | None = None
+    ) -> AsyncIterator[Progress]:
+        """Yield each progress report until the task ends (the last report is terminal).
+
+        Stops with :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes.
+        Breaking out of the loop simply stops polling.
+        """
+        poller = self._poller(timeout, polling_interval)
+        while not self._prediction.status.is_terminal:
+            try:
+                report = await poller.next()
+            except DeadlineExceeded:
+                raise self._timed_out(poller) from None
+            self._prediction = self._prediction.with_progress(report)
+            yield report
+
+    async def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        polling_interval: float | None = None,
+    ) -> Prediction:
+        """Poll until the task ends and return the final snapshot, with ``output`` set.
+
+        ``on_progress`` (a plain or async function) receives every progress report.
+        Raises :class:`~speedpix_async.PredictionFailedError` if the task failed — including
+        when ``comfy_get_result`` reports the failure inside a *successful* envelope — and
+        :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes first.
+        """
+        check_callable("on_progress", on_progress)
+        poller = self._poller(timeout, polling_interval)
+        try:
+            while True:
+                if self._prediction.status.is_terminal:
+                    final = await self._fetch_result(poller)
+                    if final.status.is_terminal:
+                        break
+                report = await poller.next()
+                self._prediction = self._prediction.with_progress(report)
+                await emit(on_progress, report)
+        except DeadlineExceeded:
+            raise self._timed_out(poller) from None
+        if final.status == TaskStatus.SUCCEEDED:
+            return final
+        raise self._failure(final, None)
+
+    async def _fetch_result(self, poller: Poller) -> Prediction:
+        """Fetch the result once the progress says the task ended, within the deadline."""
+        progress_status = self._prediction.status
+        remaining = poller.remaining()
+        if remaining <= 0:
+            raise DeadlineExceeded
+        with anyio.move_on_after(remaining) as scope:
+            try:
+                snapshot = await self._predictions.result(self.id)
+            except APIError as exc:
+                if progress_status == TaskStatus.SUCCEEDED or exc.transient:
+                    raise
+                # The progress said "failed" and the result call answered with an error
+                # envelope: that envelope *is* the failure's explanation.
+                raise self._failure(self._prediction, exc) from exc
+        if scope.cancelled_caught:
+            raise DeadlineExceeded
+        merged = attrs.evolve(
+            snapshot,
+            workflow_id=self._prediction.workflow_id,
+            alias_id=self._prediction.alias_id,
+            version_id=self._prediction.version_id,
+            estimated_duration=self._prediction.estimated_duration,
+            created_at=self._prediction.created_at,
+            message=self._prediction.message,
+            queue_position=None,
+        )
+        self._prediction = merged
+        return merged
+
+    def _failure(self, snapshot: Prediction, cause: APIError | None) -> PredictionFailedError:
+        if cause is not None:
+            reason = cause.sub_err_message or cause.err_message or cause.message
+            code = cause.code
+            invoke = cause.api_invoke_id
+        else:
+            reason = snapshot.message or "the service gave no reason"
+            code = None
+            invoke = snapshot.api_invoke_id
+        final = attrs.evolve(
+            snapshot,
+            status=snapshot.status if snapshot.status.is_terminal else TaskStatus.FAILED,
+            error=reason,
+            error_code=code,
+            api_invoke_id=invoke,
+        )
+        self._prediction = final
+        details = ", ".join(
+            part
+            for part in (f"code {code}" if code else "", f"apiInvokeId {invoke}" if invoke else "")
+            if part
+        )
+        return PredictionFailedError(
+            f"task {self.id!r} of workflow {final.workflow_id or '?'!r} {final.status}: {reason}"
+            + (f" ({details})" if details else ""),
+            prediction=final,
+            error_code=code,
+            api_invoke_id=invoke,
+        )

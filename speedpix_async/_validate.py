@@ -1,0 +1,60 @@
+"""Argument checks shared by the resources: fail before anything is sent, naming the fix."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._errors import InputError
+
+__all__ = [
+    "check_bool",
+    "check_callable",
+    "check_identifier",
+    "check_seconds",
+    "check_task_id",
+]
+
+
+def check_identifier(name: str, value: Any, *, allow_none: bool = False) -> str | None:
+    """A workflow/alias/version id: a non-empty string without surrounding whitespace."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{name} must be a non-empty string, got {value!r}")
+    if value != value.strip() or any(ch in value for ch in "\r\n\t"):
+        raise InputError(f"{name} {value!r} contains whitespace; copy it again from the console")
+    return value
+
+
+def check_task_id(value: Any) -> str:
+    """A task id as returned by ``comfy_prompt``."""
+    checked = check_identifier("task_id", value)
+    assert checked is not None
+    return checked
+
+
+def check_seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+    """A positive, finite number of seconds."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(
+            f"{name} must be a number of seconds, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if math.isnan(number) or math.isinf(number) or number <= 0:
+        raise InputError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return number
+
+
+def check_bool(name: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InputError(f"{name} must be True, False or None, got {value!r}")
+
+
+def check_callable(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise InputError(f"{name} must be a function taking one Progress, got {value!r}")
+    return value

@@ -1,0 +1,22 @@
+"""A faithful local emulator of the SpeedPix API (install the ``emulator`` extra).
+
+It verifies API-gateway signatures over the raw bytes it receives, answers the documented
+envelopes, runs built-in workflows with the documented task lifecycle, and counts what happens
+at ``GET /_emulator/stats``. Unmodified official clients work against it too.
+"""
+
+from ._app import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, IN_PROCESS_ENDPOINT, Emulator
+from ._server import LoopbackServer
+from ._tasks import TaskContext
+from ._workflows import InvalidInput, WorkflowFailure
+
+__all__ = [
+    "DEFAULT_APP_KEY",
+    "DEFAULT_APP_SECRET",
+    "IN_PROCESS_ENDPOINT",
+    "Emulator",
+    "InvalidInput",
+    "LoopbackServer",
+    "TaskContext",
+    "WorkflowFailure",
+]

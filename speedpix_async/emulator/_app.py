@@ -1,0 +1,167 @@
+"""The emulator: one object owning the ASGI app, its state and its helpers."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._client import AsyncSpeedPix
+from ._faults import FaultInjector
+from ._gateway import GatewayAuth
+from ._speedpix import SpeedPixApi
+from ._stats import Stats
+from ._tasks import TaskStore
+from ._workflows import Duration, Handler, Validator, builtin_registry
+
+if TYPE_CHECKING:
+    from ._server import LoopbackServer
+
+__all__ = ["DEFAULT_APP_KEY", "DEFAULT_APP_SECRET", "IN_PROCESS_ENDPOINT", "Emulator"]
+
+DEFAULT_APP_KEY = "demo-app-key"
+DEFAULT_APP_SECRET = "demo-app-secret"
+#: The base URL in-process clients use; ASGITransport routes every host to the app.
+IN_PROCESS_ENDPOINT = "http://speedpix-emulator.local"
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class Emulator:
+    """A local SpeedPix service: gateway signature checks, workflows, tasks, stats.
+
+    In-process (no sockets)::
+
+        emulator = Emulator()
+        async with emulator.client() as client:
+            await client.run("wf-echo", {"hello": "world"})
+
+    Over a real loopback socket::
+
+        with emulator.serve() as server:
+            client = AsyncSpeedPix(endpoint=server.endpoint, app_key=..., app_secret=...)
+    """
+
+    def __init__(
+        self,
+        *,
+        app_key: str = DEFAULT_APP_KEY,
+        app_secret: str = DEFAULT_APP_SECRET,
+        extra_credentials: Mapping[str, str] | None = None,
+        time_scale: float = 1.0,
+        clock_skew: float = 0.0,
+    ) -> None:
+        if time_scale < 0:
+            raise ValueError(f"time_scale must be >= 0, got {time_scale}")
+        self.app_key = app_key
+        self.app_secret = app_secret
+        self.time_scale = time_scale
+        self.clock_skew = clock_skew
+        self.stats = Stats()
+        self.gateway = GatewayAuth(
+            {app_key: app_secret, **(extra_credentials or {})}, clock=self.clock
+        )
+        self.workflows = builtin_registry()
+        self.tasks = TaskStore(clock=self.clock, time_scale=time_scale)
+        self.faults = FaultInjector()
+        self.api = SpeedPixApi(self)
+        self.app = Starlette(
+            routes=[
+                Route("/_emulator/stats", self._stats_endpoint, methods=["GET"]),
+                Route("/_emulator/reset", self._reset_endpoint, methods=["POST"]),
+                Route("/_emulator/health", self._health_endpoint, methods=["GET"]),
+                Route("/{path:path}", self.api.handle, methods=_ALL_METHODS),
+            ]
+        )
+
+    def __repr__(self) -> str:
+        return f"Emulator(app_key={self.app_key!r}, time_scale={self.time_scale})"
+
+    def clock(self) -> float:
+        """The emulator's wall clock (``clock_skew`` seconds ahead of this machine's)."""
+        return time.time() + self.clock_skew
+
+    def public_url(self, request: Request) -> str:
+        """The base URL as the client used it; output URLs are built on it."""
+        return str(request.base_url).rstrip("/")
+
+    def register_workflow(
+        self,
+        workflow_id: str,
+        handler: Handler,
+        *,
+        duration: Duration = 1.0,
+        validate: Validator | None = None,
+        version: str = "v1",
+        aliases: Mapping[str, str] | None = None,
+        queue_seconds: float = 0.2,
+    ) -> None:
+        """Publish a workflow backed by ``handler(inputs, ctx)`` (plain or async), which returns
+        the custom output fields. ``duration`` is seconds (or a function of the inputs) before
+        ``time_scale``. Raise :class:`~speedpix_async.emulator.WorkflowFailure` to fail."""
+        self.workflows.register(
+            workflow_id,
+            handler,
+            duration=duration,
+            validate=validate,
+            version=version,
+            aliases=aliases,
+            queue_seconds=queue_seconds,
+        )
+
+    # ------------------------------------------------------------------ helpers for clients
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An httpx transport that calls the app in-process (no sockets)."""
+        return httpx.ASGITransport(app=self.app)
+
+    def client(self, **kwargs: Any) -> AsyncSpeedPix:
+        """An :class:`AsyncSpeedPix` wired to this emulator in-process, with its credentials.
+        Keyword arguments are passed to the client (e.g. ``max_retries=0``)."""
+        kwargs.setdefault("app_key", self.app_key)
+        kwargs.setdefault("app_secret", self.app_secret)
+        kwargs.setdefault("endpoint", IN_PROCESS_ENDPOINT)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", self.transport())
+        return AsyncSpeedPix(**kwargs)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
+        """A context manager running this emulator on a real socket in a background thread."""
+        from ._server import LoopbackServer
+
+        return LoopbackServer(self, host=host, port=port)
+
+    # ------------------------------------------------------------------ control endpoints
+
+    async def _stats_endpoint(self, request: Request) -> Response:
+        if not _is_loopback(request):
+            return JSONResponse(
+                {"error": "stats are only served to loopback clients"}, status_code=403
+            )
+        return JSONResponse(self.stats.snapshot())
+
+    async def _reset_endpoint(self, request: Request) -> Response:
+        if not _is_loopback(request):
+            return JSONResponse({"error": "only loopback clients may reset stats"}, status_code=403)
+        self.stats.reset()
+        return JSONResponse({"reset": True})
+
+    async def _health_endpoint(self, request: Request) -> Response:
+        return JSONResponse(
+            {"ok": True, "workflows": self.workflows.ids(), "tasks": len(self.tasks)}
+        )

@@ -1,0 +1,271 @@
+"""The gateway-fronted SpeedPix API of the emulator (PROTOCOL A.2–A.5).
+
+Every request passes the gateway checks first (unknown path, method, then the digest signature
+over the raw body), exactly as a real client meets them. Business errors are HTTP 200 envelopes
+with ``status: 20`` (PROTOCOL A.3's recommendation); the error codes are our own choice since the
+real vocabulary is unpublished, and follow Alibaba Cloud's usual spelling.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._workflows import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from ._app import Emulator
+    from ._tasks import Task
+
+__all__ = ["SpeedPixApi", "json_bytes"]
+
+OK = 10
+FAILED = 20
+JSON_TYPE = "application/json;charset=utf-8"
+
+RouteHandler = Callable[[dict[str, Any], Request], Awaitable[dict[str, Any]]]
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def invoke_id() -> str:
+    return "i_" + secrets.token_hex(12)
+
+
+def ok(data: dict[str, Any]) -> dict[str, Any]:
+    return {"status": OK, "apiInvokeId": invoke_id(), "data": data}
+
+
+def failed(
+    code: str, message: str, sub_code: str | None = None, sub_message: str | None = None
+) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "status": FAILED,
+        "apiInvokeId": invoke_id(),
+        "errCode": code,
+        "errMessage": message,
+    }
+    if sub_code:
+        envelope["subErrCode"] = sub_code
+        envelope["subErrMessage"] = sub_message or message
+    return envelope
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _without_nulls(payload: dict[str, Any]) -> dict[str, Any]:
+    # The official SDKs send unset fields as null (PROTOCOL A.8.6): null means "not given".
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def _string_field(payload: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            raise _BadRequest(f"{name} is required")
+        return None
+    if not isinstance(value, str) or not value:
+        raise _BadRequest(f"{name} must be a non-empty string")
+    return value
+
+
+def _bool_field(payload: dict[str, Any], name: str) -> bool:
+    value = payload.get(name, False)
+    if not isinstance(value, bool):
+        raise _BadRequest(f"{name} must be a boolean")
+    return value
+
+
+class SpeedPixApi:
+    """The Starlette endpoint (:meth:`handle`) serving every gateway-fronted path."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emu = emulator
+        self.routes: dict[str, RouteHandler] = {
+            "/scc/comfy_prompt": self.comfy_prompt,
+            "/scc/comfy_get_progress": self.comfy_get_progress,
+            "/scc/comfy_get_result": self.comfy_get_result,
+        }
+
+    def add_route(self, path: str, handler: RouteHandler) -> None:
+        self.routes[path] = handler
+
+    # ------------------------------------------------------------------ gateway layer
+
+    def gateway_headers(self) -> dict[str, str]:
+        return {
+            "x-ca-request-id": str(uuid.uuid4()).upper(),
+            "date": email.utils.formatdate(self.emu.clock(), usegmt=True),
+        }
+
+    def gateway_error(self, status: int, message: str) -> Response:
+        headers = self.gateway_headers()
+        headers["x-ca-error-message"] = message
+        return Response(b"", status_code=status, headers=headers)
+
+    def respond(self, envelope: dict[str, Any]) -> Response:
+        return Response(
+            json_bytes(envelope),
+            status_code=200,
+            headers=self.gateway_headers(),
+            media_type=JSON_TYPE,
+        )
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        self.emu.stats.request(path)
+        handler = self.routes.get(path)
+        if handler is None:
+            return self.gateway_error(400, "API Not Found")
+        if request.method != "POST":
+            return self.gateway_error(400, "Invalid HttpMethod")
+        body = await request.body()
+        rejection = self.emu.gateway.verify(
+            method=request.method,
+            path=path,
+            query={k: request.query_params.getlist(k) for k in request.query_params},
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        if rejection is not None:
+            self.emu.stats.auth_rejected(rejection.reason)
+            return self.gateway_error(rejection.status, rejection.message)
+        return await self.emu.faults.apply(path, lambda: self._handle(handler, body, request), self)
+
+    async def _handle(self, handler: RouteHandler, body: bytes, request: Request) -> Response:
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            return self.respond(failed("InvalidParameter", "the request body is not valid JSON"))
+        if not isinstance(payload, dict):
+            return self.respond(
+                failed("InvalidParameter", "the request body must be a JSON object")
+            )
+        try:
+            envelope = await handler(_without_nulls(payload), request)
+        except _BadRequest as exc:
+            envelope = failed("InvalidParameter", exc.message)
+        return self.respond(envelope)
+
+    # ------------------------------------------------------------------ routes
+
+    async def comfy_prompt(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
+        workflow_id = _string_field(payload, "workflow_id", required=True)
+        alias_id = _string_field(payload, "alias_id", required=False)
+        version_id = _string_field(payload, "version_id", required=False)
+        _bool_field(payload, "randomise_seeds")
+        _bool_field(payload, "return_temp_files")
+        inputs = payload.get("inputs", {})
+        if not isinstance(inputs, dict):
+            raise _BadRequest("inputs must be a JSON object")
+        assert workflow_id is not None
+        try:
+            version, spec = self.emu.workflows.resolve(workflow_id, alias_id, version_id)
+        except NotFound as exc:
+            return failed(exc.code, exc.message)
+        try:
+            if spec.validate is not None:
+                spec.validate(inputs)
+            task = self.emu.tasks.create(workflow_id, version, spec, inputs)
+        except InvalidInput as exc:
+            return failed("InvalidParameter", f"invalid inputs for {workflow_id}: {exc}")
+        self.emu.stats.task_created(workflow_id, inputs)
+        return ok(
+            {
+                "taskId": task.id,
+                "status": "waiting",
+                "estimatedDurationInSeconds": round(task.estimated_duration, 3),
+            }
+        )
+
+    def _task(self, payload: dict[str, Any]) -> Task | dict[str, Any]:
+        task_id = payload.get("taskId")
+        if not isinstance(task_id, str) or not task_id:
+            raise _BadRequest("taskId is required")
+        task = self.emu.tasks.get(task_id)
+        if task is None:
+            return failed("TaskNotFound", f"task {task_id!r} does not exist")
+        return task
+
+    async def comfy_get_progress(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
+        found = self._task(payload)
+        if isinstance(found, dict):
+            return found
+        task = found
+        now = self.emu.tasks.now()
+        data: dict[str, Any] = {"taskId": task.id}
+        if now < task.starts_at:
+            data.update(
+                status="waiting",
+                progress=0.0,
+                etaRelative=round(task.ends_at - now, 3),
+                lastQueueRemaining=self.emu.tasks.queued_ahead(task, now),
+                message="waiting in queue",
+            )
+        elif now < task.ends_at:
+            fraction = (now - task.starts_at) / task.run_seconds if task.run_seconds else 1.0
+            data.update(
+                status="running",
+                progress=round(min(fraction, 0.999), 4),
+                etaRelative=round(task.ends_at - now, 3),
+                lastQueueRemaining=0,
+                message=f"running {task.workflow_id}",
+            )
+        else:
+            outcome = await self.emu.tasks.finish(task, self.emu.public_url(request))
+            data.update(
+                status="succeeded" if outcome.succeeded else "failed",
+                progress=1.0,
+                etaRelative=0,
+                lastQueueRemaining=0,
+                message="finished" if outcome.succeeded else (outcome.error_message or "failed"),
+            )
+        return ok(data)
+
+    async def comfy_get_result(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
+        found = self._task(payload)
+        if isinstance(found, dict):
+            return found
+        task = found
+        now = self.emu.tasks.now()
+        if now < task.ends_at:
+            return ok(
+                {"taskId": task.id, "status": "waiting" if now < task.starts_at else "running"}
+            )
+        outcome = await self.emu.tasks.finish(task, self.emu.public_url(request))
+        begin = int(task.starts_at * 1000)
+        end = int(task.ends_at * 1000)
+        timing = {"taskDuration": end - begin, "taskBeginTime": begin, "taskEndTime": end}
+        if outcome.succeeded:
+            return ok(
+                {
+                    "taskId": task.id,
+                    "status": "succeeded",
+                    **timing,
+                    "images": list(outcome.images),
+                    "result": outcome.result,
+                }
+            )
+        if outcome.failure_style == "data":
+            return ok(
+                {"taskId": task.id, "status": "failed", **timing, "images": [], "result": None}
+            )
+        return failed(
+            "TaskFailed",
+            "the task failed",
+            outcome.error_code or "WorkflowExecutionError",
+            outcome.error_message or "the workflow failed",
+        )

@@ -1,0 +1,209 @@
+"""Tasks and their lifecycle (PROTOCOL A.5): ``waiting`` → ``running`` → ``succeeded``/``failed``.
+
+A task's state is a function of the clock: it waits ``queue_seconds``, then runs for its
+duration with ``progress`` rising 0→1. Nothing runs in the background, so thousands of tasks
+cost nothing while they wait. The workflow handler runs once, the first time anyone looks at the
+task after its scheduled end; its outcome is then fixed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import logging
+import secrets
+import threading
+from collections.abc import Awaitable
+from typing import Any, Callable, Protocol
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from ._workflows import WorkflowFailure, WorkflowVersion
+
+__all__ = ["FileStore", "Outcome", "Task", "TaskContext", "TaskStore"]
+
+log = logging.getLogger("speedpix_async.emulator")
+
+
+class FileStore(Protocol):
+    """Where workflow handlers put outputs and read inputs (the emulator's object store)."""
+
+    def put_output(
+        self, data: bytes, *, filename: str, content_type: str, base_url: str
+    ) -> str: ...
+
+    def read_url(self, url: str) -> bytes: ...
+
+
+@attrs.define
+class Outcome:
+    succeeded: bool
+    result: Any = None
+    images: list[str] = attrs.Factory(list)
+    error_code: str | None = None
+    error_message: str | None = None
+    failure_style: str = "envelope"
+
+
+@attrs.define(eq=False)
+class Task:
+    id: str
+    workflow_id: str
+    version: str
+    inputs: dict[str, Any]
+    spec: WorkflowVersion
+    created_at: float
+    queue_seconds: float
+    run_seconds: float
+    outcome: Outcome | None = None
+    lock: anyio.Lock = attrs.Factory(anyio.Lock)
+
+    @property
+    def starts_at(self) -> float:
+        return self.created_at + self.queue_seconds
+
+    @property
+    def ends_at(self) -> float:
+        return self.starts_at + self.run_seconds
+
+    @property
+    def estimated_duration(self) -> float:
+        return self.queue_seconds + self.run_seconds
+
+
+@attrs.define
+class TaskContext:
+    """What a workflow handler can use besides its inputs."""
+
+    task_id: str
+    workflow_id: str
+    version: str
+    base_url: str
+    """The emulator's URL as the client reached it; output URLs are built on it."""
+    store: FileStore | None = None
+    images: list[str] = attrs.Factory(list)
+    """URLs of files this run produced, in order: the ``images`` default output list."""
+
+    def save_output(self, data: bytes, *, filename: str, content_type: str) -> str:
+        """Store an output file; return its time-limited URL (also added to ``images``)."""
+        if self.store is None:
+            raise RuntimeError("this emulator has no object store")
+        url = self.store.put_output(
+            data, filename=filename, content_type=content_type, base_url=self.base_url
+        )
+        self.images.append(url)
+        return url
+
+    def read_input(self, url: str) -> bytes:
+        """Fetch an input file by URL. Only the emulator's own store is reachable (there is no
+        internet here), as a real service could only fetch what it can reach."""
+        if self.store is None:
+            raise RuntimeError("this emulator has no object store")
+        return self.store.read_url(url)
+
+
+class TaskStore:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        time_scale: float = 1.0,
+        store: FileStore | None = None,
+    ) -> None:
+        self._clock = clock
+        self.time_scale = time_scale
+        self.store = store
+        self._tasks: dict[str, Task] = {}
+        # Start times in submission order, to count tasks still queued ahead of one.
+        self._starts: list[float] = []
+        self._lock = threading.Lock()
+
+    def create(
+        self, workflow_id: str, version: str, spec: WorkflowVersion, inputs: dict[str, Any]
+    ) -> Task:
+        now = self._clock()
+        task = Task(
+            id=str(10**18 + secrets.randbelow(9 * 10**18)),
+            workflow_id=workflow_id,
+            version=version,
+            inputs=inputs,
+            spec=spec,
+            created_at=now,
+            queue_seconds=spec.queue_seconds * self.time_scale,
+            run_seconds=spec.run_seconds(inputs) * self.time_scale,
+        )
+        with self._lock:
+            self._tasks[task.id] = task
+            bisect.insort(self._starts, task.starts_at)
+        return task
+
+    def get(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tasks)
+
+    def queued_ahead(self, task: Task, now: float) -> int:
+        """Tasks submitted before ``task`` that are still waiting."""
+        with self._lock:
+            return max(
+                0,
+                bisect.bisect_left(self._starts, task.starts_at)
+                - bisect.bisect_right(self._starts, now),
+            )
+
+    def now(self) -> float:
+        return self._clock()
+
+    async def finish(self, task: Task, base_url: str) -> Outcome:
+        """Run the handler once (if the task's time is up) and return its outcome."""
+        if task.outcome is not None:
+            return task.outcome
+        async with task.lock:
+            # Another request may have finished the task while we waited for the lock.
+            settled = _settled(task)
+            if settled is not None:
+                return settled
+            ctx = TaskContext(
+                task_id=task.id,
+                workflow_id=task.workflow_id,
+                version=task.version,
+                base_url=base_url,
+                store=self.store,
+            )
+            try:
+                result = await _call(task.spec.handler, dict(task.inputs), ctx)
+                task.outcome = Outcome(succeeded=True, result=result, images=ctx.images)
+            except WorkflowFailure as failure:
+                task.outcome = Outcome(
+                    succeeded=False,
+                    error_code=failure.code,
+                    error_message=failure.message,
+                    failure_style=failure.style,
+                )
+            except Exception as exc:
+                log.exception("workflow %s crashed", task.workflow_id)
+                task.outcome = Outcome(
+                    succeeded=False,
+                    error_code="WorkflowInternalError",
+                    error_message=f"{type(exc).__name__}: {exc}",
+                )
+            return task.outcome
+
+
+def _settled(task: Task) -> Outcome | None:
+    return task.outcome
+
+
+async def _call(handler: Callable[..., Any], inputs: dict[str, Any], ctx: TaskContext) -> Any:
+    if inspect.iscoroutinefunction(handler):
+        return await handler(inputs, ctx)
+    # Image workflows spend real CPU in Pillow: keep it off the event loop.
+    result = await anyio.to_thread.run_sync(handler, inputs, ctx)
+    if isinstance(result, Awaitable):
+        return await result
+    return result

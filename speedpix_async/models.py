@@ -1,0 +1,248 @@
+"""Public data models: frozen attrs classes with snake_case names.
+
+Wire naming (camelCase on most endpoints) lives only in :mod:`speedpix_async._converter`; these
+classes never mention it. Annotations use ``Optional[...]`` rather than ``X | None`` because the
+converter evaluates them at runtime and the package supports Python 3.9.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from typing import Any, Optional
+
+import attrs
+
+__all__ = [
+    "BatchResult",
+    "Prediction",
+    "Progress",
+    "TaskResult",
+    "TaskStatus",
+    "UploadedFile",
+]
+
+
+class TaskStatus(str, enum.Enum):
+    """A task's state (PROTOCOL A.5). Compares equal to its wire string.
+
+    Unknown strings from the server (``"canceled"``, a future ``"paused"``…) do not raise: they
+    become members created on the fly that keep the server's spelling, so a new state never
+    crashes a running wait.
+    """
+
+    WAITING = "waiting"
+    """Queued; ``Progress.last_queue_remaining`` says how many tasks are ahead."""
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskStatus | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper()
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this is one of the four documented states."""
+        return self.value in _KNOWN
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the task will not change any more.
+
+        ``canceled`` / ``cancelled`` are undocumented but terminal wherever an SDK knows them
+        (PROTOCOL A.8.12), so they count as terminal too rather than being polled forever.
+        """
+        return self.value in _TERMINAL
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+_KNOWN = frozenset({"waiting", "running", "succeeded", "failed"})
+_TERMINAL = frozenset({"succeeded", "failed", "canceled", "cancelled"})
+
+
+@attrs.frozen(kw_only=True)
+class Progress:
+    """One progress report of a task (``comfy_get_progress``), as yielded by ``watch()`` and
+    passed to ``on_progress``."""
+
+    task_id: str
+    status: TaskStatus
+    progress: float = 0.0
+    """Fraction done, 0..1 (meaningful while running)."""
+    eta_relative: Optional[float] = None
+    """Estimated seconds until the task finishes, per the server."""
+    last_queue_remaining: Optional[int] = None
+    """Tasks ahead in the queue (meaningful while waiting)."""
+    message: Optional[str] = None
+    """Short human-readable progress text from the server."""
+    state: Optional[dict[str, Any]] = None
+    """Per-node detail; its structure is not documented."""
+
+    @property
+    def eta(self) -> Optional[float]:
+        """Alias of :attr:`eta_relative`."""
+        return self.eta_relative
+
+    @property
+    def queue_position(self) -> Optional[int]:
+        """Alias of :attr:`last_queue_remaining`."""
+        return self.last_queue_remaining
+
+    @property
+    def percent(self) -> float:
+        """``progress`` as a percentage clamped to 0..100."""
+        return max(0.0, min(100.0, self.progress * 100.0))
+
+
+@attrs.frozen(kw_only=True)
+class TaskResult:
+    """What ``comfy_get_result`` returned (PROTOCOL A.4.3), before output conversion."""
+
+    task_id: str
+    status: TaskStatus
+    task_duration: Optional[float] = None
+    """Execution time in milliseconds."""
+    task_begin_time: Optional[int] = None
+    """Start, in milliseconds since the epoch."""
+    task_end_time: Optional[int] = None
+    """End, in milliseconds since the epoch."""
+    images: list[Any] = attrs.Factory(list)
+    """Default output image URLs (used when the workflow has no custom outputs)."""
+    result: Optional[dict[str, Any]] = None
+    """Custom output fields configured when the workflow was published."""
+    info: Any = None
+    parameters: Any = None
+    imgs_bytes: Optional[list[str]] = None
+
+
+def _ms_to_datetime(value: Optional[float]) -> Optional[_dt.datetime]:
+    if value is None:
+        return None
+    return _dt.datetime.fromtimestamp(value / 1000.0, tz=_dt.timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class Prediction:
+    """A snapshot of one task, assembled from submit, progress and result answers.
+
+    Snapshots never change; ``handle.reload()`` fetches a new one.
+    """
+
+    id: str
+    """The task id (``taskId``)."""
+    status: TaskStatus
+    workflow_id: Optional[str] = None
+    alias_id: Optional[str] = None
+    version_id: Optional[str] = None
+    progress: float = 0.0
+    eta: Optional[float] = None
+    """Server-estimated seconds remaining."""
+    queue_position: Optional[int] = None
+    message: Optional[str] = None
+    estimated_duration: Optional[float] = None
+    """``estimatedDurationInSeconds`` from the submit answer."""
+    output: Any = None
+    """The converted result once the task succeeded (see ``client.run``)."""
+    error: Optional[str] = None
+    """Why the task failed, when it did."""
+    error_code: Optional[str] = None
+    api_invoke_id: Optional[str] = None
+    """``apiInvokeId`` of the call that reported the final state (quote it to support)."""
+    task_duration_ms: Optional[float] = None
+    started_at: Optional[_dt.datetime] = None
+    completed_at: Optional[_dt.datetime] = None
+    created_at: Optional[_dt.datetime] = None
+    """When this client submitted the task (client clock)."""
+    result: Optional[TaskResult] = attrs.field(default=None, repr=False)
+    """The raw ``comfy_get_result`` answer, once fetched."""
+
+    @property
+    def task_id(self) -> str:
+        """Alias of :attr:`id`."""
+        return self.id
+
+    @property
+    def done(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == TaskStatus.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status.is_terminal and self.status != TaskStatus.SUCCEEDED
+
+    def with_progress(self, report: Progress) -> Prediction:
+        """This snapshot updated with a progress report."""
+        return attrs.evolve(
+            self,
+            status=report.status,
+            progress=report.progress,
+            eta=report.eta_relative,
+            queue_position=report.last_queue_remaining,
+            message=report.message,
+        )
+
+    def with_result(
+        self, result: TaskResult, output: Any, api_invoke_id: Optional[str]
+    ) -> Prediction:
+        """This snapshot completed by a ``comfy_get_result`` answer."""
+        return attrs.evolve(
+            self,
+            status=result.status,
+            progress=1.0 if result.status == TaskStatus.SUCCEEDED else self.progress,
+            eta=0.0 if result.status.is_terminal else self.eta,
+            output=output,
+            task_duration_ms=result.task_duration,
+            started_at=_ms_to_datetime(result.task_begin_time),
+            completed_at=_ms_to_datetime(result.task_end_time),
+            api_invoke_id=api_invoke_id or self.api_invoke_id,
+            result=result,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class UploadedFile:
+    """A file uploaded with ``client.files.create`` (PROTOCOL A.4.4)."""
+
+    access_url: str
+    """Pass this as a workflow input value."""
+    object_key: str
+    path: str
+    expire_time: Optional[int] = None
+    """When the upload URL expires, in milliseconds since the epoch (unit inferred)."""
+    name: str = "file"
+    content_type: str = "application/octet-stream"
+    size: Optional[int] = None
+    """Bytes uploaded."""
+
+    @property
+    def url(self) -> str:
+        """Alias of :attr:`access_url` (the Go SDK's name)."""
+        return self.access_url
+
+
+@attrs.frozen(kw_only=True)
+class BatchResult:
+    """One item of ``client.run_many``: either ``output`` or ``error`` is set."""
+
+    index: int
+    """Position of the input in the iterable given to ``run_many``."""
+    input: Any
+    output: Any = None
+    error: Optional[BaseException] = None
+    prediction: Optional[Prediction] = None
+    """The final snapshot, when a task was created."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

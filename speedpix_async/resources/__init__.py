@@ -1,0 +1,5 @@
+"""Resource classes: thin wrappers, one request per method."""
+
+from .predictions import AsyncPredictions
+
+__all__ = ["AsyncPredictions"]
