@@ -31,6 +31,7 @@ from ._errors import (
     SpeedPixError,
     TimestampError,
 )
+from ._redact import redact_text
 from ._retry import Decision, decide, retry_delay
 from ._signing import QueryParams, Signature
 
@@ -323,15 +324,16 @@ class AsyncTransport:
         call = CallContext(method=method, url=url, string_to_sign=string_to_sign)
         began = self._monotonic()
         response = await self.send(request, attempt=attempt)
-        log.debug(
-            "%s %s attempt %d -> HTTP %d in %.1f ms (request id %s)",
-            method,
-            path,
-            attempt,
-            response.status_code,
-            (self._monotonic() - began) * 1000.0,
-            response.headers.get("x-ca-request-id", "-"),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s attempt %d -> HTTP %d in %.1f ms (request id %s)",
+                method,
+                path,
+                attempt,
+                response.status_code,
+                (self._monotonic() - began) * 1000.0,
+                response.headers.get("x-ca-request-id", "-"),
+            )
         try:
             return self.interpreter.unwrap(response, call)
         except TimestampError as exc:
@@ -345,11 +347,19 @@ class AsyncTransport:
         ``request_sent`` on the error is False only when the failure proves the request never
         left this process or never reached the server (connect errors, pool timeouts).
         """
-        method = request.method
-        url = str(request.url.copy_with(query=None))
         try:
             return await self.http.send(request, stream=stream)
-        except httpx.TimeoutException as exc:
+        except httpx.TransportError as exc:
+            raise self._connection_error(request, exc, attempt) from exc
+
+    @staticmethod
+    def _connection_error(
+        request: httpx.Request, exc: httpx.TransportError, attempt: int
+    ) -> SpeedPixError:
+        # Built only on failure: the URL shown never carries a (possibly signed) query string.
+        method = request.method
+        url = str(request.url.copy_with(query=None))
+        if isinstance(exc, httpx.TimeoutException):
             sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
             phase = {
                 httpx.ConnectTimeout: "connecting",
@@ -357,35 +367,34 @@ class AsyncTransport:
                 httpx.WriteTimeout: "sending the request",
                 httpx.ReadTimeout: "waiting for the response",
             }.get(type(exc), "talking to the server")
-            raise APITimeoutError(
+            return APITimeoutError(
                 f"timed out {phase} ({method} {url}); raise timeout= if the server is slow",
                 method=method,
                 url=url,
                 request_sent=sent,
                 attempts=attempt,
-            ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ConfigurationError(
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return ConfigurationError(
                 f"cannot send to {url}: {exc}; the endpoint must start with http:// or https://"
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise APIConnectionError(
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return APIConnectionError(
                 f"could not connect to {url} ({exc or type(exc).__name__}); check the endpoint "
                 "and the network",
                 method=method,
                 url=url,
                 request_sent=False,
                 attempts=attempt,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"the connection failed during {method} {url} "
-                f"({type(exc).__name__}: {exc or 'no detail'})",
-                method=method,
-                url=url,
-                request_sent=True,
-                attempts=attempt,
-            ) from exc
+            )
+        return APIConnectionError(
+            f"the connection failed during {method} {url} ({type(exc).__name__}: "
+            f"{redact_text(str(exc)) or 'no detail'})",
+            method=method,
+            url=url,
+            request_sent=True,
+            attempts=attempt,
+        )
 
 
 class _TimestampRejected(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,14 @@ class _AnnouncingServer(uvicorn.Server):
             print(self._ready_line, flush=True)
 
 
+class _Stop(Exception):
+    """Raised by our SIGTERM handler so the process exits 0, as it does on Ctrl-C."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.time_scale < 0:
@@ -78,11 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         uvicorn_config(emulator.app, log_level=args.log_level),
         f"SPEEDPIX_ENDPOINT={endpoint_for(sock)}",
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the
+    # previous handler restored; ours turns SIGTERM into a clean exit instead of a kill.
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     return 0
 

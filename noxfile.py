@@ -1,0 +1,46 @@
+"""Developer sessions: ``nox -s lint typecheck tests codegen examples bench``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, tests, benchmarks, examples and scripts."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite (emulator in-process and over loopback)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Run every script in examples/ against a loopback emulator."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/test_examples.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks; they print measurements and assert nothing."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/request_overhead.py")

@@ -1,0 +1,34 @@
+"""``python -m speedpix_async <command>``."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: python -m speedpix_async <command>
+
+commands:
+  demo        run a workflow end to end against an embedded emulator and print the timeline
+  emulator    serve the emulator (same as python -m speedpix_async.emulator)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "demo":
+        from ._demo import main as demo
+
+        return demo(rest)
+    if command == "emulator":
+        from .emulator.__main__ import main as serve
+
+        return serve(rest)
+    print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Pytest fixtures for testing your own SpeedPix code against the local emulator.
+
+Installed as a pytest plugin (entry point ``speedpix_async``), so the fixtures are available
+without imports once ``speedpix-async[emulator]`` is installed:
+
+* ``speedpix_emulator`` — a fresh :class:`~speedpix_async.emulator.Emulator` per test
+  (register your own workflows on it, read ``.stats``);
+* ``speedpix_server`` — that emulator served on a free loopback port (``.endpoint``);
+* ``speedpix_env`` — ``SPEEDPIX_APP_KEY`` / ``_APP_SECRET`` / ``_ENDPOINT`` pointed at the
+  server, so code that builds ``AsyncSpeedPix()`` from the environment talks to it.
+
+Example::
+
+    async def test_my_pipeline(speedpix_emulator):
+        def upper(inputs, ctx):
+            return {"text": inputs["t"].upper()}
+
+        speedpix_emulator.register_workflow("upper", upper)
+        async with speedpix_emulator.client() as client:
+            assert await client.run("upper", {"t": "hi"}) == {"text": "HI"}
+
+Nothing here is imported until a fixture is used, so the plugin costs nothing (and breaks
+nothing) in projects that do not use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .emulator import Emulator, LoopbackServer
+
+__all__ = ["speedpix_emulator", "speedpix_env", "speedpix_server"]
+
+
+@pytest.fixture
+def speedpix_emulator() -> Emulator:
+    """A fresh in-process emulator (time scale 1; set ``.tasks.time_scale`` to speed up)."""
+    from .emulator import Emulator
+
+    return Emulator()
+
+
+@pytest.fixture
+def speedpix_server(speedpix_emulator: Emulator) -> Iterator[LoopbackServer]:
+    """``speedpix_emulator`` served over a real loopback socket for the test's duration."""
+    with speedpix_emulator.serve() as server:
+        yield server
+
+
+@pytest.fixture
+def speedpix_env(
+    speedpix_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> LoopbackServer:
+    """Point the ``SPEEDPIX_*`` environment variables at ``speedpix_server``."""
+    monkeypatch.setenv("SPEEDPIX_APP_KEY", speedpix_server.emulator.app_key)
+    monkeypatch.setenv("SPEEDPIX_APP_SECRET", speedpix_server.emulator.app_secret)
+    monkeypatch.setenv("SPEEDPIX_ENDPOINT", speedpix_server.endpoint)
+    return speedpix_server

@@ -1,0 +1,101 @@
+"""The emulator's command line (ready line, serving, SIGINT/SIGTERM) and the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from speedpix_async import AsyncSpeedPix
+
+pytestmark = pytest.mark.loopback
+
+
+def _emulator(*flags: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "speedpix_async.emulator", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+
+
+def _ready_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    return proc.stdout.readline().strip()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_emulator_prints_its_endpoint_serves_and_stops_on_signal(sig: signal.Signals) -> None:
+    with _emulator("--time-scale", "0.1") as proc:
+        try:
+            line = _ready_line(proc)
+            assert line.startswith("SPEEDPIX_ENDPOINT=http://127.0.0.1:"), line
+            endpoint = line.split("=", 1)[1]
+            async with AsyncSpeedPix(
+                "demo-app-key", "demo-app-secret", endpoint=endpoint
+            ) as client:
+                assert (await client.run("wf-echo", {"cli": True}))["echo"] == {"cli": True}
+            async with httpx.AsyncClient() as raw:
+                stats = (await raw.get(f"{endpoint}/_emulator/stats")).json()
+            assert stats["tasks_created"]["total"] == 1
+        finally:
+            proc.send_signal(sig)
+            _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+
+
+def test_emulator_credentials_come_from_flags() -> None:
+    with _emulator("--app-key", "k2", "--app-secret", "s2") as proc:
+        try:
+            endpoint = _ready_line(proc).split("=", 1)[1]
+            with httpx.Client() as raw:
+                url = f"{endpoint}/scc/comfy_get_progress"
+                rejected = raw.post(url, content=b"{}", headers={"x-ca-key": "demo-app-key"})
+                known = raw.post(url, content=b"{}", headers={"x-ca-key": "k2"})
+            assert rejected.headers["x-ca-error-message"] == "Invalid AppKey"
+            assert known.headers["x-ca-error-message"] == "Empty Signature"
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=15)
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "speedpix-emulator"
+    assert script.exists()
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    assert "--time-scale" in done.stdout
+
+
+def test_demo_runs_end_to_end() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "speedpix_async", "demo", "--seconds", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "embedded emulator at http://127.0.0.1:" in out
+    assert "submit wf-sleep" in out
+    assert "running" in out
+    assert "succeeded" in out
+    assert 'result: {"slept": 0.5}' in out
+
+
+def test_unknown_command_fails_with_usage() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "speedpix_async", "dance"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "usage" in done.stderr
