@@ -44,3 +44,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; they print measurements and assert nothing."""
     session.install("-e", ".[dev]")
     session.run("python", "benchmarks/request_overhead.py")
+    session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")

@@ -41,20 +41,27 @@ from ._errors import (
 from ._handle import AsyncPredictionHandle
 from ._version import __version__
 from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
+from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
+from .resources.files import AsyncFiles
 from .resources.predictions import AsyncPredictions
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncFiles",
     "AsyncPredictionHandle",
     "AsyncPredictions",
     "AsyncSpeedPix",
+    "AudioFile",
     "AuthenticationError",
     "BadRequestError",
     "BatchResult",
     "ClientConfig",
     "ConfigurationError",
+    "DocumentFile",
+    "FileOutput",
+    "ImageFile",
     "InputError",
     "NonceReusedError",
     "NotFoundError",
@@ -79,6 +86,7 @@ __all__ = [
     "TimestampError",
     "UnsupportedOperationError",
     "UploadedFile",
+    "VideoFile",
     "__version__",
     "get_default_client",
     "run",

@@ -17,6 +17,7 @@ from ._config import (
     resolve_config,
     urlsplit_path,
 )
+from ._converter import structure
 from ._envelope import SpeedPixEnvelope
 from ._errors import ConfigurationError, InputError
 from ._polling import ProgressCallback
@@ -24,7 +25,8 @@ from ._signing import GatewaySigner
 from ._transport import AsyncTransport, make_http_client
 from ._validate import check_callable, check_seconds
 from .models import TaskResult
-from .outputs import convert_output
+from .outputs import output_from_result
+from .resources.files import AsyncFiles
 from .resources.predictions import AsyncPredictions
 
 __all__ = ["AsyncSpeedPix"]
@@ -100,6 +102,8 @@ class AsyncSpeedPix:
         self._transport = transport
         self.predictions = AsyncPredictions(self)
         """Tasks: ``create``, ``get``, ``result``, ``wait``, ``handle``."""
+        self.files = AsyncFiles(self)
+        """Uploads (``create``) and downloads (``from_url``)."""
 
     @staticmethod
     def _make_transport(
@@ -180,7 +184,7 @@ class AsyncSpeedPix:
         return derived
 
     async def _convert_output(self, result: TaskResult) -> Any:
-        return convert_output(result)
+        return output_from_result(result, self._transport)
 
     async def run(
         self,
@@ -196,14 +200,21 @@ class AsyncSpeedPix:
         wait: bool = True,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        output_type: Any = None,
         polling_interval: float | None = None,
     ) -> Any:
         """Run a published workflow and return its output.
 
         Submits the task, polls until it ends (``timeout`` seconds at most; default 30 minutes)
         and returns the workflow's outputs: the custom output fields configured at publish
-        time, e.g. ``output["images"]["url"]``. With ``wait=False`` returns the prediction
-        handle right after submitting.
+        time, e.g. ``output["images"]["url"]``, where every URL is a
+        :class:`~speedpix_async.FileOutput` you can ``await .save(path)``. With
+        ``output_type=`` (an attrs class or dataclass, or e.g. ``list[ImageFile]``) the output
+        is structured into that type, file fields into :class:`~speedpix_async.ImageFile` & co.;
+        a mismatch raises :class:`~speedpix_async.ResponseValidationError` naming the field.
+        With ``wait=False`` returns the prediction handle right after submitting.
+
+        Local files in ``input`` are uploaded first (see ``predictions.create``).
 
         Raises :class:`~speedpix_async.PredictionFailedError` when the task fails,
         :class:`~speedpix_async.PredictionTimeoutError` when the deadline passes (the task keeps
@@ -231,4 +242,6 @@ class AsyncSpeedPix:
         final = await handle.wait(
             timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
         )
-        return final.output
+        if output_type is None:
+            return final.output
+        return structure(final.output, output_type, what="the workflow output", path="$")

@@ -71,7 +71,19 @@ def _structure_status(value: Any, _: Any) -> TaskStatus:
 
 converter.register_structure_hook_factory(_is_wire_model, _structure_factory)
 converter.register_unstructure_hook_factory(_is_wire_model, _unstructure_factory)
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    # cattrs' default is str(value), which would quietly turn a dict or None into text.
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
 converter.register_structure_hook(TaskStatus, _structure_status)
+converter.register_structure_hook(str, _structure_str)
 
 
 def wire_name(cls: type, field: str) -> str:

@@ -86,6 +86,7 @@ async def run(
     wait: bool = True,
     timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
+    output_type: Any = None,
     polling_interval: float | None = None,
 ) -> Any:
     """``AsyncSpeedPix.run`` on ``client`` or on the default client (see
@@ -100,6 +101,7 @@ async def run(
         "wait": wait,
         "timeout": timeout,
         "on_progress": on_progress,
+        "output_type": output_type,
         "polling_interval": polling_interval,
     }
     if client is not None:

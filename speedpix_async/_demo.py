@@ -1,14 +1,17 @@
-"""``python -m speedpix_async demo``: the whole flow against an embedded emulator.
+"""``python -m speedpix_async demo``: the guides' sample, end to end, against an embedded emulator.
 
-Starts the emulator on a free loopback port, runs a workflow through the public client over real
-HTTP, and prints a timeline of what happened on the wire.
+Makes a sample product photo, uploads it through the public client, runs
+``wf-white-background`` with a text (the workflow every vendor guide publishes), shows progress
+while it waits, saves ``result.png`` and prints a timeline of what happened on the wire.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TextIO
 
 import anyio
@@ -19,6 +22,7 @@ __all__ = ["main"]
 
 #: Seconds between polls in the demo (for display; real waits follow the server's ETA).
 DEMO_POLL_INTERVAL = 0.25
+DEMO_TEXT = "SpeedPix demo: product on white"
 
 
 class Timeline:
@@ -48,9 +52,9 @@ class Timeline:
         self.line(f"{report.status}{detail}")
 
 
-async def run_demo(out: TextIO, *, seconds: float) -> int:
+async def run_demo(out: TextIO, *, result_path: Path) -> int:
     try:
-        from .emulator import Emulator
+        from .emulator import Emulator, make_sample_photo
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         print(
             f"the demo needs the emulator extra ({exc.name} is missing): "
@@ -58,33 +62,47 @@ async def run_demo(out: TextIO, *, seconds: float) -> int:
             file=sys.stderr,
         )
         return 1
-    emulator = Emulator()
-    with emulator.serve() as server:
-        print(f"SpeedPix demo: embedded emulator at {server.endpoint}", file=out)
-        timeline = Timeline(out)
-        async with server.client() as client:
-            timeline.line(f"submit wf-sleep {{'seconds': {seconds:g}}} (alias main)")
-            handle = await client.predictions.create("wf-sleep", {"seconds": seconds})
-            estimate = handle.prediction.estimated_duration
-            timeline.line(f"task {handle.id} accepted, estimated {estimate:.2f}s")
-            # A fixed interval so every state shows up; without it, polls follow the server's
-            # ETA and usually land once, just after the task ends.
-            final = await handle.wait(
-                on_progress=timeline.progress, timeout=60, polling_interval=DEMO_POLL_INTERVAL
-            )
-            timeline.line(f"result: {json.dumps(final.output, ensure_ascii=False)}")
-        stats = emulator.stats.snapshot()
+    with tempfile.TemporaryDirectory(prefix="speedpix-demo-") as workdir, Emulator() as emulator:
+        sample = make_sample_photo(Path(workdir) / "product.jpg")
+        with emulator.serve() as server:
+            print(f"SpeedPix demo: embedded emulator at {server.endpoint}", file=out)
+            timeline = Timeline(out)
+            async with server.client() as client:
+                timeline.line(f"upload {sample.name} ({sample.stat().st_size:,} bytes)")
+                uploaded = await client.files.create(sample)
+                timeline.line(f"uploaded as {uploaded.object_key} ({uploaded.content_type})")
+                timeline.line(f"submit wf-white-background (alias main), text {DEMO_TEXT!r}")
+                handle = await client.predictions.create(
+                    "wf-white-background", {"image": uploaded.access_url, "text": DEMO_TEXT}
+                )
+                estimate = handle.prediction.estimated_duration or 0.0
+                timeline.line(f"task {handle.id} accepted, estimated {estimate:.2f}s")
+                # A fixed interval so every state shows up; without it, polls follow the
+                # server's ETA and usually land once, just after the task ends.
+                final = await handle.wait(
+                    on_progress=timeline.progress, timeout=120, polling_interval=DEMO_POLL_INTERVAL
+                )
+                image = final.output["images"]
+                size = f"{image['width']}x{image['height']} {image['format']}"
+                timeline.line(f"result: {size}, {final.output['info']}")
+                saved = await image["url"].save(result_path)
+                timeline.line(f"saved {saved}")
+            stats = emulator.stats.snapshot()
     routes = stats["requests"]["by_route"]
     summary = ", ".join(
         f"{path.rsplit('/', 1)[-1]} {count}" for path, count in sorted(routes.items())
     )
     print(f"requests: {stats['requests']['total']} ({summary})", file=out)
+    print(f"result image: {saved}", file=out)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    seconds = 1.5
-    if args and args[0] == "--seconds":
-        seconds = float(args[1])
-    return anyio.run(lambda: run_demo(sys.stdout, seconds=seconds))
+    parser = argparse.ArgumentParser(
+        prog="python -m speedpix_async demo", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--output", default="result.png", help="where to save the result (default ./result.png)"
+    )
+    args = parser.parse_args(argv)
+    return anyio.run(lambda: run_demo(sys.stdout, result_path=Path(args.output).absolute()))

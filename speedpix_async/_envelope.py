@@ -36,7 +36,7 @@ from ._errors import (
 from ._redact import redact_text, redact_url
 from ._retry import parse_retry_after
 
-__all__ = ["CallContext", "Reply", "SpeedPixEnvelope", "decode_json_body"]
+__all__ = ["CallContext", "Reply", "SpeedPixEnvelope", "check_storage_response", "decode_json_body"]
 
 ENVELOPE_OK = 10
 ENVELOPE_FAILED = 20
@@ -274,6 +274,47 @@ def _str_or_none(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+_STORAGE_HINTS = {
+    403: "the storage refused the presigned URL: it has expired, or the request does not match "
+    "what was signed (Content-Type); request a new URL (upload again, or re-run for fresh "
+    "output URLs)",
+    404: "the storage has no such object; output URLs expire — copy results soon after a run",
+    400: "the storage refused the request as malformed",
+}
+
+
+def check_storage_response(response: httpx.Response, call: CallContext) -> None:
+    """Raise a typed error unless a presigned PUT/GET to object storage succeeded.
+
+    Storage answers are not SpeedPix envelopes: OSS-style services send an XML (sometimes JSON)
+    body with ``Code`` and ``Message``, which we quote.
+    """
+    if response.is_success:
+        return
+    status = response.status_code
+    text = response.content[:2000].decode("utf-8", errors="replace")
+    code = re.search(r"<Code>([^<]{1,100})</Code>|\"[Cc]ode\"\s*:\s*\"([^\"]{1,100})\"", text)
+    message = re.search(
+        r"<Message>([^<]{1,300})</Message>|\"[Mm]essage\"\s*:\s*\"([^\"]{1,300})\"", text
+    )
+    storage_code = next((g for g in code.groups() if g), None) if code else None
+    storage_message = next((g for g in message.groups() if g), None) if message else None
+    cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else APIError)
+    hint = _STORAGE_HINTS.get(status, f"the storage answered HTTP {status}")
+    detail = f" ({storage_code}: {redact_text(storage_message or '')})" if storage_code else ""
+    raise cls(
+        hint + detail,
+        status_code=status,
+        method=call.method,
+        url=call.url,
+        request_id=response.headers.get("x-oss-request-id") or response.headers.get("x-request-id"),
+        err_code=storage_code,
+        err_message=redact_text(storage_message) if storage_message else None,
+        retry_after=parse_retry_after(response.headers),
+        transient=status in (429, 502, 503, 504),
+    )
 
 
 class SpeedPixEnvelope:

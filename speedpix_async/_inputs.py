@@ -1,56 +1,152 @@
-"""Turning a user's ``input`` into the ``inputs`` object of ``comfy_prompt``.
+"""Turning a user's ``input`` into the ``inputs`` object of ``comfy_prompt`` (DESIGN §4.3).
 
-The walk happens before anything is sent, so a bad value fails with an :class:`InputError` that
-names its place (``input["params"][2]``) and no request is made.
+Three passes, so that nothing is sent unless everything is usable:
+
+1. **walk** the input (nested dicts and lists), check that every value can be JSON, and collect
+   the file references: ``Path``/``PathLike``, ``bytes``, binary file objects, async byte
+   iterators, and — only when ``upload_local_paths`` is on — strings written as local paths
+   (``./``, ``../``, ``/``, ``~/``, a drive letter, ``file://``) with a media extension;
+2. **open** every file (existence, type, size, readability) — a problem is an
+   :class:`InputError` naming the input key, raised before any request;
+3. **upload** the distinct files concurrently (one file referenced twice uploads once) or inline
+   them as ``data:`` URIs, and put the resulting URLs in their places.
 """
 
 from __future__ import annotations
 
+import base64
 import math
-from collections.abc import Mapping
-from typing import Any
+import os
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+from ._concurrency import gather_limited
 from ._errors import InputError
+from ._sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
+from .models import UploadedFile
 
-__all__ = ["format_path", "prepare_inputs"]
+if TYPE_CHECKING:
+    from .resources.files import AsyncFiles
+
+__all__ = ["UPLOAD_CONCURRENCY", "format_path", "looks_like_local_media_path", "prepare_inputs"]
+
+#: Files of one prediction uploaded at the same time.
+UPLOAD_CONCURRENCY = 4
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_PATH_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\", "~\\")
+
+Path_ = tuple[Any, ...]
 
 
-def format_path(path: tuple[str | int, ...]) -> str:
+def format_path(path: Path_) -> str:
     """``("params", 2)`` → ``input["params"][2]``."""
     return "input" + "".join(
         f"[{part!r}]" if isinstance(part, int) else f'["{part}"]' for part in path
     )
 
 
-def _walk(value: Any, path: tuple[str | int, ...]) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            raise InputError(
-                f"{format_path(path)} is {value}, which JSON cannot carry; send a finite number"
-            )
-        return value
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
+def _local_path(text: str) -> str | None:
+    """The filesystem path a string is written as, or None if it is not written as one."""
+    if text.startswith("file://"):
+        return unquote(urlsplit(text).path) or None
+    if text.startswith(_PATH_PREFIXES) or _DRIVE.match(text):
+        return text
+    return None
+
+
+def looks_like_local_media_path(text: str) -> str | None:
+    """The path if ``text`` is written as a local path with a media extension, else None.
+
+    ``"./photo.png"``, ``"/abs/clip.mp4"``, ``"~/a.jpg"``, ``"C:\\\\x.webp"`` and
+    ``"file:///tmp/a.png"`` qualify; ``"photo.png"``, ``"/etc/hostname"`` and URLs do not.
+    """
+    path = _local_path(text)
+    if path is None or "\n" in path:
+        return None
+    if os.path.splitext(path)[1].lower() not in MEDIA_EXTENSIONS:
+        return None
+    return path
+
+
+class _Walker:
+    def __init__(self, *, upload_local_paths: bool) -> None:
+        self.upload_local_paths = upload_local_paths
+        self.files: list[tuple[Path_, Any]] = []
+
+    def walk(self, value: Any, path: Path_) -> Any:
+        if value is None or isinstance(value, (bool, int)):
+            return value
+        if isinstance(value, str):
+            if self.upload_local_paths:
+                local = looks_like_local_media_path(value)
+                if local is not None:
+                    self._string_file(local, value, path)
+                    return None
+            return value
+        if isinstance(value, float):
+            if math.isnan(value) or math.isinf(value):
                 raise InputError(
-                    f"{format_path(path)} has a key {key!r} of type {type(key).__name__}; "
-                    "JSON object keys must be strings"
+                    f"{format_path(path)} is {value}, which JSON cannot carry; send a finite number"
                 )
-            out[key] = _walk(item, (*path, key))
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_walk(item, (*path, index)) for index, item in enumerate(value)]
-    raise InputError(
-        f"{format_path(path)} is a {type(value).__name__}, which cannot be sent as JSON; use str, "
-        "int, float, bool, None, lists or dicts"
-    )
+            return value
+        if isinstance(value, UploadedFile):
+            return value.access_url
+        if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)) or hasattr(
+            value, "__aiter__"
+        ):
+            self.files.append((path, value))
+            return None
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InputError(
+                        f"{format_path(path)} has a key {key!r} of type {type(key).__name__}; "
+                        "JSON object keys must be strings"
+                    )
+                out[key] = self.walk(item, (*path, key))
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self.walk(item, (*path, index)) for index, item in enumerate(value)]
+        if callable(getattr(value, "read", None)):
+            self.files.append((path, value))
+            return None
+        raise InputError(
+            f"{format_path(path)} is a {type(value).__name__}, which cannot be sent as JSON; use "
+            "str, int, float, bool, None, lists or dicts — or a file (Path, bytes, a binary file "
+            "object)"
+        )
+
+    def _string_file(self, local: str, original: str, path: Path_) -> None:
+        candidate = Path(local).expanduser()
+        if not candidate.exists():
+            raise InputError(
+                f"{format_path(path)} is written as a local file path ({original!r}) but no such "
+                "file exists; fix the path — or, if it is meant as text, build the client with "
+                "upload_local_paths=False"
+            )
+        self.files.append((path, candidate))
 
 
-async def prepare_inputs(inputs: Any) -> dict[str, Any]:
-    """Validate ``inputs`` and return the JSON-ready object to send."""
+def _place(tree: Any, path: Path_, value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree[part]
+    tree[path[-1]] = value
+
+
+async def prepare_inputs(
+    inputs: Any,
+    *,
+    files: AsyncFiles | None = None,
+    strategy: str = "url",
+    upload_local_paths: bool = True,
+    concurrency: int = UPLOAD_CONCURRENCY,
+) -> dict[str, Any]:
+    """Validate ``inputs``, upload (or inline) its files, and return the JSON-ready object."""
     if inputs is None:
         return {}
     if not isinstance(inputs, Mapping):
@@ -58,6 +154,51 @@ async def prepare_inputs(inputs: Any) -> dict[str, Any]:
             f"input must be a dict mapping the workflow's input field names to values, got "
             f"{type(inputs).__name__}"
         )
-    prepared = _walk(inputs, ())
-    assert isinstance(prepared, dict)
-    return prepared
+    walker = _Walker(upload_local_paths=upload_local_paths)
+    prepared = walker.walk(inputs, ())
+    if not walker.files:
+        return prepared  # type: ignore[no-any-return]
+
+    sources: dict[Hashable, FileSource] = {}
+    placements: list[tuple[Path_, Hashable]] = []
+    try:
+        for path, value in walker.files:
+            source = await open_source(value, where=format_path(path))
+            if source.identity in sources:
+                source.close()
+            else:
+                sources[source.identity] = source
+            placements.append((path, source.identity))
+
+        urls: dict[Hashable, str]
+        if strategy == "base64":
+            for path, identity in placements:
+                size = sources[identity].size
+                if size > BASE64_LIMIT:
+                    raise InputError(
+                        f"{format_path(path)} is {size:,} bytes; base64 inlining is limited to "
+                        f"{BASE64_LIMIT:,} bytes (1 MiB) — use file_encoding_strategy='url' (the "
+                        "default) to upload it instead"
+                    )
+            urls = {}
+            for identity, source in sources.items():
+                data = await source.read_all()
+                urls[identity] = (
+                    f"data:{source.content_type};base64,{base64.b64encode(data).decode('ascii')}"
+                )
+        else:
+            if files is None:
+                raise InputError("file inputs need a client to upload them")
+            distinct = list(sources.items())
+            uploaded = await gather_limited(
+                lambda item: files._upload(item[1]), distinct, concurrency
+            )
+            urls = {
+                identity: result.access_url for (identity, _), result in zip(distinct, uploaded)
+            }
+        for path, identity in placements:
+            _place(prepared, path, urls[identity])
+    finally:
+        for source in sources.values():
+            source.close()
+    return prepared  # type: ignore[no-any-return]

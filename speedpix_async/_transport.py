@@ -8,21 +8,23 @@ envelope, and both share the retry loop below.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Mapping
-from typing import Any, Callable, Protocol
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Protocol, TypeVar
 
 import anyio
 import attrs
 import httpx
 
 from ._config import KEEPALIVE_EXPIRY, RetryPolicy
-from ._envelope import CallContext, Reply
+from ._envelope import CallContext, Reply, check_storage_response
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -31,9 +33,10 @@ from ._errors import (
     SpeedPixError,
     TimestampError,
 )
-from ._redact import redact_text
+from ._redact import redact_text, redact_url
 from ._retry import Decision, decide, retry_delay
 from ._signing import QueryParams, Signature
+from ._sources import FileSource
 
 __all__ = [
     "AsyncTransport",
@@ -46,6 +49,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("speedpix_async")
+
+T = TypeVar("T")
 
 
 class Signer(Protocol):
@@ -201,6 +206,13 @@ class AsyncTransport:
 
     # ------------------------------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(
+                "this client is closed; create a new client (or keep using it inside its "
+                "'async with' block)"
+            )
+
     async def call(
         self,
         path: str,
@@ -217,22 +229,148 @@ class AsyncTransport:
         ``body`` is serialized once, here; ``None`` sends no body. ``headers`` are added after
         signing and are not signed (``X-SP-RESOURCE-CONFIG-ID`` must not be, PROTOCOL A.7).
         """
-        if self._closed:
-            raise ConfigurationError(
-                "this client is closed; create a new client (or keep using it inside its "
-                "'async with' block)"
-            )
+        self._check_open()
         if not idempotent and unknown_outcome is None:
             raise TypeError("non-idempotent calls need an unknown_outcome factory")
         payload = None if body is None else dump_json(body)
         url = f"{self.base_url}{path}"
+
+        async def attempt(number: int) -> Reply:
+            return await self._attempt(method, url, path, payload, headers, params, number)
+
+        return await self._retrying(
+            attempt,
+            method=method,
+            path=path,
+            idempotent=idempotent,
+            unknown_outcome=unknown_outcome,
+        )
+
+    async def put_file(self, url: str, source: FileSource) -> None:
+        """PUT ``source`` to a presigned URL (no x-ca-* headers, PROTOCOL A.4.4), streamed.
+
+        Idempotent, so retried like any idempotent call; each attempt re-reads the source.
+        """
+        self._check_open()
+        shown = redact_url(url)
+
+        async def attempt(number: int) -> None:
+            request = self.http.build_request(
+                "PUT",
+                url,
+                content=source.chunks(),
+                # An explicit Content-Length keeps httpx from switching to chunked encoding.
+                headers={
+                    "content-type": source.content_type,
+                    "content-length": str(source.size),
+                    "user-agent": self.user_agent,
+                },
+                timeout=self.timeout,
+            )
+            response = await self.send(request, attempt=number)
+            check_storage_response(response, CallContext(method="PUT", url=shown))
+
+        await self._retrying(
+            attempt, method="PUT", path=shown, idempotent=True, unknown_outcome=None
+        )
+
+    async def _open_get(self, url: str, shown: str, number: int) -> httpx.Response:
+        request = self.http.build_request(
+            "GET", url, headers={"user-agent": self.user_agent}, timeout=self.timeout
+        )
+        response = await self.send(request, attempt=number, stream=True)
+        if not response.is_success:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            check_storage_response(response, CallContext(method="GET", url=shown))
+        return response
+
+    async def _body(self, response: httpx.Response, chunk_size: int) -> AsyncIterator[bytes]:
+        """The response body in chunks; a connection lost mid-body is an APIConnectionError."""
+        try:
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+        except httpx.TransportError as exc:
+            raise self._connection_error(response.request, exc, 1) from exc
+
+    @contextlib.asynccontextmanager
+    async def stream_get(self, url: str, chunk_size: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        """GET ``url`` and yield its body as a chunk iterator.
+
+        Retried until a 2xx status arrives. A failure while the body streams is raised, not
+        retried: the caller may already have used the earlier bytes.
+        """
+        self._check_open()
+        shown = redact_url(url)
+        response = await self._retrying(
+            lambda number: self._open_get(url, shown, number),
+            method="GET",
+            path=shown,
+            idempotent=True,
+            unknown_outcome=None,
+        )
+        try:
+            yield self._body(response, chunk_size)
+        finally:
+            await response.aclose()
+
+    async def download_file(self, url: str, path: Path, chunk_size: int) -> int:
+        """GET ``url`` into ``path`` (truncated per attempt); a download cut off mid-body is
+        retried from the start like any idempotent call. Returns the bytes written."""
+        self._check_open()
+        shown = redact_url(url)
+
+        async def attempt(number: int) -> int:
+            response = await self._open_get(url, shown, number)
+            written = 0
+            try:
+                async with await anyio.open_file(path, "wb") as out:
+                    async for chunk in self._body(response, chunk_size):
+                        await out.write(chunk)
+                        written += len(chunk)
+            finally:
+                await response.aclose()
+            return written
+
+        return await self._retrying(
+            attempt, method="GET", path=shown, idempotent=True, unknown_outcome=None
+        )
+
+    async def download_bytes(self, url: str, chunk_size: int) -> bytes:
+        """GET ``url`` into memory, retried from the start on failure."""
+        self._check_open()
+        shown = redact_url(url)
+
+        async def attempt(number: int) -> bytes:
+            response = await self._open_get(url, shown, number)
+            try:
+                return b"".join([chunk async for chunk in self._body(response, chunk_size)])
+            finally:
+                await response.aclose()
+
+        return await self._retrying(
+            attempt, method="GET", path=shown, idempotent=True, unknown_outcome=None
+        )
+
+    async def _retrying(
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        *,
+        method: str,
+        path: str,
+        idempotent: bool,
+        unknown_outcome: UnknownOutcomeFactory | None,
+    ) -> T:
+        """Run ``attempt(n)`` until it succeeds or :func:`decide` says stop."""
         started = self._monotonic()
-        attempt = 0
+        number = 0
         clock_corrected = False
         while True:
-            attempt += 1
+            number += 1
             try:
-                return await self._attempt(method, url, path, payload, headers, params, attempt)
+                return await attempt(number)
             except _TimestampRejected as rejected:
                 error: SpeedPixError = rejected.error
                 if not clock_corrected and self._learn_skew(rejected.response):
@@ -241,7 +379,7 @@ class AsyncTransport:
                         "gateway rejected our timestamp; clock offset now %+.3fs, re-signing",
                         self.skew.offset,
                     )
-                    attempt -= 1  # a clock correction is not a retry
+                    number -= 1  # a clock correction is not a retry
                     continue
                 raise error from None
             except SpeedPixError as exc:
@@ -249,14 +387,14 @@ class AsyncTransport:
             decision = decide(error, idempotent=idempotent)
             if decision is Decision.OUTCOME_UNKNOWN:
                 assert unknown_outcome is not None
-                raise unknown_outcome(error, attempt) from error
+                raise unknown_outcome(error, number) from error
             if decision is Decision.RAISE:
                 raise error
-            if attempt > self.retry.max_retries:
-                log.debug("giving up on %s %s after %d attempts", method, path, attempt)
+            if number > self.retry.max_retries:
+                log.debug("giving up on %s %s after %d attempts", method, path, number)
                 raise error
             delay = retry_delay(
-                attempt - 1, self.retry, getattr(error, "retry_after", None), rand=self._rand
+                number - 1, self.retry, getattr(error, "retry_after", None), rand=self._rand
             )
             elapsed = self._monotonic() - started
             if elapsed + delay > self.retry.budget:
@@ -272,7 +410,7 @@ class AsyncTransport:
                 method,
                 path,
                 delay,
-                attempt,
+                number,
                 type(error).__name__,
             )
             await self._sleep(delay)

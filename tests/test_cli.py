@@ -74,20 +74,30 @@ def test_console_script_is_installed() -> None:
     assert "--time-scale" in done.stdout
 
 
-def test_demo_runs_end_to_end() -> None:
+def test_demo_runs_the_guides_sample_and_writes_result_png(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "speedpix_async", "demo", "--seconds", "0.5"],
+        [sys.executable, "-m", "speedpix_async", "demo"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "embedded emulator at http://127.0.0.1:" in out
-    assert "submit wf-sleep" in out
+    assert "upload product.jpg" in out
+    assert "submit wf-white-background" in out
     assert "running" in out
     assert "succeeded" in out
-    assert 'result: {"slept": 0.5}' in out
+    assert "result: 1024x1024 png" in out
+    result = tmp_path / "result.png"
+    assert f"result image: {result}" in out
+    from PIL import Image
+
+    with Image.open(result) as image:
+        assert image.size == (1024, 1024)
+        assert image.format == "PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
 
 
 def test_unknown_command_fails_with_usage() -> None:

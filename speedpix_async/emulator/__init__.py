@@ -6,6 +6,7 @@ at ``GET /_emulator/stats``. Unmodified official clients work against it too.
 """
 
 from ._app import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, IN_PROCESS_ENDPOINT, Emulator
+from ._samples import make_sample_photo
 from ._server import LoopbackServer
 from ._tasks import TaskContext
 from ._workflows import InvalidInput, WorkflowFailure
@@ -19,4 +20,5 @@ __all__ = [
     "LoopbackServer",
     "TaskContext",
     "WorkflowFailure",
+    "make_sample_photo",
 ]

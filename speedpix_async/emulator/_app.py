@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +18,10 @@ from starlette.routing import Route
 from .._client import AsyncSpeedPix
 from ._faults import FaultInjector
 from ._gateway import GatewayAuth
+from ._images import register_image_workflows
 from ._speedpix import SpeedPixApi
 from ._stats import Stats
+from ._store import ObjectStore
 from ._tasks import TaskStore
 from ._workflows import Duration, Handler, Validator, builtin_registry
 
@@ -65,6 +69,7 @@ class Emulator:
         extra_credentials: Mapping[str, str] | None = None,
         time_scale: float = 1.0,
         clock_skew: float = 0.0,
+        storage_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {time_scale}")
@@ -76,8 +81,12 @@ class Emulator:
         self.gateway = GatewayAuth(
             {app_key: app_secret, **(extra_credentials or {})}, clock=self.clock
         )
+        self.store = ObjectStore(clock=self.clock, stats=self.stats, root=storage_dir)
+        # Uploaded and generated files live in a temporary directory removed with the emulator.
+        self._finalizer = weakref.finalize(self, self.store.close)
         self.workflows = builtin_registry()
-        self.tasks = TaskStore(clock=self.clock, time_scale=time_scale)
+        register_image_workflows(self.workflows)
+        self.tasks = TaskStore(clock=self.clock, time_scale=time_scale, store=self.store)
         self.faults = FaultInjector()
         self.api = SpeedPixApi(self)
         self.app = Starlette(
@@ -85,12 +94,23 @@ class Emulator:
                 Route("/_emulator/stats", self._stats_endpoint, methods=["GET"]),
                 Route("/_emulator/reset", self._reset_endpoint, methods=["POST"]),
                 Route("/_emulator/health", self._health_endpoint, methods=["GET"]),
+                Route("/_store/{key:path}", self.store.handle, methods=["GET", "HEAD", "PUT"]),
                 Route("/{path:path}", self.api.handle, methods=_ALL_METHODS),
             ]
         )
 
     def __repr__(self) -> str:
         return f"Emulator(app_key={self.app_key!r}, time_scale={self.time_scale})"
+
+    def close(self) -> None:
+        """Delete the files the emulator stored. Also happens when it is garbage-collected."""
+        self._finalizer()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def clock(self) -> float:
         """The emulator's wall clock (``clock_skew`` seconds ahead of this machine's)."""

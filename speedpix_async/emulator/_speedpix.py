@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._store import MAX_UPLOAD_BYTES
 from ._workflows import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class SpeedPixApi:
             "/scc/comfy_prompt": self.comfy_prompt,
             "/scc/comfy_get_progress": self.comfy_get_progress,
             "/scc/comfy_get_result": self.comfy_get_result,
+            "/scc/sp_create_temp_file_upload_sign": self.upload_sign,
         }
 
     def add_route(self, path: str, handler: RouteHandler) -> None:
@@ -190,6 +192,22 @@ class SpeedPixApi:
                 "estimatedDurationInSeconds": round(task.estimated_duration, 3),
             }
         )
+
+    async def upload_sign(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
+        content_type = _string_field(payload, "contentType", required=True)
+        assert content_type is not None
+        if "/" not in content_type:
+            raise _BadRequest(f"contentType must be a MIME type, got {content_type!r}")
+        filename = _string_field(payload, "originalFilename", required=False) or "file"
+        size = payload.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise _BadRequest("size must be a non-negative integer")
+        if size is not None and size > MAX_UPLOAD_BYTES:
+            return failed("FileTooLarge", f"files are limited to {MAX_UPLOAD_BYTES} bytes")
+        slot = self.emu.store.upload_slot(
+            filename=filename, content_type=content_type, base_url=self.emu.public_url(request)
+        )
+        return ok(slot)
 
     def _task(self, payload: dict[str, Any]) -> Task | dict[str, Any]:
         task_id = payload.get("taskId")

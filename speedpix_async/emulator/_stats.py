@@ -27,6 +27,8 @@ class Stats:
             self.bytes_uploaded = 0
             self.bytes_downloaded = 0
             self.uploads = 0
+            self.uploads_in_flight = 0
+            self.max_concurrent_uploads = 0
             self._submission_keys: set[str] = set()
 
     def request(self, route: str) -> None:
@@ -50,6 +52,15 @@ class Stats:
     def auth_rejected(self, reason: str) -> None:
         with self._lock:
             self.auth_rejections[reason] += 1
+
+    def upload_started(self) -> None:
+        with self._lock:
+            self.uploads_in_flight += 1
+            self.max_concurrent_uploads = max(self.max_concurrent_uploads, self.uploads_in_flight)
+
+    def upload_ended(self) -> None:
+        with self._lock:
+            self.uploads_in_flight -= 1
 
     def uploaded(self, size: int) -> None:
         with self._lock:
@@ -86,5 +97,6 @@ class Stats:
                 },
                 "bytes_uploaded": self.bytes_uploaded,
                 "uploads": self.uploads,
+                "max_concurrent_uploads": self.max_concurrent_uploads,
                 "bytes_downloaded": self.bytes_downloaded,
             }

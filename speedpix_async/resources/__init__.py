@@ -1,5 +1,6 @@
 """Resource classes: thin wrappers, one request per method."""
 
+from .files import AsyncFiles
 from .predictions import AsyncPredictions
 
-__all__ = ["AsyncPredictions"]
+__all__ = ["AsyncFiles", "AsyncPredictions"]

@@ -74,6 +74,12 @@ class AsyncPredictions:
         ``resource_config_id`` selects dedicated resources (``X-SP-RESOURCE-CONFIG-ID``, e.g.
         ``"pool-a,pool-b,default"``); omitted, the shared pool is used.
 
+        Local files in ``input`` (``Path``, bytes, binary file objects, and strings written as
+        local media paths) are uploaded first, concurrently, each distinct file once — or
+        inlined as ``data:`` URIs with ``file_encoding_strategy="base64"`` (1 MiB at most). A
+        missing or unreadable file raises :class:`~speedpix_async.InputError` before anything
+        is sent, and a failed upload means the task is never submitted.
+
         Never submits twice: when the answer is lost after sending, raises
         :class:`~speedpix_async.SubmitOutcomeUnknownError` instead of retrying.
         """
@@ -102,7 +108,13 @@ class AsyncPredictions:
             raise InputError(
                 f"file_encoding_strategy must be 'url' or 'base64', got {file_encoding_strategy!r}"
             )
-        inputs = await prepare_inputs(input)
+        client = self._client
+        inputs = await prepare_inputs(
+            input,
+            files=client.files,
+            strategy=file_encoding_strategy,
+            upload_local_paths=client._config.upload_local_paths,
+        )
         body = unstructure(
             PromptRequest(
                 workflow_id=workflow_id,
@@ -128,7 +140,7 @@ class AsyncPredictions:
             )
 
         created_at = _dt.datetime.now(_dt.timezone.utc)
-        reply = await self._client._transport.call(
+        reply = await client._transport.call(
             PATH_PROMPT, body, idempotent=False, headers=headers, unknown_outcome=unknown_outcome
         )
         submitted = structure(

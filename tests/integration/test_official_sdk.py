@@ -56,3 +56,25 @@ def test_official_client_with_a_wrong_secret_is_rejected(server: LoopbackServer)
         client.run(workflow_id="wf-echo", input={})
     assert info.value.response.status_code == 400
     assert info.value.response.headers["x-ca-error-message"].startswith("Invalid Signature")
+
+
+def test_official_client_uploads_and_runs_the_white_background_sample(
+    server: LoopbackServer, official: Any, tmp_path: Any
+) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "input.jpg"
+    Image.new("RGB", (320, 240), (40, 90, 160)).save(photo)
+    uploaded = official.files.create(str(photo))
+    assert uploaded.access_url.startswith(server.endpoint)
+    # The guide's own sample: a local path in the input, output["images"]["url"].save(...)
+    output = official.run(
+        workflow_id="wf-white-background",
+        input={"text": "A beautiful landscape painting", "image": str(photo)},
+        alias_id="main",
+    )
+    target = tmp_path / "output.png"
+    output["images"]["url"].save(str(target))
+    with Image.open(target) as image:
+        assert image.size == (1024, 1024)
+    assert server.emulator.stats.snapshot()["uploads"] == 2
