@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "codegen", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
@@ -33,6 +33,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def codegen(session: nox.Session) -> None:
+    """Fail when the generated blocking wrapper is stale (python scripts/generate_sync.py)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "scripts/generate_sync.py", "--check")
+
+
+@nox.session
 def examples(session: nox.Session) -> None:
     """Run every script in examples/ against a loopback emulator."""
     session.install("-e", ".[dev]")
@@ -45,3 +52,5 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "benchmarks/request_overhead.py")
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
+    session.run("python", "benchmarks/sync_overhead.py")
+    session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")

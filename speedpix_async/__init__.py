@@ -7,7 +7,8 @@ Quick start::
     async with AsyncSpeedPix() as client:      # SPEEDPIX_APP_KEY / _APP_SECRET / _ENDPOINT
         output = await client.run("your-workflow-id", input={"prompt": "a cat"})
 
-A local emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
+Blocking code uses the generated twin ``SpeedPix`` (and ``speedpix_async.sync.run``). A local
+emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
 """
 
 from ._client import AsyncSpeedPix
@@ -44,6 +45,7 @@ from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, U
 from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
 from .resources.files import AsyncFiles
 from .resources.predictions import AsyncPredictions
+from .sync import SpeedPix, SyncInAsyncWarning
 
 __all__ = [
     "APIConnectionError",
@@ -78,9 +80,11 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SignatureError",
+    "SpeedPix",
     "SpeedPixError",
     "SpeedPixException",
     "SubmitOutcomeUnknownError",
+    "SyncInAsyncWarning",
     "TaskResult",
     "TaskStatus",
     "TimestampError",

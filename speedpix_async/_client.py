@@ -39,7 +39,7 @@ class AsyncSpeedPix:
     ``SPEEDPIX_APP_KEY`` / ``SPEEDPIX_APP_SECRET`` environment variables; the endpoint from
     ``endpoint`` or ``SPEEDPIX_ENDPOINT`` (default ``https://openai.edu-aliyun.com``).
 
-    Use it as an async context manager, or call :meth:`aclose` when done::
+    Use it with ``async with``, or call :meth:`aclose` when done::
 
         async with AsyncSpeedPix() as client:
             output = await client.run("wf-white-background", input={...})

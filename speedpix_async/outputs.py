@@ -32,15 +32,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AudioFile",
+    "AudioInfo",
+    "DimensionsInfo",
     "DocumentFile",
+    "DocumentInfo",
+    "FileInfo",
     "FileOutput",
     "ImageFile",
+    "ImageInfo",
     "VideoFile",
+    "VideoInfo",
     "convert_output",
     "output_from_result",
 ]
 
-F = TypeVar("F", bound="FileOutput")
+F = TypeVar("F", bound="FileInfo")
 
 #: Bytes per chunk when streaming a download.
 DOWNLOAD_CHUNK = 1 << 20
@@ -50,11 +56,11 @@ def _is_url(value: str) -> bool:
     return value[:8].lower().startswith(("http://", "https://"))
 
 
-class FileOutput(str):
-    """A file produced by a workflow: the URL string, plus ways to fetch it.
+class FileInfo(str):
+    """What every file output is, with or without I/O: the URL string plus its metadata.
 
-    Downloads go through the client that produced the output (its pool, timeouts and retries),
-    so use them while that client is open. Output URLs expire; save what you need soon.
+    Shared by the async :class:`FileOutput` family and its blocking twins, which only add the
+    download methods.
     """
 
     _transport: AsyncTransport | None
@@ -80,17 +86,22 @@ class FileOutput(str):
         # Pickle/copy the URL and metadata, never the connection pool.
         return (_rebuild, (type(self), str(self), dict(self.metadata)))
 
+    def _binding(self) -> dict[str, Any]:
+        """Keyword arguments that carry this object's connection to a client (for copies)."""
+        return {"transport": self._transport}
+
     def __copy__(self: F) -> F:
-        return type(self)(str(self), transport=self._transport, metadata=self.metadata)
+        return type(self)(str(self), metadata=self.metadata, **self._binding())
 
     def __deepcopy__(self: F, memo: dict[int, Any]) -> F:
         return self.__copy__()
 
     def _rebind(self, cls: type[F], metadata: Mapping[str, Any] | None = None) -> F:
+        """The same URL as an instance of ``cls`` (keeping the client binding)."""
         return cls(
             str(self),
-            transport=self._transport,
             metadata=metadata if metadata is not None else self.metadata,
+            **self._binding(),
         )
 
     @property
@@ -111,6 +122,14 @@ class FileOutput(str):
         """The file object's ``type`` (``image``, ``video``, ``audio``…), if given."""
         value = self.metadata.get("type")
         return value if isinstance(value, str) else None
+
+
+class FileOutput(FileInfo):
+    """A file produced by a workflow: the URL string, plus ways to fetch it.
+
+    Downloads go through the client that produced the output (its pool, timeouts and retries),
+    so use them while that client is open. Output URLs expire; save what you need soon.
+    """
 
     def _require_transport(self) -> AsyncTransport:
         transport = self._transport
@@ -180,7 +199,7 @@ def _create_partial(target: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file next to {target}")
 
 
-def _rebuild(cls: type[FileOutput], url: str, metadata: dict[str, Any]) -> FileOutput:
+def _rebuild(cls: type[FileInfo], url: str, metadata: dict[str, Any]) -> FileInfo:
     return cls(url, metadata=metadata)
 
 
@@ -210,7 +229,7 @@ def _text(metadata: Mapping[str, Any], *keys: str) -> Optional[str]:
     return None
 
 
-class _Dimensions(FileOutput):
+class DimensionsInfo(FileInfo):
     """Width/height helpers shared by images and videos."""
 
     @property
@@ -252,8 +271,8 @@ class _Dimensions(FileOutput):
         return self.width is not None and self.height is not None and self.width > self.height
 
 
-class ImageFile(_Dimensions):
-    """An image output with its metadata (PROTOCOL A.4.3) and the Go guide's helpers."""
+class ImageInfo(DimensionsInfo):
+    """Image metadata (PROTOCOL A.4.3) and the Go guide's helpers."""
 
     @property
     def dpi(self) -> Optional[int]:
@@ -268,8 +287,8 @@ class ImageFile(_Dimensions):
         return _text(self.metadata, "object_key", "objectKey")
 
 
-class VideoFile(_Dimensions):
-    """A video (or animated) output."""
+class VideoInfo(DimensionsInfo):
+    """Video metadata and the Go guide's helpers."""
 
     @property
     def duration(self) -> Optional[float]:
@@ -314,8 +333,8 @@ class VideoFile(_Dimensions):
         return f"{self.width}x{self.height}"
 
 
-class AudioFile(FileOutput):
-    """An audio output."""
+class AudioInfo(FileInfo):
+    """Audio metadata."""
 
     @property
     def duration(self) -> Optional[float]:
@@ -338,8 +357,8 @@ class AudioFile(FileOutput):
         return _text(self.metadata, "format")
 
 
-class DocumentFile(FileOutput):
-    """A document output."""
+class DocumentInfo(FileInfo):
+    """Document metadata."""
 
     @property
     def pages(self) -> Optional[int]:
@@ -352,6 +371,23 @@ class DocumentFile(FileOutput):
     @property
     def author(self) -> Optional[str]:
         return _text(self.metadata, "author")
+
+
+class ImageFile(ImageInfo, FileOutput):
+    """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
+    helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads."""
+
+
+class VideoFile(VideoInfo, FileOutput):
+    """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads."""
+
+
+class AudioFile(AudioInfo, FileOutput):
+    """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads."""
+
+
+class DocumentFile(DocumentInfo, FileOutput):
+    """A document output: ``pages``, ``language``, ``author``, downloads."""
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -390,9 +426,9 @@ def output_from_result(result: TaskResult, transport: AsyncTransport | None) -> 
 # -------------------------------------------------------------- typed-result structure hooks
 
 
-def _structure_file(value: Any, cls: type[FileOutput]) -> FileOutput:
+def _structure_file(value: Any, cls: type[FileInfo]) -> FileInfo:
     """A file field accepts a URL string (or FileOutput) or a file object with ``url``."""
-    if isinstance(value, FileOutput):
+    if isinstance(value, FileInfo):
         return value._rebind(cls)
     if isinstance(value, str):
         if not _is_url(value):
@@ -403,12 +439,13 @@ def _structure_file(value: Any, cls: type[FileOutput]) -> FileOutput:
         if not isinstance(url, str):
             raise ValueError("expected a file object with a 'url' string")
         metadata = {k: v for k, v in value.items() if k != "url"}
-        if isinstance(url, FileOutput):
+        if isinstance(url, FileInfo):
             return url._rebind(cls, metadata)
         return cls(url, metadata=metadata)
     raise ValueError(f"expected a file URL or file object, got {type(value).__name__}")
 
 
-# Registered by class (cattrs' singledispatch, which covers subclasses and is consulted before
-# its built-in str handling would turn a file object into "{'url': …}").
-converter.register_structure_hook(FileOutput, _structure_file)
+# Registered by class (cattrs' singledispatch, which covers subclasses — the blocking twins
+# too — and is consulted before its built-in str handling would turn a file object into
+# "{'url': …}").
+converter.register_structure_hook(FileInfo, _structure_file)

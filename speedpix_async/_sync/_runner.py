@@ -1,0 +1,437 @@
+"""Running async code for blocking callers (DESIGN §6). Hand-written; the wrappers in
+``_generated.py`` call into it with one line per method.
+
+One :class:`Runner` per blocking client owns an event loop in a named daemon thread, reached
+through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this file exists for:
+
+* **Cancellation belongs to the caller.** Calls go through ``start_task_soon``; if anything is
+  raised while the caller waits — ``KeyboardInterrupt`` included — the task is cancelled and we
+  wait (briefly) until it has unwound, so nothing keeps running, or polling, behind the
+  caller's back.
+* **The loop thread must never block on itself.** A call made *from* the portal thread (say, a
+  blocking call inside an ``on_progress`` callback) would wait for a task that can only run
+  once the thread is free again — a deadlock. It is refused with a clear error instead.
+* **A forked child must not touch the parent's loop.** The thread does not exist in the child;
+  using the client there raises, telling the user to create a new client.
+* **Async iteration happens in one task.** An async generator (possibly holding a task group,
+  like ``run_many``) is driven entirely by a single portal task that hands items over through a
+  zero-buffer memory stream; stopping early cancels that task, so the generator is closed in the
+  task that opened it.
+* **Lifetimes.** The portal thread never references the Runner, so a Runner nobody references
+  is garbage-collected and its finalizer stops the thread and closes the async client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import os
+import threading
+import warnings
+import weakref
+from collections.abc import AsyncIterable, Awaitable, Iterator
+from types import TracebackType
+from typing import Any, Callable, Generic, NoReturn, TypeVar
+
+import anyio
+import attrs
+from anyio.from_thread import BlockingPortal
+
+from .._errors import ConfigurationError
+from ..models import TaskStatus
+
+__all__ = [
+    "BlockingIterator",
+    "Runner",
+    "SyncInAsyncWarning",
+    "register_twin",
+]
+
+T = TypeVar("T")
+
+#: Seconds to wait for a cancelled call to unwind before giving control back to the caller.
+CANCEL_GRACE = 5.0
+#: Seconds ``close()`` waits for the loop thread to finish.
+CLOSE_TIMEOUT = 10.0
+
+_counter = itertools.count(1)
+#: Types that can never contain an async object: converted as themselves, without a walk.
+_ATOMIC = frozenset({str, int, float, bool, bytes, TaskStatus})
+_twins: dict[type, Callable[[Any, Runner], Any]] = {}
+
+
+class SyncInAsyncWarning(RuntimeWarning):
+    """A blocking client was called while an event loop runs in the calling thread."""
+
+
+def register_twin(async_type: type, wrap: Callable[[Any, Runner], Any]) -> None:
+    """Teach :meth:`Runner.convert` how to turn an ``async_type`` object into its twin."""
+    _twins[async_type] = wrap
+
+
+class _PortalThread:
+    """A daemon thread running an event loop that serves a BlockingPortal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.portal: BlockingPortal | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _main(self) -> None:
+        try:
+            anyio.run(self._serve)
+        except BaseException as exc:  # pragma: no cover - startup failures only
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        async with BlockingPortal() as portal:
+            self.portal = portal
+            self.loop = asyncio.get_running_loop()
+            self._ready.set()
+            await portal.sleep_until_stopped()
+
+    def shutdown(self, closers: tuple[Callable[[], Awaitable[None]], ...]) -> None:
+        """Close the async clients, stop the loop and (unless we are it) join the thread."""
+        portal = self.portal
+        if portal is None or not self.thread.is_alive():
+            return
+        on_loop_thread = threading.current_thread() is self.thread
+        if on_loop_thread:
+            # Called from the loop itself (a finalizer run by the GC on this thread): schedule,
+            # never wait on ourselves.
+            for closer in closers:
+                portal.start_task_soon(closer)
+            portal.start_task_soon(portal.stop, False)
+            return
+        for closer in closers:
+            # Closing goes on whatever happens: the pool is being discarded anyway.
+            with contextlib.suppress(Exception):
+                portal.call(closer)
+        with contextlib.suppress(Exception):
+            portal.call(portal.stop, False)
+        self.thread.join(CLOSE_TIMEOUT)
+
+
+class Runner:
+    """Runs coroutines for one blocking client; see the module docstring for the rules."""
+
+    def __init__(self, label: str = "client") -> None:
+        self._label = label
+        self._lock = threading.Lock()
+        self._thread: _PortalThread | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._closed = False
+        self._pid = os.getpid()
+        self._warned = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("running" if self._thread else "idle")
+        return f"<Runner {self._label} {state}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def manage(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` (an async client's ``aclose``) when this runner closes."""
+        self._closers.append(closer)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The loop thread, once started."""
+        return None if self._thread is None else self._thread.thread
+
+    def close(self) -> None:
+        """Close the managed async clients and stop the loop thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            finalizer = self._finalizer
+        if finalizer is not None:
+            finalizer()  # runs _PortalThread.shutdown exactly once
+        elif self._closers and os.getpid() == self._pid:
+            # Never started: the clients opened no connection; close them on a short-lived loop
+            # so their pools are released just the same.
+            closers = tuple(self._closers)
+
+            async def close_all() -> None:
+                for closer in closers:
+                    await closer()
+
+            _run_in_fresh_thread(close_all)
+
+    # ------------------------------------------------------------------ checks and portal
+
+    def _portal(self) -> BlockingPortal:
+        return self._started().portal  # type: ignore[return-value]
+
+    def _started(self) -> _PortalThread:
+        if os.getpid() != self._pid:
+            raise ConfigurationError(
+                f"this blocking {self._label} was created in process {self._pid} and cannot be "
+                "used after fork(); create a new client in the child process"
+            )
+        if self._closed:
+            raise ConfigurationError(
+                f"this {self._label} is closed; create a new one (or keep using it inside its "
+                "'with' block)"
+            )
+        thread = self._thread
+        if thread is not None and threading.current_thread() is thread.thread:
+            raise ConfigurationError(
+                f"a blocking {self._label} method was called from the client's own event-loop "
+                "thread (for example inside an on_progress callback); that would deadlock — do "
+                "the work after the call returns, or use AsyncSpeedPix there"
+            )
+        if not self._warned and _event_loop_running():
+            self._warned = True
+            warnings.warn(
+                f"a blocking {self._label} is being used inside a running event loop (Jupyter, "
+                "or sync code called from async code); it works, but blocks the loop — use "
+                "AsyncSpeedPix with 'await' there instead",
+                SyncInAsyncWarning,
+                stacklevel=4,
+            )
+        if thread is None:
+            with self._lock:
+                if self._closed:
+                    raise ConfigurationError(f"this {self._label} is closed")
+                if self._thread is None:
+                    self._thread = _PortalThread(f"speedpix-portal-{next(_counter)}")
+                    self._finalizer = weakref.finalize(
+                        self, _PortalThread.shutdown, self._thread, tuple(self._closers)
+                    )
+                thread = self._thread
+        assert thread.portal is not None
+        return thread
+
+    # ------------------------------------------------------------------ calling
+
+    def call(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` on the loop thread and return its converted result.
+
+        Anything raised while waiting (``KeyboardInterrupt`` included) cancels the task.
+        """
+        started = self._started()
+        # Held until the task has fully unwound; a plain Lock is far cheaper per call than an
+        # Event, and only a cancelled call ever waits on it.
+        unwound = threading.Lock()
+        unwound.acquire()
+
+        async def task() -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                unwound.release()
+
+        # What BlockingPortal.start_task_soon does — a task on the portal's loop and a future
+        # whose cancellation cancels it — minus the extra blocking hand-off anyio makes to
+        # confirm the task started: one thread switch per call instead of two
+        # (benchmarks/sync_overhead.py).
+        assert started.loop is not None
+        future = asyncio.run_coroutine_threadsafe(task(), started.loop)
+        try:
+            result = future.result()
+        except BaseException:
+            if not future.done():
+                future.cancel()
+                unwound.acquire(timeout=CANCEL_GRACE)
+            raise
+        return self.convert(result)
+
+    def never(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> NoReturn:
+        """:meth:`call` for async functions declared never to return (they always raise)."""
+        self.call(fn, *args, **kwargs)
+        raise AssertionError(f"{fn!r} returned, though it is declared never to")
+
+    def close_client(self, client: Any) -> None:
+        """Close ``client``: the whole runner if it owns it, else only the client (a client
+        derived with ``with_options`` shares its parent's runner and pool)."""
+        if client.aclose in self._closers:
+            self.close()
+        elif not self._closed:
+            self.call(client.aclose)
+
+    def iterate(self, source: AsyncIterable[T]) -> BlockingIterator[T]:
+        """A blocking iterator over ``source`` (driven by one task on the loop thread)."""
+        return BlockingIterator(self, source)
+
+    # ------------------------------------------------------------------ conversion
+
+    def convert(self, value: Any) -> Any:
+        """Turn async objects in ``value`` into their blocking twins (recursively)."""
+        kind = type(value)
+        if kind in _ATOMIC or value is None:
+            return value
+        twin = _twins.get(kind)
+        if twin is not None:
+            return twin(value, self)
+        rebind = getattr(value, "_with_runner", None)
+        if (
+            rebind is not None
+            and callable(rebind)
+            and getattr(value, "_runner_or_none", True) is None
+        ):
+            return rebind(self)
+        if isinstance(value, dict):
+            return {key: self.convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.convert(item) for item in value]
+        if type(value) is tuple:
+            return tuple(self.convert(item) for item in value)
+        if attrs.has(type(value)):
+            changes = {}
+            for field in attrs.fields(type(value)):
+                if not field.init:
+                    continue
+                current = getattr(value, field.name)
+                converted = self.convert(current)
+                if converted is not current:
+                    changes[field.alias] = converted
+            return attrs.evolve(value, **changes) if changes else value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            updates = {}
+            for dc_field in dataclasses.fields(value):
+                if not dc_field.init:
+                    continue
+                current = getattr(value, dc_field.name)
+                converted = self.convert(current)
+                if converted is not current:
+                    updates[dc_field.name] = converted
+            return dataclasses.replace(value, **updates) if updates else value
+        return value
+
+
+class BlockingIterator(Iterator[T], Generic[T]):
+    """Iterates an async iterable from blocking code.
+
+    Items are handed over one at a time (nothing runs ahead of the consumer). Use it in a ``for``
+    loop; stopping early — ``break``, an exception, ``close()`` or leaving a ``with`` block —
+    cancels the async side, which then cleans up in its own task.
+    """
+
+    def __init__(self, runner: Runner, source: AsyncIterable[T]) -> None:
+        self._runner = runner
+        self._source = source
+        self._receive: Any = None
+        self._future: Any = None
+        self._finished = threading.Event()
+        self._closed = False
+
+    def __iter__(self) -> BlockingIterator[T]:
+        return self
+
+    def __enter__(self) -> BlockingIterator[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _start(self, portal: BlockingPortal) -> None:
+        send, receive = portal.call(_memory_stream)
+        finished = self._finished
+        source = self._source
+
+        async def pump() -> None:
+            # This task owns the iteration and both stream ends: with a zero buffer, every item
+            # was taken by the consumer before the loop ends, so closing both here loses nothing.
+            try:
+                iterator = source.__aiter__()
+                try:
+                    async for item in iterator:
+                        await send.send(item)
+                finally:
+                    aclose = getattr(iterator, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # the consumer stopped listening
+            finally:
+                send.close()
+                receive.close()
+                finished.set()
+
+        self._receive = receive
+        self._future = portal.start_task_soon(pump)
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        portal = self._runner._portal()
+        if self._receive is None:
+            self._start(portal)
+        try:
+            item = portal.call(self._receive.receive)
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._closed = True
+            self._future.result()  # re-raises what ended the async side, if anything
+            raise StopIteration from None
+        except BaseException:
+            self.close()
+            raise
+        converted: T = self._runner.convert(item)
+        return converted
+
+    def close(self) -> None:
+        """Stop iterating and cancel the async side (it cleans up in its own task)."""
+        if self._closed and (self._future is None or self._future.done()):
+            return
+        self._closed = True
+        future = self._future
+        if future is None or future.done():
+            return
+        future.cancel()
+        thread = self._runner.thread
+        if thread is not None and threading.current_thread() is not thread:
+            self._finished.wait(CANCEL_GRACE)
+
+    def __del__(self) -> None:
+        # A loop left with `break` drops the iterator; cancel the async side then too.
+        future = self._future
+        if future is not None and not future.done():
+            future.cancel()
+
+
+def _memory_stream() -> tuple[Any, Any]:
+    # Zero buffer: the async side produces the next item only once the consumer asks for it.
+    return anyio.create_memory_object_stream[Any](0)
+
+
+def _event_loop_running() -> bool:
+    # The non-raising variant: this runs on every blocking call.
+    return asyncio._get_running_loop() is not None
+
+
+def _run_in_fresh_thread(fn: Callable[[], Awaitable[None]]) -> None:
+    """Run an async function to completion on a new event loop in a helper thread (usable even
+    when the calling thread already runs a loop)."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            anyio.run(fn)
+        except BaseException as exc:  # pragma: no cover - closing an unused pool
+            errors.append(exc)
+
+    helper = threading.Thread(target=target, name="speedpix-close", daemon=True)
+    helper.start()
+    helper.join(CLOSE_TIMEOUT)

@@ -1,0 +1,48 @@
+"""The blocking API: ``SpeedPix`` and friends, for scripts, notebooks and threads.
+
+Generated from the async classes (``scripts/generate_sync.py``), so the two cannot drift: every
+async method has a blocking twin with the same name (``aclose`` → ``close``, ``aiter_bytes`` →
+``iter_bytes``), parameters, defaults and docstring. Each client runs an event loop in its own
+named thread; see DESIGN §6 for the rules (Ctrl-C cancels the call in flight, calls from inside a
+running event loop work but warn once, calls from the client's own loop thread or from a forked
+child raise).
+
+Module-level blocking calls mirror the guides::
+
+    import speedpix_async.sync as speedpix
+
+    output = speedpix.run("your-workflow-id", {"prompt": "a cat"})   # default client from env
+    output["images"]["url"].save("result.png")
+"""
+
+from ._sync._defaults import get_default_client, set_default_client
+from ._sync._generated import (
+    AudioFile,
+    DocumentFile,
+    FileOutput,
+    Files,
+    ImageFile,
+    PredictionHandle,
+    Predictions,
+    SpeedPix,
+    VideoFile,
+    run,
+)
+from ._sync._runner import BlockingIterator, SyncInAsyncWarning
+
+__all__ = [
+    "AudioFile",
+    "BlockingIterator",
+    "DocumentFile",
+    "FileOutput",
+    "Files",
+    "ImageFile",
+    "PredictionHandle",
+    "Predictions",
+    "SpeedPix",
+    "SyncInAsyncWarning",
+    "VideoFile",
+    "get_default_client",
+    "run",
+    "set_default_client",
+]
