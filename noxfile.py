@@ -54,3 +54,5 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
     session.run("python", "benchmarks/sync_overhead.py")
     session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")
+    session.run("python", "benchmarks/fanout.py", "--n", "1000", "--seconds", "2")
+    session.run("python", "benchmarks/chaos.py", "--n", "500", "--fault-rate", "0.15")

@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+from _common import emulator_process
 
 from speedpix_async import AsyncSpeedPix
 
@@ -60,25 +57,6 @@ class PeakSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_bytes())
-
-
-@contextmanager
-def emulator_process() -> Iterator[str]:
-    with subprocess.Popen(
-        [sys.executable, "-m", "speedpix_async.emulator", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("SPEEDPIX_ENDPOINT="):
-            proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        try:
-            yield line.split("=", 1)[1]
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=30)
 
 
 def generate(path: Path, size: int) -> str:

@@ -63,8 +63,13 @@ NAME_MAP = {
     "AsyncFiles": "Files",
     "AsyncPredictionHandle": "PredictionHandle",
     "AsyncIterator": "BlockingIterator",
+    "AsyncBatch": "BlockingIterator[BatchResult]",
     "FileInfo": "SyncFileBase",
 }
+#: Return types of plain methods whose result is iterated (through the runner) for the caller.
+ITERATED_RETURNS = frozenset({"AsyncBatch"})
+#: Where names that only the mapping introduces come from.
+MAPPING_IMPORTS = {"BatchResult": ("speedpix_async.models", "BatchResult")}
 #: Async-only method names and their blocking spelling.
 METHOD_MAP = {
     "aclose": "close",
@@ -177,12 +182,18 @@ class Generator:
     # -- names and imports ---------------------------------------------------------------
 
     def map_tree(self, node: ast.AST) -> ast.AST:
-        mapped = copy.deepcopy(node)
-        for sub in ast.walk(mapped):
-            if isinstance(sub, ast.Name) and sub.id in NAME_MAP:
-                self.used_names.add(sub.id)
-                sub.id = NAME_MAP[sub.id]
-        return mapped
+        """A copy of ``node`` with mapped names replaced (a mapping may be an expression)."""
+        generator = self
+
+        class Rename(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.AST:
+                if name.id not in NAME_MAP:
+                    return name
+                generator.used_names.add(name.id)
+                return ast.parse(NAME_MAP[name.id], mode="eval").body
+
+        renamed: ast.AST = Rename().visit(copy.deepcopy(node))
+        return ast.fix_missing_locations(renamed)
 
     def require(self, node: ast.AST | None, module: Module, where: str) -> None:
         """Import every free name ``node`` uses, resolved in ``module``."""
@@ -194,7 +205,7 @@ class Generator:
             name = sub.id
             if name in self.sync_names or name in SYNC_LOCAL or name in _BUILTINS:
                 continue
-            origin = module.symbols.get(name)
+            origin = module.symbols.get(name) or MAPPING_IMPORTS.get(name)
             if origin is None:
                 raise fail(where, f"cannot resolve name {name!r} used in a signature")
             source, attribute = origin
@@ -311,6 +322,8 @@ class Generator:
             if ret == "Any":
                 return [*head, f"        return {invoke}"]
             return [*head, f"        return cast({ret!r}, {invoke})"]
+        if fn.returns is not None and ast.unparse(fn.returns) in ITERATED_RETURNS:
+            return [*head, f"        return self._runner.iterate({target}({call_args}))"]
         invoke = f"self._runner.convert({target}({call_args}))"
         if ret == "Any":
             return [*head, f"        return {invoke}"]

@@ -11,6 +11,7 @@ Blocking code uses the generated twin ``SpeedPix`` (and ``speedpix_async.sync.ru
 emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
 """
 
+from ._batch import AsyncBatch
 from ._client import AsyncSpeedPix
 from ._config import ClientConfig, PollPolicy, RetryPolicy
 from ._defaults import get_default_client, run, set_default_client
@@ -51,6 +52,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncBatch",
     "AsyncFiles",
     "AsyncPredictionHandle",
     "AsyncPredictions",

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import httpx
 
+from ._batch import AsyncBatch, BatchInputs
 from ._config import (
     ClientConfig,
     PollPolicy,
@@ -23,7 +24,7 @@ from ._errors import ConfigurationError, InputError
 from ._polling import ProgressCallback
 from ._signing import GatewaySigner
 from ._transport import AsyncTransport, make_http_client
-from ._validate import check_callable, check_seconds
+from ._validate import check_callable, check_identifier, check_seconds
 from .models import TaskResult
 from .outputs import output_from_result
 from .resources.files import AsyncFiles
@@ -95,11 +96,17 @@ class AsyncSpeedPix:
         http = http_client or make_http_client(
             timeout=config.timeout, max_connections=config.max_connections, transport=transport
         )
-        self._setup(config, self._make_transport(config, http, owns))
+        # Only a pool we built on httpx's default transport may be replaced by a bigger one;
+        # an injected client or transport keeps its own limits.
+        resizable = http_client is None and transport is None
+        self._setup(config, self._make_transport(config, http, owns), resizable=resizable)
 
-    def _setup(self, config: ClientConfig, transport: AsyncTransport) -> None:
+    def _setup(
+        self, config: ClientConfig, transport: AsyncTransport, *, resizable: bool = False
+    ) -> None:
         self._config = config
         self._transport = transport
+        self._pool_resizable = resizable
         self.predictions = AsyncPredictions(self)
         """Tasks: ``create``, ``get``, ``result``, ``wait``, ``handle``."""
         self.files = AsyncFiles(self)
@@ -180,8 +187,30 @@ class AsyncSpeedPix:
             poll=poll_policy or self._config.poll,
         )
         derived = object.__new__(type(self))
-        derived._setup(config, self._transport.derive(retry=config.retry, timeout=config.timeout))
+        derived._setup(
+            config,
+            self._transport.derive(retry=config.retry, timeout=config.timeout),
+            resizable=self._pool_resizable,
+        )
         return derived
+
+    def _client_for(self, connections: int) -> tuple[AsyncSpeedPix, bool]:
+        """A client whose pool allows ``connections`` at once: this one, or (True) a new one
+        sharing the configuration and clock, whose pool the caller must close."""
+        if not self._pool_resizable or connections <= self._config.max_connections:
+            return self, False
+        config = attrs.evolve(self._config, max_connections=connections)
+        http = make_http_client(timeout=config.timeout, max_connections=connections)
+        transport = self._make_transport(config, http, True)
+        transport.skew = self._transport.skew
+        sized = object.__new__(type(self))
+        sized._setup(config, transport)
+        return sized, True
+
+    def _typed_output(self, output: Any, output_type: Any) -> Any:
+        if output_type is None:
+            return output
+        return structure(output, output_type, what="the workflow output", path="$")
 
     async def _convert_output(self, result: TaskResult) -> Any:
         return output_from_result(result, self._transport)
@@ -242,6 +271,59 @@ class AsyncSpeedPix:
         final = await handle.wait(
             timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
         )
-        if output_type is None:
-            return final.output
-        return structure(final.output, output_type, what="the workflow output", path="$")
+        return self._typed_output(final.output, output_type)
+
+    def run_many(
+        self,
+        workflow_id: str,
+        inputs: BatchInputs,
+        *,
+        concurrency: int = 8,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: Any = None,
+        polling_interval: float | None = None,
+    ) -> AsyncBatch:
+        """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
+        :class:`~speedpix_async.BatchResult` per input as each finishes::
+
+            async for result in client.run_many("wf-id", ({"prompt": p} for p in prompts)):
+                print(result.index, result.output if result.ok else result.error)
+
+        ``inputs`` (an iterable or async iterable) is consumed lazily. A failed prediction is
+        a result with ``error`` set (its ``prediction`` too, when a task was created): one
+        failure never loses the others. The other options are those of :meth:`run`; ``timeout``
+        applies to each prediction. To stop early, iterate inside ``async with
+        client.run_many(...) as results:``, or cancel the consuming task: unfinished predictions
+        stop being awaited (their server tasks run on — the API cannot cancel them).
+        """
+        check_identifier("workflow_id", workflow_id)
+        check_seconds("timeout", timeout)
+        check_seconds("polling_interval", polling_interval)
+        check_callable("on_progress", on_progress)
+        return AsyncBatch(
+            self,
+            workflow_id,
+            inputs,
+            concurrency=concurrency,
+            create_options={
+                "alias_id": alias_id,
+                "version_id": version_id,
+                "randomise_seeds": randomise_seeds,
+                "return_temp_files": return_temp_files,
+                "resource_config_id": resource_config_id,
+                "file_encoding_strategy": file_encoding_strategy,
+            },
+            wait_options={
+                "timeout": timeout,
+                "on_progress": on_progress,
+                "polling_interval": polling_interval,
+            },
+            output_type=output_type,
+        )

@@ -64,8 +64,10 @@ POLL_FALLBACK_INTERVAL = 1.0
 POLL_ETA_MARGIN = 0.05
 POLL_ETA_MARGIN_RATIO = 0.02
 #: Up to this fraction is added at random to each delay (never subtracted: polling early only
-#: costs a request) so thousands of predictions do not poll in lock-step.
+#: costs a request) so thousands of predictions do not poll in lock-step…
 POLL_JITTER = 0.1
+#: …but never more than this many seconds: a 2 s wait gets up to 0.1 s, a 60 s wait too.
+POLL_JITTER_CAP = 0.1
 
 #: Connections kept open to the endpoint. ``run_many`` raises it to its concurrency.
 DEFAULT_MAX_CONNECTIONS = 64
@@ -132,6 +134,7 @@ class PollPolicy:
     eta_margin: float = POLL_ETA_MARGIN
     eta_margin_ratio: float = POLL_ETA_MARGIN_RATIO
     jitter: float = POLL_JITTER
+    jitter_cap: float = POLL_JITTER_CAP
     default_timeout: float = DEFAULT_WAIT_TIMEOUT
     """Deadline of a wait when the call gives no ``timeout``."""
 

@@ -7,14 +7,14 @@ task keeps running on the server and :class:`PredictionTimeoutError` says how to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import anyio
 import attrs
 
-from ._errors import APIError, PredictionFailedError, PredictionTimeoutError
-from ._polling import DeadlineExceeded, Poller, ProgressCallback, emit
+from ._errors import APIConnectionError, APIError, PredictionFailedError, PredictionTimeoutError
+from ._polling import DeadlineExceeded, Poller, ProgressCallback, emit, is_transient
 from ._validate import check_callable, check_seconds
 from .models import Prediction, Progress, TaskStatus
 
@@ -35,6 +35,8 @@ class AsyncPredictionHandle:
         # A fresh handle knows the submit's estimate; a handle to an older task does not and
         # must ask the server before scheduling polls.
         self._fresh = fresh
+        self._final: Prediction | None = None
+        self._failure_cause: APIError | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncPredictionHandle id={self.id!r} status={str(self.status)!r}>"
@@ -70,7 +72,12 @@ class AsyncPredictionHandle:
         :class:`~speedpix_async.UnsupportedOperationError`."""
         await self._predictions.cancel(self.id)
 
-    def _poller(self, timeout: float | None, polling_interval: float | None) -> Poller:
+    def _poller(
+        self,
+        timeout: float | None,
+        polling_interval: float | None,
+        fetch: Callable[[bool], Awaitable[Progress]] | None = None,
+    ) -> Poller:
         client = self._predictions._client
         policy = client._config.poll
         if polling_interval is not None:
@@ -81,11 +88,51 @@ class AsyncPredictionHandle:
         first_eta = self._prediction.eta if self._fresh else None
         self._fresh = False
         return Poller(
-            lambda: self._predictions.progress(self.id),
+            fetch or self._progress,
             policy=policy,
             timeout=limit if limit is not None else policy.default_timeout,
             first_eta=first_eta,
         )
+
+    async def _progress(self, expect_end: bool = False) -> Progress:
+        return await self._predictions.progress(self.id)
+
+    async def _result_or_progress(self, expect_end: bool) -> Progress:
+        """A poll for ``wait()``: at the predicted end, ask for the result straight away.
+
+        ``comfy_get_result`` also reports unfinished tasks (PROTOCOL A.4.3), so when the ETA
+        says the task is done one request both confirms it and fetches the outputs, instead of a
+        progress poll followed by a result fetch. The finished snapshot is kept in
+        ``self._final``.
+        """
+        if not expect_end:
+            return await self._progress()
+        try:
+            snapshot = await self._predictions.result(self.id)
+        except APIError as exc:
+            if is_transient(exc):
+                raise
+            # An error answer: maybe the failure of this very task (an undocumented vocabulary),
+            # maybe something else. The progress endpoint says which; if the task failed, this
+            # envelope is the explanation (kept, so wait() need not fetch it again).
+            report = await self._progress()
+            if report.status.is_terminal and report.status != TaskStatus.SUCCEEDED:
+                self._failure_cause = exc
+            return report
+        if snapshot.status == TaskStatus.SUCCEEDED:
+            self._final = self._merge(snapshot)
+            return Progress(
+                task_id=self.id,
+                status=snapshot.status,
+                progress=1.0,
+                eta_relative=0.0,
+                last_queue_remaining=0,
+                message=self._prediction.message,
+            )
+        if snapshot.status.is_terminal:
+            # Failed inside a successful envelope: the progress report carries the reason.
+            return await self._progress()
+        return Progress(task_id=self.id, status=snapshot.status, progress=self._prediction.progress)
 
     def _timed_out(self, poller: Poller) -> PredictionTimeoutError:
         status = str(self._prediction.status)
@@ -130,11 +177,15 @@ class AsyncPredictionHandle:
         :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes first.
         """
         check_callable("on_progress", on_progress)
-        poller = self._poller(timeout, polling_interval)
+        self._final = None
+        self._failure_cause = None
+        poller = self._poller(timeout, polling_interval, self._result_or_progress)
         try:
             while True:
                 if self._prediction.status.is_terminal:
-                    final = await self._fetch_result(poller)
+                    if self._failure_cause is not None:
+                        raise self._failure(self._prediction, self._failure_cause)
+                    final = self._final or await self._fetch_result(poller)
                     if final.status.is_terminal:
                         break
                 report = await poller.next()
@@ -147,22 +198,34 @@ class AsyncPredictionHandle:
         raise self._failure(final, None)
 
     async def _fetch_result(self, poller: Poller) -> Prediction:
-        """Fetch the result once the progress says the task ended, within the deadline."""
+        """Fetch the result once the progress says the task ended, within the deadline.
+
+        Transient failures are waited out like those of polling: the task is done, and a burst
+        of 503s must not turn its success into an error.
+        """
         progress_status = self._prediction.status
-        remaining = poller.remaining()
-        if remaining <= 0:
-            raise DeadlineExceeded
-        with anyio.move_on_after(remaining) as scope:
-            try:
-                snapshot = await self._predictions.result(self.id)
-            except APIError as exc:
-                if progress_status == TaskStatus.SUCCEEDED or exc.transient:
-                    raise
-                # The progress said "failed" and the result call answered with an error
-                # envelope: that envelope *is* the failure's explanation.
-                raise self._failure(self._prediction, exc) from exc
-        if scope.cancelled_caught:
-            raise DeadlineExceeded
+        while True:
+            remaining = poller.remaining()
+            if remaining <= 0:
+                raise DeadlineExceeded
+            with anyio.move_on_after(remaining) as scope:
+                try:
+                    snapshot = await self._predictions.result(self.id)
+                except (APIConnectionError, APIError) as exc:
+                    if is_transient(exc):
+                        await anyio.sleep(poller.retry_pause())
+                        continue
+                    if not isinstance(exc, APIError) or progress_status == TaskStatus.SUCCEEDED:
+                        raise
+                    # The progress said "failed" and the result call answered with an error
+                    # envelope: that envelope *is* the failure's explanation.
+                    raise self._failure(self._prediction, exc) from exc
+            if scope.cancelled_caught:
+                raise DeadlineExceeded
+            return self._merge(snapshot)
+
+    def _merge(self, snapshot: Prediction) -> Prediction:
+        """A result snapshot completed with what this handle knew (ids, estimate, message)."""
         merged = attrs.evolve(
             snapshot,
             workflow_id=self._prediction.workflow_id,

@@ -27,7 +27,14 @@ from ._errors import APIConnectionError, APIError, SpeedPixError
 from ._retry import Decision, decide
 from .models import Progress
 
-__all__ = ["DeadlineExceeded", "Poller", "ProgressCallback", "emit", "next_poll_delay"]
+__all__ = [
+    "DeadlineExceeded",
+    "Poller",
+    "ProgressCallback",
+    "emit",
+    "is_transient",
+    "next_poll_delay",
+]
 
 log = logging.getLogger("speedpix_async")
 
@@ -51,8 +58,9 @@ def next_poll_delay(
       ``[min_interval, max_interval]``;
     * no ETA → ``fallback_interval``.
 
-    The result is then stretched by a random ``0..jitter`` fraction (never shortened: polling
-    early only costs a request).
+    The result is then stretched by a random ``0..jitter`` fraction, at most ``jitter_cap``
+    seconds (never shortened: polling early only costs a request; and a capped stretch spreads
+    a fan-out's polls without adding much lag).
     """
     if policy.interval is not None:
         return policy.interval
@@ -61,7 +69,7 @@ def next_poll_delay(
     else:
         base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
     base = min(policy.max_interval, max(policy.min_interval, base))
-    return base * (1.0 + policy.jitter * rand())
+    return base + min(base * policy.jitter, policy.jitter_cap) * rand()
 
 
 async def emit(callback: ProgressCallback | None, report: Progress) -> None:
@@ -73,7 +81,7 @@ async def emit(callback: ProgressCallback | None, report: Progress) -> None:
         await result
 
 
-def _transient(error: SpeedPixError) -> bool:
+def is_transient(error: SpeedPixError) -> bool:
     """Whether an error while *polling* is worth waiting out rather than failing the wait."""
     if isinstance(error, APIConnectionError):
         return True
@@ -83,16 +91,22 @@ def _transient(error: SpeedPixError) -> bool:
 
 
 class Poller:
-    """The polling state of one wait: deadline, last report and schedule."""
+    """The polling state of one wait: deadline, last report and schedule.
+
+    ``fetch(expect_end)`` returns the next report; ``expect_end`` is True when the poll was aimed
+    at the end the server predicted, so the caller may ask for the result straight away (one
+    request instead of a progress poll plus a result fetch). A report that is not terminal after
+    such a poll carries no fresh ETA, so the next poll refreshes it soon with ``expect_end``
+    False.
+    """
 
     def __init__(
         self,
-        fetch: Callable[[], Awaitable[Progress]],
+        fetch: Callable[[bool], Awaitable[Progress]],
         *,
         policy: PollPolicy,
         timeout: float,
         first_eta: float | None,
-        poll_immediately: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -108,19 +122,35 @@ class Poller:
         # Before the first report we aim at the submit's estimate; a resumed wait (no estimate)
         # asks right away so it learns the task's state.
         self._eta: float | None = first_eta
-        self._immediate = poll_immediately or first_eta is None
+        self._immediate = first_eta is None
+        self._refresh = False
 
     def remaining(self) -> float:
         return self.deadline - self._monotonic()
 
-    def _delay(self) -> float:
+    def retry_pause(self) -> float:
+        """How long to wait before asking again after a transient failure (within the
+        deadline)."""
+        return max(0.0, min(self._policy.fallback_interval, self.remaining()))
+
+    def _plan(self) -> tuple[float, bool]:
+        """Seconds until the next poll, and whether it is aimed at the predicted end."""
         if self._immediate:
             self._immediate = False
-            return 0.0
-        return next_poll_delay(self._policy, eta=self._eta, rand=self._rand)
+            return 0.0, False
+        if self._refresh:
+            self._refresh = False
+            return self._policy.min_interval, False
+        delay = next_poll_delay(self._policy, eta=self._eta, rand=self._rand)
+        aimed = (
+            self._policy.interval is None
+            and self._eta is not None
+            and self._eta <= self._policy.max_interval
+        )
+        return delay, aimed
 
     async def next(self) -> Progress:
-        """Sleep until the next poll, then return the next progress report.
+        """Sleep until the next poll, then return the next report.
 
         Transient failures (connection problems, throttling, 5xx, garbled answers that survived
         the transport's own retries) are logged and waited out until the deadline: a flaky
@@ -131,14 +161,14 @@ class Poller:
             remaining = self.remaining()
             if remaining <= 0:
                 raise DeadlineExceeded
-            delay = self._delay()
+            delay, aimed = self._plan()
             with anyio.move_on_after(remaining) as scope:
                 if delay > 0:
                     await anyio.sleep(delay)
                 try:
-                    report = await self._fetch()
+                    report = await self._fetch(aimed)
                 except SpeedPixError as exc:
-                    if not _transient(exc):
+                    if not is_transient(exc):
                         raise
                     self.transient_errors += 1
                     log.debug("transient error while polling (%s); will poll again", exc)
@@ -150,9 +180,6 @@ class Poller:
             self.polls += 1
             self.last = report
             self._eta = report.eta_relative
+            if aimed and report.eta_relative is None and not report.status.is_terminal:
+                self._refresh = True
             return report
-
-    def note(self, report: Progress) -> None:
-        """Record a report obtained elsewhere (e.g. the submit answer)."""
-        self.last = report
-        self._eta = report.eta_relative

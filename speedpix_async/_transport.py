@@ -23,7 +23,7 @@ import anyio
 import attrs
 import httpx
 
-from ._config import KEEPALIVE_EXPIRY, RetryPolicy
+from ._config import DEFAULT_MAX_CONNECTIONS, KEEPALIVE_EXPIRY, RetryPolicy
 from ._envelope import CallContext, Reply, check_storage_response
 from ._errors import (
     APIConnectionError,
@@ -33,6 +33,7 @@ from ._errors import (
     SpeedPixError,
     TimestampError,
 )
+from ._pool import ShardedTransport
 from ._redact import redact_text, redact_url
 from ._retry import Decision, decide, retry_delay
 from ._signing import QueryParams, Signature
@@ -101,7 +102,13 @@ def make_http_client(
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The pooled client a transport owns when the user did not inject one."""
+    """The pooled client a transport owns when the user did not inject one.
+
+    Pools wider than the default (those ``run_many`` sizes for a wide batch) are sharded (see
+    :mod:`._pool`).
+    """
+    if transport is None and max_connections > DEFAULT_MAX_CONNECTIONS:
+        transport = ShardedTransport(max_connections, keepalive_expiry=KEEPALIVE_EXPIRY)
     limits = httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=max_connections,

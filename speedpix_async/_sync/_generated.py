@@ -10,12 +10,13 @@ from typing import Any, NoReturn, cast
 
 import httpx
 
+from .._batch import BatchInputs
 from .._client import AsyncSpeedPix
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes
 from .._handle import AsyncPredictionHandle
 from .._polling import ProgressCallback
 from .._sources import FileInput
-from ..models import Prediction, Progress, TaskStatus, UploadedFile
+from ..models import BatchResult, Prediction, Progress, TaskStatus, UploadedFile
 from ..outputs import DOWNLOAD_CHUNK, AudioInfo, DocumentInfo, ImageInfo, VideoInfo
 from ..outputs import AudioFile as _AsyncAudioFile
 from ..outputs import DocumentFile as _AsyncDocumentFile
@@ -210,6 +211,54 @@ class SpeedPix(SyncWrapper):
             on_progress=on_progress,
             output_type=output_type,
             polling_interval=polling_interval,
+        )
+
+    def run_many(
+        self,
+        workflow_id: str,
+        inputs: BatchInputs,
+        *,
+        concurrency: int = 8,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: Any = None,
+        polling_interval: float | None = None,
+    ) -> BlockingIterator[BatchResult]:
+        """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
+        :class:`~speedpix_async.BatchResult` per input as each finishes::
+
+            for result in client.run_many("wf-id", ({"prompt": p} for p in prompts)):
+                print(result.index, result.output if result.ok else result.error)
+
+        ``inputs`` (an iterable or async iterable) is consumed lazily. A failed prediction is
+        a result with ``error`` set (its ``prediction`` too, when a task was created): one
+        failure never loses the others. The other options are those of :meth:`run`; ``timeout``
+        applies to each prediction. To stop early, iterate inside ``with
+        client.run_many(...) as results:``, or cancel the consuming task: unfinished predictions
+        stop being awaited (their server tasks run on — the API cannot cancel them).
+        """
+        return self._runner.iterate(
+            self._async.run_many(
+                workflow_id,
+                inputs,
+                concurrency=concurrency,
+                alias_id=alias_id,
+                version_id=version_id,
+                randomise_seeds=randomise_seeds,
+                return_temp_files=return_temp_files,
+                resource_config_id=resource_config_id,
+                file_encoding_strategy=file_encoding_strategy,
+                timeout=timeout,
+                on_progress=on_progress,
+                output_type=output_type,
+                polling_interval=polling_interval,
+            )
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from ._app import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, Emulator
+from ._faults import FAULT_KINDS, SLOW_SECONDS
 from ._server import bind_socket, endpoint_for, uvicorn_config
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="multiply every task duration by this factor (e.g. 0.1 for fast tests)",
+    )
+    faults = parser.add_argument_group("faults (for retry and chaos testing)")
+    faults.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of requests that misbehave, 0..1"
+    )
+    faults.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        help=f"comma-separated kinds (default all: {','.join(FAULT_KINDS)})",
+    )
+    faults.add_argument("--fault-seed", type=int, default=None, help="make faults reproducible")
+    faults.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=SLOW_SECONDS,
+        help=f"how long a 'slow' fault holds a response (default {SLOW_SECONDS:g})",
+    )
+    faults.add_argument(
+        "--throttle-status",
+        type=int,
+        choices=(403, 429),
+        default=403,
+        help="status of a throttle fault: 403 (classic gateway) or 429 (VPC gateway)",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     return parser
@@ -75,9 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.time_scale < 0:
         print("speedpix-emulator: --time-scale must be >= 0", file=sys.stderr)
         return 2
-    emulator = Emulator(
-        app_key=args.app_key, app_secret=args.app_secret, time_scale=args.time_scale
-    )
+    try:
+        emulator = Emulator(
+            app_key=args.app_key,
+            app_secret=args.app_secret,
+            time_scale=args.time_scale,
+            fault_rate=args.fault_rate,
+            fault_kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
+            fault_seed=args.fault_seed,
+            slow_seconds=args.slow_seconds,
+            throttle_status=args.throttle_status,
+        )
+    except ValueError as exc:
+        print(f"speedpix-emulator: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._client import AsyncSpeedPix
-from ._faults import FaultInjector
+from ._faults import FAULT_KINDS, SLOW_SECONDS, EmulatedReset, FaultInjector
 from ._gateway import GatewayAuth
 from ._images import register_image_workflows
 from ._speedpix import SpeedPixApi
@@ -46,6 +46,19 @@ def _is_loopback(request: Request) -> bool:
         return host == "localhost"
 
 
+class _InProcessTransport(httpx.ASGITransport):
+    """ASGITransport, plus the one thing a socket does that it cannot: a ``reset`` fault
+    surfaces as the connection error a real client would see."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except EmulatedReset as exc:
+            raise httpx.ReadError(
+                "connection reset by peer (emulated fault)", request=request
+            ) from exc
+
+
 class Emulator:
     """A local SpeedPix service: gateway signature checks, workflows, tasks, stats.
 
@@ -70,6 +83,11 @@ class Emulator:
         time_scale: float = 1.0,
         clock_skew: float = 0.0,
         storage_dir: str | os.PathLike[str] | None = None,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = FAULT_KINDS,
+        fault_seed: int | None = None,
+        slow_seconds: float = SLOW_SECONDS,
+        throttle_status: int = 403,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {time_scale}")
@@ -87,7 +105,16 @@ class Emulator:
         self.workflows = builtin_registry()
         register_image_workflows(self.workflows)
         self.tasks = TaskStore(clock=self.clock, time_scale=time_scale, store=self.store)
-        self.faults = FaultInjector()
+        self.faults = FaultInjector(
+            self.stats,
+            rate=fault_rate,
+            kinds=fault_kinds,
+            seed=fault_seed,
+            slow_seconds=slow_seconds,
+            throttle_status=throttle_status,
+        )
+        """Fault injection: ``configure(rate=..., kinds=...)``, ``script(kind, route=...)``."""
+        self.store.faults = self.faults
         self.api = SpeedPixApi(self)
         self.app = Starlette(
             routes=[
@@ -148,7 +175,7 @@ class Emulator:
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport that calls the app in-process (no sockets)."""
-        return httpx.ASGITransport(app=self.app)
+        return _InProcessTransport(self.app)
 
     def client(self, **kwargs: Any) -> AsyncSpeedPix:
         """An :class:`AsyncSpeedPix` wired to this emulator in-process, with its credentials.

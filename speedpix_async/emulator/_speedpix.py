@@ -147,6 +147,33 @@ class SpeedPixApi:
             return self.gateway_error(rejection.status, rejection.message)
         return await self.emu.faults.apply(path, lambda: self._handle(handler, body, request), self)
 
+    # ------------------------------------------------------------------ fault responses
+
+    def rejection(self, kind: str) -> Response | None:
+        if kind == "throttle":
+            return self.gateway_error(
+                self.emu.faults.throttle_status, "Throttled by APP Flow Control"
+            )
+        if kind == "unavailable":
+            return self.gateway_error(503, "Service Unavailable")
+        return self.respond(
+            failed(
+                "InternalError",
+                "Internal error, please retry later",
+                "SystemBusy",
+                "The system is busy, please try again later.",
+            )
+        )
+
+    def garble(self, response: Response | None) -> Response | None:
+        whole = bytes(response.body) if response is not None else json_bytes(ok({"taskId": "0"}))
+        return Response(
+            whole[: max(1, len(whole) // 2)],
+            status_code=200,
+            headers=self.gateway_headers(),
+            media_type=JSON_TYPE,
+        )
+
     async def _handle(self, handler: RouteHandler, body: bytes, request: Request) -> Response:
         try:
             payload = json.loads(body) if body else {}

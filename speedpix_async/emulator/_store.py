@@ -27,6 +27,7 @@ import attrs
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from ._faults import FaultInjector
 from ._stats import Stats
 
 __all__ = ["ObjectStore", "StoreError"]
@@ -97,6 +98,7 @@ class ObjectStore:
         self._secret = secrets.token_bytes(32)
         self._objects: dict[str, StoredObject] = {}
         self._lock = threading.Lock()
+        self.faults: FaultInjector | None = None
 
     def close(self) -> None:
         """Delete everything stored (only the directory this store created itself)."""
@@ -205,8 +207,26 @@ class ObjectStore:
     # ------------------------------------------------------------------ HTTP endpoint
 
     async def handle(self, request: Request) -> Response:
-        key = request.path_params["key"]
         self._stats.request("/_store")
+        if self.faults is None:
+            return await self._serve(request)
+        # Faults are keyed by method too, so uploads and downloads can be targeted apart.
+        return await self.faults.apply(
+            f"/_store:{request.method}", lambda: self._serve(request), self
+        )
+
+    def rejection(self, kind: str) -> Response | None:
+        if kind == "throttle":
+            return error_response(StoreError(503, "SlowDown", "Please reduce your request rate."))
+        if kind == "unavailable":
+            return error_response(StoreError(503, "ServiceUnavailable", "Please try again."))
+        return None  # no envelope on the object store
+
+    def garble(self, response: Response | None) -> Response | None:
+        return None  # objects are bytes, not JSON
+
+    async def _serve(self, request: Request) -> Response:
+        key = request.path_params["key"]
         try:
             if request.method == "PUT":
                 return await self._put(request, key)

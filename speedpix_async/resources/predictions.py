@@ -43,9 +43,12 @@ def _why_unknown(error: SpeedPixError) -> str:
     if isinstance(error, APIConnectionError):
         return f"the connection failed after sending ({error.message})"
     if isinstance(error, ResponseValidationError):
-        return "the answer could not be read"
+        return f"the answer could not be read ({error.message})"
     if isinstance(error, APIError) and error.status_code is not None:
-        return f"the gateway answered HTTP {error.status_code}, which does not say whether it ran"
+        return (
+            f"the answer was HTTP {error.status_code}, which does not say whether it ran "
+            f"({error.message})"
+        )
     return f"it failed with {type(error).__name__}"
 
 

@@ -1,0 +1,171 @@
+"""``client.run_many()``: bounded-concurrency fan-out, results in completion order.
+
+A feeder pulls inputs lazily — one only when a slot is free, so a generator of 100 000 inputs is
+never materialised — and starts one worker per input; at most ``concurrency`` workers exist. A
+worker runs the prediction to the end and hands over a :class:`BatchResult`; its slot frees only
+once the consumer has taken the result, so a slow consumer slows submission instead of piling up
+results. A failure is a value (``result.error``): one bad input never loses the others.
+
+Concurrency hazards, and the rules that keep them away:
+
+* The task group lives inside an async generator. That is only sound when the generator is
+  consumed — and closed — by one task: exhaust it, use ``async with client.run_many(...) as
+  results:``, or cancel the consuming task (which cancels every worker). The blocking wrapper
+  drives it from a single task for the same reason.
+* The connection pool must not be the bottleneck: when ``concurrency`` exceeds the client's pool,
+  the batch gets its own pool of the right size, closed when the batch ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Union
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ._errors import InputError
+from ._inputs import UPLOAD_CONCURRENCY
+from .models import BatchResult
+
+if TYPE_CHECKING:
+    from ._client import AsyncSpeedPix
+
+__all__ = ["AsyncBatch", "BatchInputs"]
+
+BatchInputs = Union[Iterable[Any], AsyncIterable[Any]]
+
+
+async def _each(inputs: BatchInputs) -> AsyncIterator[Any]:
+    if isinstance(inputs, AsyncIterable):
+        async for item in inputs:
+            yield item
+    else:
+        for item in inputs:
+            yield item
+
+
+class AsyncBatch:
+    """The predictions of one ``run_many`` call. Iterate it with ``async for``; or use
+    ``async with ... as results`` to be able to stop early cleanly."""
+
+    def __init__(
+        self,
+        client: AsyncSpeedPix,
+        workflow_id: str,
+        inputs: BatchInputs,
+        *,
+        concurrency: int,
+        create_options: dict[str, Any],
+        wait_options: dict[str, Any],
+        output_type: Any,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
+            inputs, (str, bytes, dict)
+        ):
+            raise InputError(
+                "inputs must be an iterable (list, generator, async iterator) of input dicts, "
+                f"one per prediction; got {type(inputs).__name__}"
+            )
+        self._client = client
+        self._workflow_id = workflow_id
+        self._inputs = inputs
+        self.concurrency = concurrency
+        self._create = create_options
+        self._wait = wait_options
+        self._output_type = output_type
+        self._iterator: AsyncIterator[BatchResult] | None = None
+
+    def __aiter__(self) -> AsyncIterator[BatchResult]:
+        return self._results()
+
+    async def __aenter__(self) -> AsyncIterator[BatchResult]:
+        self._iterator = self._results()
+        return self._iterator
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._iterator is not None:
+            # Closing the generator here, in the task that iterated it, exits its task group
+            # properly: unfinished predictions are cancelled (the server tasks run on).
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+
+    async def _results(self) -> AsyncIterator[BatchResult]:
+        client, own_pool = self._client._client_for(self.concurrency + UPLOAD_CONCURRENCY)
+        # Zero buffer: a worker's send completes only when the consumer takes the result, and
+        # only then does its slot free — in flight (running or handing over) <= concurrency.
+        send, receive = anyio.create_memory_object_stream[BatchResult](0)
+        slots = anyio.Semaphore(self.concurrency)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._feed, client, group, send, slots)
+                async with receive:
+                    try:
+                        async for result in receive:
+                            yield result
+                    except GeneratorExit:
+                        # The consumer closed us early. Re-raising inside the task group
+                        # would come out wrapped in an ExceptionGroup; cancel the workers
+                        # and leave quietly instead.
+                        group.cancel_scope.cancel()
+                        return
+        finally:
+            if own_pool:
+                with anyio.CancelScope(shield=True):
+                    await client.aclose()
+
+    async def _feed(
+        self,
+        client: AsyncSpeedPix,
+        group: anyio.abc.TaskGroup,
+        send: MemoryObjectSendStream[BatchResult],
+        slots: anyio.Semaphore,
+    ) -> None:
+        async with send:
+            items = _each(self._inputs)
+            index = 0
+            while True:
+                # A slot first, then the input: nothing is pulled before there is room for it.
+                await slots.acquire()
+                try:
+                    item = await items.__anext__()
+                except StopAsyncIteration:
+                    slots.release()
+                    return
+                group.start_soon(self._work, client, index, item, send.clone(), slots)
+                index += 1
+
+    async def _work(
+        self,
+        client: AsyncSpeedPix,
+        index: int,
+        item: Any,
+        send: MemoryObjectSendStream[BatchResult],
+        slots: anyio.Semaphore,
+    ) -> None:
+        async with send:
+            try:
+                result = await self._predict(client, index, item)
+                await send.send(result)
+            finally:
+                slots.release()
+
+    async def _predict(self, client: AsyncSpeedPix, index: int, item: Any) -> BatchResult:
+        handle = None
+        try:
+            handle = await client.predictions.create(self._workflow_id, item, **self._create)
+            final = await handle.wait(**self._wait)
+            output = client._typed_output(final.output, self._output_type)
+            return BatchResult(index=index, input=item, output=output, prediction=final)
+        except Exception as exc:
+            prediction = getattr(exc, "prediction", None)
+            if prediction is None and handle is not None:
+                prediction = handle.prediction
+            return BatchResult(index=index, input=item, error=exc, prediction=prediction)

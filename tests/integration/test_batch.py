@@ -1,0 +1,229 @@
+"""``client.run_many``: bounded fan-out, completion order, errors as values, laziness, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+from speedpix_async import (
+    AsyncSpeedPix,
+    BadRequestError,
+    BatchResult,
+    InputError,
+    PredictionFailedError,
+    SpeedPix,
+)
+from speedpix_async.emulator import Emulator, LoopbackServer
+from tests.conftest import FAST_POLL, FAST_RETRY
+
+
+async def test_one_failing_input_loses_nothing(client: AsyncSpeedPix, emulator: Emulator) -> None:
+    inputs: list[dict[str, Any]] = [
+        {"seconds": 3},
+        {"seconds": "three"},
+        {"seconds": 1},
+        {"seconds": 2},
+    ]
+    results = [r async for r in client.run_many("wf-sleep", inputs, concurrency=4)]
+    assert sorted(r.index for r in results) == [0, 1, 2, 3]
+    by_index = {r.index: r for r in results}
+    assert [r.index for r in results][-1] == 0, "the longest task finishes last"
+    failed = by_index[1]
+    assert not failed.ok
+    assert isinstance(failed.error, BadRequestError)
+    assert failed.input == {"seconds": "three"}
+    assert failed.prediction is None  # no task was created for it
+    for index in (0, 2, 3):
+        result = by_index[index]
+        assert result.ok
+        assert result.output == {"slept": inputs[index]["seconds"]}
+        assert result.prediction is not None
+        assert result.prediction.succeeded
+    assert emulator.stats.tasks_created == 3
+
+
+async def test_failed_tasks_carry_their_prediction(client: AsyncSpeedPix) -> None:
+    results = [
+        r async for r in client.run_many("wf-fail", [{"message": "boom"}, {"message": "bang"}])
+    ]
+    assert all(isinstance(r.error, PredictionFailedError) for r in results)
+    assert {r.prediction.error for r in results if r.prediction} == {"boom", "bang"}
+
+
+async def test_at_most_concurrency_predictions_at_once(client: AsyncSpeedPix) -> None:
+    running = 0
+    peak = 0
+    lock = anyio.Lock()
+
+    async def inputs() -> AsyncIterator[dict[str, Any]]:
+        for n in range(12):
+            yield {"seconds": 1, "n": n}
+
+    async def track(report: Any) -> None:
+        nonlocal running, peak
+        async with lock:
+            peak = max(peak, running)
+
+    original = client.predictions.create
+
+    async def counting_create(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running
+        running += 1
+        return await original(*args, **kwargs)
+
+    client.predictions.create = counting_create  # type: ignore[method-assign]
+    seen = 0
+    async for result in client.run_many("wf-sleep", inputs(), concurrency=3, on_progress=track):
+        assert result.ok
+        running -= 1
+        seen += 1
+    assert seen == 12
+    assert 1 <= peak <= 3
+
+
+async def test_inputs_are_consumed_lazily(client: AsyncSpeedPix) -> None:
+    pulled = 0
+
+    def endless() -> Iterator[dict[str, Any]]:
+        nonlocal pulled
+        for n in range(100_000):
+            pulled += 1
+            yield {"n": n}
+
+    async with client.run_many("wf-echo", endless(), concurrency=4) as results:
+        got = []
+        async for result in results:
+            got.append(result)
+            if len(got) == 3:
+                break
+    assert len(got) == 3
+    # 4 running at first, one more per result taken, and at most one more that a freed slot
+    # let in while the batch was being closed.
+    assert pulled <= 4 + 3 + 1, f"pulled {pulled} inputs for 3 results"
+
+
+@attrs.frozen
+class Echo:
+    echo: dict[str, int]
+    version: str
+
+
+async def test_typed_outputs_and_async_inputs(client: AsyncSpeedPix) -> None:
+    async def inputs() -> AsyncIterator[dict[str, int]]:
+        for n in range(3):
+            yield {"n": n}
+
+    results = [r async for r in client.run_many("wf-echo", inputs(), output_type=Echo)]
+    assert sorted(r.output.echo["n"] for r in results) == [0, 1, 2]
+    assert all(isinstance(r.output, Echo) for r in results)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"concurrency": 0}, "concurrency must be an int >= 1"),
+        ({"concurrency": 2.5}, "concurrency must be an int >= 1"),
+        ({"inputs": "abc"}, "inputs must be an iterable"),
+        ({"inputs": {"a": 1}}, "inputs must be an iterable"),
+        ({"timeout": -3}, "timeout"),
+        ({"workflow_id": ""}, "workflow_id"),
+    ],
+)
+async def test_bad_arguments_fail_before_anything_is_sent(
+    client: AsyncSpeedPix, emulator: Emulator, kwargs: dict[str, Any], fragment: str
+) -> None:
+    call: dict[str, Any] = {"workflow_id": "wf-echo", "inputs": [{}]}
+    call.update(kwargs)
+    with pytest.raises(InputError, match=fragment):
+        client.run_many(**call)
+    assert emulator.stats.snapshot()["requests"]["total"] == 0
+
+
+def _pool_connections(client: AsyncSpeedPix) -> list[Any]:
+    return list(client._transport.http._transport._pool.connections)  # type: ignore[attr-defined]
+
+
+@pytest.mark.loopback
+async def test_cancelling_leaves_no_tasks_no_busy_connections_and_no_polls(
+    server: LoopbackServer,
+) -> None:
+    async with server.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as client:
+        inputs = [{"seconds": 0.2 if n < 2 else 60} for n in range(10)]
+        got: list[BatchResult] = []
+        with anyio.move_on_after(0.5 + 0.3):
+            async for result in client.run_many(
+                "wf-sleep", inputs, concurrency=10, polling_interval=0.05
+            ):
+                got.append(result)
+        assert len(got) == 2
+        assert all(r.ok for r in got)
+        await asyncio.sleep(0.05)
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert others == [], f"leaked tasks: {others}"
+        connections = _pool_connections(client)
+        assert all(c.is_idle() or c.is_closed() for c in connections), connections
+        polls = server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
+        await asyncio.sleep(0.3)
+        assert (
+            server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
+            == polls
+        )
+    assert server.emulator.stats.tasks_created == 10
+
+
+@pytest.mark.loopback
+async def test_a_batch_wider_than_the_pool_gets_its_own_pool(server: LoopbackServer) -> None:
+    async with server.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as client:
+        default = client._config.max_connections
+        sized, own = client._client_for(default + 200)
+        assert own
+        assert sized._config.max_connections == default + 200
+        assert sized._transport.skew is client._transport.skew
+        await sized.aclose()
+        assert client._client_for(default) == (client, False)
+        results = [
+            r
+            async for r in client.run_many(
+                "wf-echo", ({"n": n} for n in range(150)), concurrency=150
+            )
+        ]
+        assert len(results) == 150
+        assert all(r.ok for r in results)
+        assert not client.closed
+    # An injected transport keeps its own limits: no second pool.
+    injected = Emulator().client()
+    assert injected._client_for(10_000) == (injected, False)
+    await injected.aclose()
+
+
+@pytest.mark.loopback
+def test_blocking_run_many_is_an_iterator_that_stops_cleanly(server: LoopbackServer) -> None:
+    with SpeedPix(
+        server.emulator.app_key,
+        server.emulator.app_secret,
+        endpoint=server.endpoint,
+        poll_policy=FAST_POLL,
+    ) as client:
+        results = list(client.run_many("wf-echo", [{"n": n} for n in range(6)], concurrency=3))
+        assert sorted(r.output["echo"]["n"] for r in results) == list(range(6))
+        with client.run_many(
+            "wf-sleep",
+            [{"seconds": 0.1}] + [{"seconds": 60}] * 4,
+            concurrency=5,
+            polling_interval=0.05,
+        ) as batch:
+            first = next(batch)
+        assert first.ok
+        polls = server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
+        import time
+
+        time.sleep(0.3)
+        assert (
+            server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
+            == polls
+        )

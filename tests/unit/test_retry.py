@@ -1,0 +1,116 @@
+"""The pure retry functions (DESIGN §4.2): Retry-After, backoff series, decisions."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+
+import pytest
+
+from speedpix_async import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InputError,
+    NotFoundError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+)
+from speedpix_async._config import RetryPolicy
+from speedpix_async._retry import Decision, backoff_delay, decide, parse_retry_after, retry_delay
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"Retry-After": "3"}, 3.0),
+        ({"retry-after": "0"}, 0.0),
+        ({"Retry-After": " 1.5 "}, 1.5),
+        ({"Retry-After": email.utils.formatdate(NOW + 12, usegmt=True)}, 12.0),
+        ({"Retry-After": email.utils.formatdate(NOW - 60, usegmt=True)}, 0.0),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "-5"}, None),
+        ({"Retry-After": "nan"}, None),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after-ms": "oops", "Retry-After": "2"}, 2.0),
+        ({"RETRY-AFTER": "7"}, 7.0),
+    ],
+)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    result = parse_retry_after(headers, now=NOW)
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected, abs=1.0 if "GMT" in str(headers) else 1e-9)
+
+
+def test_backoff_series_doubles_to_the_cap_without_jitter() -> None:
+    policy = RetryPolicy(initial_delay=0.5, max_delay=8.0, jitter=0.25)
+    series = [backoff_delay(n, policy, rand=lambda: 0.5) for n in range(7)]
+    assert series == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+@pytest.mark.parametrize("attempt", range(6))
+def test_jitter_stays_within_its_band(attempt: int) -> None:
+    policy = RetryPolicy(initial_delay=0.5, max_delay=8.0, jitter=0.25)
+    base = min(8.0, 0.5 * 2**attempt)
+    low = backoff_delay(attempt, policy, rand=lambda: 0.0)
+    high = backoff_delay(attempt, policy, rand=lambda: 1.0)
+    assert low == pytest.approx(base * 0.75)
+    assert high == pytest.approx(base * 1.25)
+
+
+def test_retry_after_wins_when_longer_and_is_capped() -> None:
+    policy = RetryPolicy(initial_delay=0.5, max_delay=8.0, jitter=0.0, max_retry_after=10.0)
+    assert retry_delay(0, policy, None) == 0.5
+    assert retry_delay(0, policy, 3.0) == 3.0
+    assert retry_delay(0, policy, 0.1) == 0.5  # our backoff is longer
+    assert retry_delay(0, policy, 600.0) == 10.0  # capped
+
+
+def _conn(sent: bool) -> APIConnectionError:
+    return APIConnectionError("x", method="POST", url="u", request_sent=sent)
+
+
+def _timeout(sent: bool) -> APITimeoutError:
+    return APITimeoutError("x", method="POST", url="u", request_sent=sent)
+
+
+@pytest.mark.parametrize(
+    ("error", "idempotent", "decision"),
+    [
+        (_conn(False), False, Decision.RETRY),  # never reached the server: even a submit
+        (_timeout(False), False, Decision.RETRY),  # connect / pool timeout
+        (_conn(True), True, Decision.RETRY),
+        (_conn(True), False, Decision.OUTCOME_UNKNOWN),  # reset after sending a submit
+        (_timeout(True), False, Decision.OUTCOME_UNKNOWN),  # read timeout on a submit
+        (RateLimitError("x", status_code=403, transient=True), False, Decision.RETRY),
+        (ServerError("x", status_code=503, transient=True), False, Decision.RETRY),
+        (ServerError("x", status_code=502, transient=True), True, Decision.RETRY),
+        (ServerError("x", status_code=502, transient=True), False, Decision.OUTCOME_UNKNOWN),
+        (ServerError("x", status_code=504, transient=True), False, Decision.OUTCOME_UNKNOWN),
+        (ServerError("x", status_code=500), True, Decision.RAISE),
+        (ServerError("x", status_code=200, status=20, transient=True), False, Decision.RETRY),
+        (ResponseValidationError("x", transient=True), True, Decision.RETRY),
+        (ResponseValidationError("x", transient=True), False, Decision.OUTCOME_UNKNOWN),
+        (ResponseValidationError("x", transient=False), True, Decision.RAISE),
+        (AuthenticationError("x", status_code=400), True, Decision.RAISE),
+        (BadRequestError("x", status_code=200, status=20), False, Decision.RAISE),
+        (NotFoundError("x", status_code=200, status=20), True, Decision.RAISE),
+        (APIError("x", status_code=200, status=20), True, Decision.RAISE),
+        (InputError("x"), True, Decision.RAISE),
+    ],
+)
+def test_decisions(
+    error: Exception, idempotent: bool, decision: Decision, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="speedpix_async")
+    assert decide(error, idempotent=idempotent) is decision  # type: ignore[arg-type]
+    assert caplog.records, "every decision is logged at debug level"
+    assert all(record.levelno == logging.DEBUG for record in caplog.records)
