@@ -231,10 +231,10 @@ class Generator:
 
     # -- signatures ----------------------------------------------------------------------
 
-    def signature(
+    def mapped_arguments(
         self, fn: ast.FunctionDef | ast.AsyncFunctionDef, module: Module, where: str
-    ) -> tuple[str, list[str]]:
-        """The mapped parameter list source and the call arguments forwarding them."""
+    ) -> ast.arguments:
+        """``fn``'s parameters with mapped annotations; every name they use gets imported."""
         args = fn.args
         if (args.vararg or args.kwarg) and fn.name != "__aexit__":
             raise fail(where, "*args/**kwargs are not supported; spell the parameters out")
@@ -246,8 +246,20 @@ class Generator:
             self.require(arg.annotation, module, where)
         for default in [*mapped.defaults, *mapped.kw_defaults]:
             self.require(default, module, where)
-        forwards = [a.arg for a in args.args[1:]] + [f"{a.arg}={a.arg}" for a in args.kwonlyargs]
-        return ast.unparse(mapped), forwards
+        return mapped
+
+    @staticmethod
+    def forwards(args: ast.arguments, *, skip_first: bool) -> list[str]:
+        """The call arguments that pass ``args`` on unchanged."""
+        positional = args.args[1:] if skip_first else args.args
+        return [a.arg for a in positional] + [f"{a.arg}={a.arg}" for a in args.kwonlyargs]
+
+    def signature(
+        self, fn: ast.FunctionDef | ast.AsyncFunctionDef, module: Module, where: str
+    ) -> tuple[str, list[str]]:
+        """A method's mapped parameter list source and the call arguments forwarding them."""
+        mapped = self.mapped_arguments(fn, module, where)
+        return ast.unparse(mapped), self.forwards(fn.args, skip_first=True)
 
     def returns(
         self, fn: ast.FunctionDef | ast.AsyncFunctionDef, module: Module, where: str
@@ -442,19 +454,11 @@ class Generator:
     def signature_free(
         self, fn: ast.AsyncFunctionDef, module: Module, where: str
     ) -> tuple[str, list[str]]:
-        args = fn.args
-        if args.vararg or args.kwarg or args.posonlyargs:
-            raise fail(where, "only named parameters are supported")
-        if "client" not in [a.arg for a in args.kwonlyargs]:
+        """A module function's mapped parameters; it must take a keyword-only ``client``."""
+        if "client" not in [a.arg for a in fn.args.kwonlyargs]:
             raise fail(where, "module-level functions need a keyword-only 'client' parameter")
-        mapped = self.map_tree(args)
-        assert isinstance(mapped, ast.arguments)
-        for arg in [*mapped.args, *mapped.kwonlyargs]:
-            self.require(arg.annotation, module, where)
-        for default in [*mapped.defaults, *mapped.kw_defaults]:
-            self.require(default, module, where)
-        forwards = [a.arg for a in args.args] + [f"{a.arg}={a.arg}" for a in args.kwonlyargs]
-        return ast.unparse(mapped), forwards
+        mapped = self.mapped_arguments(fn, module, where)
+        return ast.unparse(mapped), self.forwards(fn.args, skip_first=False)
 
     # -- module --------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Union
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from ._concurrency import BaseExceptionGroup, first_exception
 from ._errors import InputError
 from ._inputs import UPLOAD_CONCURRENCY
 from .models import BatchResult
@@ -116,6 +117,10 @@ class AsyncBatch:
                         # and leave quietly instead.
                         group.cancel_scope.cancel()
                         return
+        except BaseExceptionGroup as exc:
+            # Only the feeder can fail (workers turn errors into results): that is the caller's
+            # own input iterator raising — hand back its error as itself.
+            raise first_exception(exc) from None
         finally:
             if own_pool:
                 with anyio.CancelScope(shield=True):
@@ -128,19 +133,24 @@ class AsyncBatch:
         send: MemoryObjectSendStream[BatchResult],
         slots: anyio.Semaphore,
     ) -> None:
+        items = _each(self._inputs)
         async with send:
-            items = _each(self._inputs)
-            index = 0
-            while True:
-                # A slot first, then the input: nothing is pulled before there is room for it.
-                await slots.acquire()
-                try:
-                    item = await items.__anext__()
-                except StopAsyncIteration:
-                    slots.release()
-                    return
-                group.start_soon(self._work, client, index, item, send.clone(), slots)
-                index += 1
+            try:
+                index = 0
+                while True:
+                    # A slot first, then the input: nothing is pulled before there is room.
+                    await slots.acquire()
+                    try:
+                        item = await items.__anext__()
+                    except StopAsyncIteration:
+                        slots.release()
+                        return
+                    group.start_soon(self._work, client, index, item, send.clone(), slots)
+                    index += 1
+            finally:
+                # Close the caller's iterator (its cleanup runs) even when we are cancelled.
+                with anyio.CancelScope(shield=True):
+                    await items.aclose()  # type: ignore[attr-defined]
 
     async def _work(
         self,

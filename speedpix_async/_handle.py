@@ -7,6 +7,7 @@ task keeps running on the server and :class:`PredictionTimeoutError` says how to
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPredictionHandle"]
 
 
+@attrs.define
+class _WaitState:
+    """What one ``wait()`` learned from a result fetched at the predicted end."""
+
+    final: Prediction | None = None
+    failure_cause: APIError | None = None
+
+
 class AsyncPredictionHandle:
     """A submitted task. Returned by ``predictions.create()`` and ``run(..., wait=False)``."""
 
@@ -35,8 +44,6 @@ class AsyncPredictionHandle:
         # A fresh handle knows the submit's estimate; a handle to an older task does not and
         # must ask the server before scheduling polls.
         self._fresh = fresh
-        self._final: Prediction | None = None
-        self._failure_cause: APIError | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncPredictionHandle id={self.id!r} status={str(self.status)!r}>"
@@ -97,13 +104,12 @@ class AsyncPredictionHandle:
     async def _progress(self, expect_end: bool = False) -> Progress:
         return await self._predictions.progress(self.id)
 
-    async def _result_or_progress(self, expect_end: bool) -> Progress:
+    async def _result_or_progress(self, state: _WaitState, expect_end: bool) -> Progress:
         """A poll for ``wait()``: at the predicted end, ask for the result straight away.
 
         ``comfy_get_result`` also reports unfinished tasks (PROTOCOL A.4.3), so when the ETA
         says the task is done one request both confirms it and fetches the outputs, instead of a
-        progress poll followed by a result fetch. The finished snapshot is kept in
-        ``self._final``.
+        progress poll followed by a result fetch. The finished snapshot goes to ``state``.
         """
         if not expect_end:
             return await self._progress()
@@ -117,10 +123,10 @@ class AsyncPredictionHandle:
             # envelope is the explanation (kept, so wait() need not fetch it again).
             report = await self._progress()
             if report.status.is_terminal and report.status != TaskStatus.SUCCEEDED:
-                self._failure_cause = exc
+                state.failure_cause = exc
             return report
         if snapshot.status == TaskStatus.SUCCEEDED:
-            self._final = self._merge(snapshot)
+            state.final = self._merge(snapshot)
             return Progress(
                 task_id=self.id,
                 status=snapshot.status,
@@ -177,15 +183,17 @@ class AsyncPredictionHandle:
         :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes first.
         """
         check_callable("on_progress", on_progress)
-        self._final = None
-        self._failure_cause = None
-        poller = self._poller(timeout, polling_interval, self._result_or_progress)
+        # Per call: two tasks may wait on the same handle at once.
+        state = _WaitState()
+        poller = self._poller(
+            timeout, polling_interval, functools.partial(self._result_or_progress, state)
+        )
         try:
             while True:
                 if self._prediction.status.is_terminal:
-                    if self._failure_cause is not None:
-                        raise self._failure(self._prediction, self._failure_cause)
-                    final = self._final or await self._fetch_result(poller)
+                    if state.failure_cause is not None:
+                        raise self._failure(self._prediction, state.failure_cause)
+                    final = state.final or await self._fetch_result(poller)
                     if final.status.is_terminal:
                         break
                 report = await poller.next()

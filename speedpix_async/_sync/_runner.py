@@ -293,27 +293,26 @@ class Runner:
             return [self.convert(item) for item in value]
         if type(value) is tuple:
             return tuple(self.convert(item) for item in value)
-        if attrs.has(type(value)):
-            changes = {}
-            for field in attrs.fields(type(value)):
-                if not field.init:
-                    continue
-                current = getattr(value, field.name)
-                converted = self.convert(current)
-                if converted is not current:
-                    changes[field.alias] = converted
-            return attrs.evolve(value, **changes) if changes else value
+        if attrs.has(kind):
+            fields = [(f.name, f.alias) for f in attrs.fields(kind) if f.init]
+            return self._rebuilt(value, fields, attrs.evolve)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            updates = {}
-            for dc_field in dataclasses.fields(value):
-                if not dc_field.init:
-                    continue
-                current = getattr(value, dc_field.name)
-                converted = self.convert(current)
-                if converted is not current:
-                    updates[dc_field.name] = converted
-            return dataclasses.replace(value, **updates) if updates else value
+            fields = [(f.name, f.name) for f in dataclasses.fields(value) if f.init]
+            return self._rebuilt(value, fields, dataclasses.replace)
         return value
+
+    def _rebuilt(
+        self, value: Any, fields: list[tuple[str, str]], rebuild: Callable[..., Any]
+    ) -> Any:
+        """``value`` rebuilt with converted fields (``(attribute, init argument)`` pairs), or
+        ``value`` itself when nothing needed converting."""
+        changes = {}
+        for name, argument in fields:
+            current = getattr(value, name)
+            converted = self.convert(current)
+            if converted is not current:
+                changes[argument] = converted
+        return rebuild(value, **changes) if changes else value
 
 
 class BlockingIterator(Iterator[T], Generic[T]):

@@ -227,3 +227,21 @@ def test_blocking_run_many_is_an_iterator_that_stops_cleanly(server: LoopbackSer
             server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
             == polls
         )
+
+
+async def test_an_input_iterator_that_raises_surfaces_its_own_error(client: AsyncSpeedPix) -> None:
+    closed = []
+
+    def inputs() -> Iterator[dict[str, Any]]:
+        try:
+            yield {"n": 1}
+            raise LookupError("the input source broke")
+        finally:
+            closed.append(True)
+
+    async def consume() -> list[BatchResult]:
+        return [result async for result in client.run_many("wf-echo", inputs(), concurrency=2)]
+
+    with pytest.raises(LookupError, match="the input source broke"):
+        await consume()
+    assert closed == [True]

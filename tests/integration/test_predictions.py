@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -280,3 +281,18 @@ async def test_closed_client_says_so(emulator: Emulator) -> None:
     await client.aclose()  # idempotent
     with pytest.raises(ConfigurationError, match="closed"):
         await client.run("wf-echo", {})
+
+
+async def test_two_waits_on_one_handle_both_get_the_result(client: AsyncSpeedPix) -> None:
+    import anyio
+
+    handle = await client.predictions.create("wf-sleep", {"seconds": 1})
+    results: list[Any] = []
+
+    async def wait_once() -> None:
+        results.append((await handle.wait()).output)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(wait_once)
+        group.start_soon(wait_once)
+    assert results == [{"slept": 1}, {"slept": 1}]
