@@ -34,9 +34,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(app: Any, *, log_level: str = "warning", loop: str = "auto") -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        loop=loop,
         log_level=log_level,
         access_log=False,
         lifespan="off",
@@ -77,7 +78,9 @@ class LoopbackServer:
             return self.endpoint
         self._socket = bind_socket(self._host, self._port)
         self.endpoint = endpoint_for(self._socket)
-        self._server = uvicorn.Server(uvicorn_config(self.emulator.app))
+        # Plain asyncio: this server shares the caller's process, and some uvicorn versions
+        # install uvloop's event-loop policy process-wide when they use it.
+        self._server = uvicorn.Server(uvicorn_config(self.emulator.app, loop="asyncio"))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
