@@ -25,8 +25,6 @@ from ._polling import ProgressCallback
 from ._signing import GatewaySigner
 from ._transport import AsyncTransport, make_http_client
 from ._validate import check_callable, check_identifier, check_seconds
-from .models import TaskResult
-from .outputs import output_from_result
 from .resources.files import AsyncFiles
 from .resources.predictions import AsyncPredictions
 
@@ -211,9 +209,6 @@ class AsyncSpeedPix:
         if output_type is None:
             return output
         return structure(output, output_type, what="the workflow output", path="$")
-
-    async def _convert_output(self, result: TaskResult) -> Any:
-        return output_from_result(result, self._transport)
 
     async def run(
         self,

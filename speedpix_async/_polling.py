@@ -116,9 +116,6 @@ class Poller:
         self._monotonic = monotonic
         self._rand = rand
         self.deadline = monotonic() + timeout
-        self.last: Progress | None = None
-        self.polls = 0
-        self.transient_errors = 0
         # Before the first report we aim at the submit's estimate; a resumed wait (no estimate)
         # asks right away so it learns the task's state.
         self._eta: float | None = first_eta
@@ -170,15 +167,12 @@ class Poller:
                 except SpeedPixError as exc:
                     if not is_transient(exc):
                         raise
-                    self.transient_errors += 1
                     log.debug("transient error while polling (%s); will poll again", exc)
                     # Wait a little longer than usual before the next try.
                     self._eta = None
                     continue
             if scope.cancelled_caught:
                 raise DeadlineExceeded
-            self.polls += 1
-            self.last = report
             self._eta = report.eta_relative
             if aimed and report.eta_relative is None and not report.status.is_terminal:
                 self._refresh = True

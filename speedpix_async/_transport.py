@@ -9,6 +9,7 @@ envelope, and both share the retry loop below.
 from __future__ import annotations
 
 import contextlib
+import copy
 import email.utils
 import json
 import logging
@@ -183,22 +184,13 @@ class AsyncTransport:
     ) -> AsyncTransport:
         """A transport sharing this one's pool, signer and clock, with other policies. The
         derived transport never closes the shared pool."""
-        return AsyncTransport(
-            base_url=self.base_url,
-            signer=self.signer,
-            interpreter=self.interpreter,
-            http_client=self.http,
-            owns_http_client=False,
-            retry=retry or self.retry,
-            timeout=timeout or self.timeout,
-            user_agent=self.user_agent,
-            sign_path_prefix=self.sign_path_prefix,
-            skew=self.skew,
-            now=self._now,
-            monotonic=self._monotonic,
-            sleep=self._sleep,
-            rand=self._rand,
-        )
+        # A shallow copy shares everything (pool, signer, the very same ClockSkew object) and
+        # cannot fall behind when a field is added; only the policies and ownership differ.
+        derived = copy.copy(self)
+        derived.owns_http_client = False
+        derived.retry = retry or self.retry
+        derived.timeout = timeout or self.timeout
+        return derived
 
     def now(self) -> float:
         """The gateway's idea of the current time, as far as we know it."""

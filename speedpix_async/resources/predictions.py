@@ -25,6 +25,7 @@ from .._polling import ProgressCallback
 from .._validate import check_bool, check_identifier, check_task_id
 from .._wire import PromptRequest, PromptResponse, TaskRequest
 from ..models import Prediction, Progress, TaskResult, TaskStatus
+from ..outputs import output_from_result
 
 if TYPE_CHECKING:
     from .._client import AsyncSpeedPix
@@ -192,7 +193,7 @@ class AsyncPredictions:
         )
         output = None
         if result.status == TaskStatus.SUCCEEDED:
-            output = await self._client._convert_output(result)
+            output = output_from_result(result, self._client._transport)
         return Prediction(id=task_id, status=result.status).with_result(
             result, output, reply.api_invoke_id
         )
