@@ -14,8 +14,8 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Awaitable
-from typing import Any, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import httpx

@@ -29,6 +29,8 @@ async def main() -> None:
         try:
             await client.run("wf-sleep", {"seconds": 2}, timeout=0.5)
         except PredictionTimeoutError as err:
+            if err.task_id is None:  # the deadline struck before a task existed
+                raise
             print(f"deadline passed while {err.last_status}; resuming task {err.task_id}")
             final = await client.predictions.wait(err.task_id, timeout=30)
             print(f"resumed and finished: {final.output}")

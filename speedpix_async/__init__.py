@@ -11,10 +11,7 @@ Blocking code uses the generated twin ``SpeedPix`` (and ``speedpix_async.sync.ru
 emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
 """
 
-from ._batch import AsyncBatch
-from ._client import AsyncSpeedPix
 from ._config import ClientConfig, PollPolicy, RetryPolicy
-from ._defaults import get_default_client, run, set_default_client
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -37,15 +34,20 @@ from ._errors import (
     SpeedPixError,
     SpeedPixException,
     SubmitOutcomeUnknownError,
+    SubmitTimeoutError,
     TimestampError,
     UnsupportedOperationError,
 )
-from ._handle import AsyncPredictionHandle
 from ._version import __version__
 from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
 from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
-from .resources.files import AsyncFiles
-from .resources.predictions import AsyncPredictions
+from .speedpix.batch import AsyncBatch
+from .speedpix.client import AsyncSpeedPix
+from .speedpix.defaults import get_default_client, run, set_default_client
+from .speedpix.files import AsyncFiles
+from .speedpix.handle import AsyncPredictionHandle
+from .speedpix.options import FileEncodingStrategy, ProgressCallback
+from .speedpix.predictions import AsyncPredictions
 from .sync import SpeedPix, SyncInAsyncWarning
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "ClientConfig",
     "ConfigurationError",
     "DocumentFile",
+    "FileEncodingStrategy",
     "FileOutput",
     "ImageFile",
     "InputError",
@@ -76,6 +79,7 @@ __all__ = [
     "PredictionFailedError",
     "PredictionTimeoutError",
     "Progress",
+    "ProgressCallback",
     "QuotaExceededError",
     "RateLimitError",
     "ResponseValidationError",
@@ -86,6 +90,7 @@ __all__ = [
     "SpeedPixError",
     "SpeedPixException",
     "SubmitOutcomeUnknownError",
+    "SubmitTimeoutError",
     "SyncInAsyncWarning",
     "TaskResult",
     "TaskStatus",

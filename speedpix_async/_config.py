@@ -11,7 +11,7 @@ import math
 import os
 import platform
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -76,7 +76,7 @@ DEFAULT_MAX_CONNECTIONS = 64
 #: closing, which would make a submit's outcome unknown.
 KEEPALIVE_EXPIRY = 4.0
 
-TimeoutTypes = Union[float, int, httpx.Timeout]
+TimeoutTypes = float | httpx.Timeout
 
 
 def _positive_finite(name: str, value: Any, *, allow_zero: bool = False) -> float:

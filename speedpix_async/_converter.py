@@ -1,16 +1,20 @@
 """The one cattrs converter, and the only place wire naming rules live.
 
-* Our wire models (classes in :mod:`speedpix_async.models` and :mod:`speedpix_async._wire`) are
-  camelCase on the wire, except the ``comfy_prompt`` body, which the API spells in snake_case
-  (PROTOCOL A.1) and is listed in ``_SNAKE_CASE_MODELS``.
-* Unknown response fields are ignored; unknown task states are kept (:class:`TaskStatus`).
+* A service declares which of its attrs classes are *wire models* with
+  :func:`register_wire_models` and how their fields are spelled on the wire: ``camel``
+  (``task_id`` ↔ ``taskId``, most SpeedPix bodies) or ``snake`` (as written: the SpeedPix submit
+  body and every AI Portrait body). Single fields can be renamed (``Result`` with a capital R).
+* Unknown response fields are ignored; enums built to tolerate unknown values (like
+  :class:`~speedpix_async.TaskStatus`) keep them.
 * Unset optional fields are omitted from request bodies rather than sent as ``null``.
 * User types passed as ``output_type=`` are structured with their own field names.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -18,24 +22,24 @@ from cattrs.errors import BaseValidationError, ClassValidationError, IterableVal
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import ResponseValidationError
-from ._wire import PromptRequest
-from .models import TaskStatus
 
 __all__ = [
     "converter",
     "describe_error",
+    "register_wire_models",
     "structure",
     "to_camel",
     "unstructure",
     "wire_name",
 ]
 
-_WIRE_MODULES = frozenset({"speedpix_async.models", "speedpix_async._wire"})
-_SNAKE_CASE_MODELS: frozenset[type] = frozenset({PromptRequest})
-
 T = TypeVar("T")
+WireCase = Literal["camel", "snake"]
 
 converter = cattrs.Converter(detailed_validation=True)
+
+#: Wire model → {field: wire name}; filled by :func:`register_wire_models`.
+_WIRE_NAMES: dict[type, dict[str, str]] = {}
 
 
 def to_camel(name: str) -> str:
@@ -45,35 +49,44 @@ def to_camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def register_wire_models(
+    *classes: type, case: WireCase, renames: Mapping[str, str] | None = None
+) -> None:
+    """Declare attrs classes as wire models spelled ``case`` (``renames`` overrides single
+    fields, by Python name)."""
+    for cls in classes:
+        names = {
+            field.name: field.name if case == "snake" else to_camel(field.name)
+            for field in attrs.fields(cls)
+        }
+        names.update({k: v for k, v in (renames or {}).items() if k in names})
+        _WIRE_NAMES[cls] = names
+
+
 def _is_wire_model(cls: Any) -> bool:
-    return isinstance(cls, type) and attrs.has(cls) and cls.__module__ in _WIRE_MODULES
+    return cls in _WIRE_NAMES
 
 
-def _renames(cls: type) -> dict[str, Any]:
-    if cls in _SNAKE_CASE_MODELS:
-        return {}
-    return {a.name: override(rename=to_camel(a.name)) for a in attrs.fields(cls)}
+def _overrides(cls: type) -> dict[str, Any]:
+    return {name: override(rename=wire) for name, wire in _WIRE_NAMES[cls].items()}
 
 
 def _structure_factory(cls: type) -> Callable[[Any, Any], Any]:
-    return make_dict_structure_fn(cls, converter, **_renames(cls))
+    return make_dict_structure_fn(cls, converter, **_overrides(cls))
 
 
 def _unstructure_factory(cls: type) -> Callable[[Any], Any]:
-    return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **_renames(cls))
-
-
-def _structure_status(value: Any, _: Any) -> TaskStatus:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"task status must be a non-empty string, got {value!r}")
-    return TaskStatus(value)
+    return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **_overrides(cls))
 
 
 converter.register_structure_hook_factory(_is_wire_model, _structure_factory)
 converter.register_unstructure_hook_factory(_is_wire_model, _unstructure_factory)
 
 
-def _structure_str(value: Any, _: Any) -> str:
+def _structure_str(value: Any, cls: Any) -> Any:
+    # Registered for str, so cattrs also routes str-based enums here (TaskStatus).
+    if _is_enum(cls):
+        return _structure_enum(value, cls)
     # cattrs' default is str(value), which would quietly turn a dict or None into text.
     if isinstance(value, str):
         return str(value)
@@ -82,15 +95,28 @@ def _structure_str(value: Any, _: Any) -> str:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
-converter.register_structure_hook(TaskStatus, _structure_status)
+def _is_enum(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, enum.Enum)
+
+
+def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    # The wire type must match the enum's: "20" is not the integer state 20, and an empty
+    # string is no state at all.
+    if issubclass(cls, str):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"expected a non-empty string, got {value!r}")
+    elif issubclass(cls, int) and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return cls(value)
+
+
 converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(enum.Enum, _structure_enum)
 
 
 def wire_name(cls: type, field: str) -> str:
     """How ``cls.field`` is spelled in JSON."""
-    if _is_wire_model(cls) and cls not in _SNAKE_CASE_MODELS:
-        return to_camel(field)
-    return field
+    return _WIRE_NAMES.get(cls, {}).get(field, field)
 
 
 def _type_name(tp: Any) -> str:

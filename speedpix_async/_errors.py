@@ -1,4 +1,4 @@
-"""The error tree (DESIGN §5).
+"""The error tree (docs/architecture.md, "Errors").
 
 One root, :class:`SpeedPixError`; subclasses by *cause*, so callers can catch what they can act
 on. Every :class:`APIError` carries what a support ticket needs: HTTP status, the gateway's
@@ -35,6 +35,7 @@ __all__ = [
     "SpeedPixError",
     "SpeedPixException",
     "SubmitOutcomeUnknownError",
+    "SubmitTimeoutError",
     "TimestampError",
     "UnsupportedOperationError",
 ]
@@ -111,7 +112,6 @@ class APIError(SpeedPixError):
         sub_err_message: str | None = None,
         api_invoke_id: str | None = None,
         retry_after: float | None = None,
-        transient: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -129,8 +129,6 @@ class APIError(SpeedPixError):
         self.api_invoke_id = api_invoke_id
         self.retry_after = retry_after
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
-        self.transient = transient
-        """True when the answer says "try again later" rather than "this request is wrong"."""
 
     @property
     def code(self) -> str | None:
@@ -234,7 +232,16 @@ class ServerError(APIError):
 
 
 class ResponseValidationError(APIError):
-    """The response could not be read: not JSON, truncated, or not the documented shape."""
+    """The response could not be read: not JSON, truncated, or not the documented shape.
+
+    ``incomplete`` is True when the body looks cut short or garbled in transit (empty, or JSON
+    that stops mid-way): another attempt may get it whole. Whether to retry is decided in one
+    place, the retry rules, from this fact.
+    """
+
+    def __init__(self, message: str, *, incomplete: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.incomplete = incomplete
 
 
 class SubmitOutcomeUnknownError(SpeedPixError):
@@ -285,25 +292,62 @@ class PredictionFailedError(SpeedPixError):
 
 
 class PredictionTimeoutError(SpeedPixError, TimeoutError):
-    """The wait's deadline passed before the task finished. The task keeps running on the
-    server; resume with ``client.predictions.wait(err.task_id)``."""
+    """The call's deadline (``timeout=``) passed before the task finished.
+
+    When the task had been created, ``task_id`` names it: it keeps running on the server; resume
+    with ``client.predictions.wait(err.task_id)``. ``task_id`` is ``None`` when the deadline
+    passed before a task existed (while uploading inputs, or before the submit was sent).
+    ``server_unreachable`` is True when the last polls failed to reach the server; the last
+    transport error is then the exception's ``__cause__``.
+    """
 
     def __init__(
         self,
         message: str,
         *,
-        task_id: str,
+        task_id: str | None,
         timeout: float,
         prediction: Prediction | None = None,
+        server_unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.task_id = task_id
         self.timeout = timeout
         self.prediction = prediction
+        self.server_unreachable = server_unreachable
 
     @property
     def last_status(self) -> str | None:
         return None if self.prediction is None else str(self.prediction.status)
+
+
+class SubmitTimeoutError(SubmitOutcomeUnknownError, PredictionTimeoutError):
+    """The call's deadline passed while the submit was on the wire: the task may or may not
+    exist, exactly as for :class:`SubmitOutcomeUnknownError` (which this is, as well as a
+    :class:`PredictionTimeoutError` with ``task_id`` None)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workflow_id: str,
+        timeout: float,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        SubmitOutcomeUnknownError.__init__(
+            self,
+            message,
+            workflow_id=workflow_id,
+            alias_id=alias_id,
+            version_id=version_id,
+            attempts=attempts,
+        )
+        self.task_id = None
+        self.timeout = timeout
+        self.prediction = None
+        self.server_unreachable = False
 
 
 #: Names used by the official Python SDK, so code written against it keeps working.

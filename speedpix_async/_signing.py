@@ -21,7 +21,6 @@ import hmac
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Union
 
 import attrs
 
@@ -56,7 +55,7 @@ _NOT_IN_HEADERS_BLOCK = frozenset(
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-QueryParams = Mapping[str, Union[str, Sequence[str]]]
+QueryParams = Mapping[str, str | Sequence[str]]
 
 
 def content_md5(body: bytes) -> str:

@@ -1,15 +1,14 @@
 """Public data models: frozen attrs classes with snake_case names.
 
 Wire naming (camelCase on most endpoints) lives only in :mod:`speedpix_async._converter`; these
-classes never mention it. Annotations use ``Optional[...]`` rather than ``X | None`` because the
-converter evaluates them at runtime and the package supports Python 3.9.
+classes never mention it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import enum
-from typing import Any, Optional
+from typing import Any
 
 import attrs
 
@@ -24,7 +23,7 @@ __all__ = [
 
 
 class TaskStatus(str, enum.Enum):
-    """A task's state (PROTOCOL A.5). Compares equal to its wire string.
+    """A task's state (docs/protocol.md, "Task states"). Compares equal to its wire string.
 
     Unknown strings from the server (``"canceled"``, a future ``"paused"``…) do not raise: they
     become members created on the fly that keep the server's spelling, so a new state never
@@ -42,8 +41,8 @@ class TaskStatus(str, enum.Enum):
         if not isinstance(value, str):
             return None
         member = str.__new__(cls, value)
-        member._name_ = value.upper()
-        member._value_ = value
+        # Enum's pseudo-member protocol: a member is described by its _name_ and _value_.
+        member.__dict__.update(_name_=value.upper(), _value_=value)
         return member
 
     @property
@@ -56,7 +55,7 @@ class TaskStatus(str, enum.Enum):
         """Whether the task will not change any more.
 
         ``canceled`` / ``cancelled`` are undocumented but terminal wherever an SDK knows them
-        (PROTOCOL A.8.12), so they count as terminal too rather than being polled forever.
+        (docs/protocol.md), so they count as terminal too rather than being polled forever.
         """
         return self.value in _TERMINAL
 
@@ -77,22 +76,22 @@ class Progress:
     status: TaskStatus
     progress: float = 0.0
     """Fraction done, 0..1 (meaningful while running)."""
-    eta_relative: Optional[float] = None
+    eta_relative: float | None = None
     """Estimated seconds until the task finishes, per the server."""
-    last_queue_remaining: Optional[int] = None
+    last_queue_remaining: int | None = None
     """Tasks ahead in the queue (meaningful while waiting)."""
-    message: Optional[str] = None
+    message: str | None = None
     """Short human-readable progress text from the server."""
-    state: Optional[dict[str, Any]] = None
+    state: dict[str, Any] | None = None
     """Per-node detail; its structure is not documented."""
 
     @property
-    def eta(self) -> Optional[float]:
+    def eta(self) -> float | None:
         """Alias of :attr:`eta_relative`."""
         return self.eta_relative
 
     @property
-    def queue_position(self) -> Optional[int]:
+    def queue_position(self) -> int | None:
         """Alias of :attr:`last_queue_remaining`."""
         return self.last_queue_remaining
 
@@ -104,26 +103,26 @@ class Progress:
 
 @attrs.frozen(kw_only=True)
 class TaskResult:
-    """What ``comfy_get_result`` returned (PROTOCOL A.4.3), before output conversion."""
+    """What ``comfy_get_result`` returned (docs/protocol.md), before output conversion."""
 
     task_id: str
     status: TaskStatus
-    task_duration: Optional[float] = None
+    task_duration: float | None = None
     """Execution time in milliseconds."""
-    task_begin_time: Optional[int] = None
+    task_begin_time: int | None = None
     """Start, in milliseconds since the epoch."""
-    task_end_time: Optional[int] = None
+    task_end_time: int | None = None
     """End, in milliseconds since the epoch."""
     images: list[Any] = attrs.Factory(list)
     """Default output image URLs (used when the workflow has no custom outputs)."""
-    result: Optional[dict[str, Any]] = None
+    result: dict[str, Any] | None = None
     """Custom output fields configured when the workflow was published."""
     info: Any = None
     parameters: Any = None
-    imgs_bytes: Optional[list[str]] = None
+    imgs_bytes: list[str] | None = None
 
 
-def _ms_to_datetime(value: Optional[float]) -> Optional[_dt.datetime]:
+def _ms_to_datetime(value: float | None) -> _dt.datetime | None:
     if value is None:
         return None
     return _dt.datetime.fromtimestamp(value / 1000.0, tz=_dt.timezone.utc)
@@ -139,29 +138,29 @@ class Prediction:
     id: str
     """The task id (``taskId``)."""
     status: TaskStatus
-    workflow_id: Optional[str] = None
-    alias_id: Optional[str] = None
-    version_id: Optional[str] = None
+    workflow_id: str | None = None
+    alias_id: str | None = None
+    version_id: str | None = None
     progress: float = 0.0
-    eta: Optional[float] = None
+    eta: float | None = None
     """Server-estimated seconds remaining."""
-    queue_position: Optional[int] = None
-    message: Optional[str] = None
-    estimated_duration: Optional[float] = None
+    queue_position: int | None = None
+    message: str | None = None
+    estimated_duration: float | None = None
     """``estimatedDurationInSeconds`` from the submit answer."""
     output: Any = None
     """The converted result once the task succeeded (see ``client.run``)."""
-    error: Optional[str] = None
+    error: str | None = None
     """Why the task failed, when it did."""
-    error_code: Optional[str] = None
-    api_invoke_id: Optional[str] = None
+    error_code: str | None = None
+    api_invoke_id: str | None = None
     """``apiInvokeId`` of the call that reported the final state (quote it to support)."""
-    task_duration_ms: Optional[float] = None
-    started_at: Optional[_dt.datetime] = None
-    completed_at: Optional[_dt.datetime] = None
-    created_at: Optional[_dt.datetime] = None
+    task_duration_ms: float | None = None
+    started_at: _dt.datetime | None = None
+    completed_at: _dt.datetime | None = None
+    created_at: _dt.datetime | None = None
     """When this client submitted the task (client clock)."""
-    result: Optional[TaskResult] = attrs.field(default=None, repr=False)
+    result: TaskResult | None = attrs.field(default=None, repr=False)
     """The raw ``comfy_get_result`` answer, once fetched."""
 
     @property
@@ -192,9 +191,7 @@ class Prediction:
             message=report.message,
         )
 
-    def with_result(
-        self, result: TaskResult, output: Any, api_invoke_id: Optional[str]
-    ) -> Prediction:
+    def with_result(self, result: TaskResult, output: Any, api_invoke_id: str | None) -> Prediction:
         """This snapshot completed by a ``comfy_get_result`` answer."""
         return attrs.evolve(
             self,
@@ -212,17 +209,17 @@ class Prediction:
 
 @attrs.frozen(kw_only=True)
 class UploadedFile:
-    """A file uploaded with ``client.files.create`` (PROTOCOL A.4.4)."""
+    """A file uploaded with ``client.files.create`` (docs/protocol.md, "Uploads")."""
 
     access_url: str
     """Pass this as a workflow input value."""
     object_key: str
     path: str
-    expire_time: Optional[int] = None
+    expire_time: int | None = None
     """When the upload URL expires, in milliseconds since the epoch (unit inferred)."""
     name: str = "file"
     content_type: str = "application/octet-stream"
-    size: Optional[int] = None
+    size: int | None = None
     """Bytes uploaded."""
 
     @property
@@ -239,8 +236,8 @@ class BatchResult:
     """Position of the input in the iterable given to ``run_many``."""
     input: Any
     output: Any = None
-    error: Optional[BaseException] = None
-    prediction: Optional[Prediction] = None
+    error: BaseException | None = None
+    prediction: Prediction | None = None
     """The final snapshot, when a task was created."""
 
     @property

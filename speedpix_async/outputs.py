@@ -1,4 +1,4 @@
-"""Workflow outputs: ``FileOutput`` and its typed kin, and turning results into them.
+"""Workflow outputs: ``FileOutput`` and its typed kinds, and turning results into them.
 
 In an untyped result every ``http(s)`` URL string becomes a :class:`FileOutput`: a ``str`` (the
 URL itself — JSON-serializable, passable back as an input) that can ``save()``, ``read()`` and
@@ -8,62 +8,91 @@ fields as :attr:`FileOutput.metadata`, so ``output["images"]["url"].save("x.png"
 the Python guide.
 
 Typed results (``run(..., output_type=T)``) structure file fields into :class:`ImageFile`,
-:class:`VideoFile`, :class:`AudioFile` or :class:`DocumentFile`, with the Go guide's helpers.
+:class:`VideoFile`, :class:`AudioFile` or :class:`DocumentFile` — each a :class:`FileOutput`
+with the Go guide's helpers.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from ._converter import converter
+from ._converter import converter, structure
+from ._core.redact import redact_url
 from ._errors import InputError
-from ._redact import redact_url
 from .models import TaskResult
 
 if TYPE_CHECKING:
-    from ._transport import AsyncTransport
+    from ._core.storage import Storage
 
 __all__ = [
     "AudioFile",
-    "AudioInfo",
-    "DimensionsInfo",
     "DocumentFile",
-    "DocumentInfo",
-    "FileInfo",
     "FileOutput",
     "ImageFile",
-    "ImageInfo",
     "VideoFile",
-    "VideoInfo",
     "convert_output",
+    "file_output",
     "output_from_result",
+    "structure_output",
 ]
 
-F = TypeVar("F", bound="FileInfo")
+F = TypeVar("F", bound="FileOutput")
 
 #: Bytes per chunk when streaming a download.
 DOWNLOAD_CHUNK = 1 << 20
+
+#: The client storage file fields are bound to while a typed result is being structured.
+_binding: contextvars.ContextVar[Storage | None] = contextvars.ContextVar(
+    "speedpix_async.outputs.binding", default=None
+)
 
 
 def _is_url(value: str) -> bool:
     return value[:8].lower().startswith(("http://", "https://"))
 
 
-class FileInfo(str):
-    """What every file output is, with or without I/O: the URL string plus its metadata.
+def _number(metadata: Mapping[str, Any], *keys: str) -> float | None:
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                continue
+    return None
 
-    Shared by the async :class:`FileOutput` family and its blocking twins, which only add the
-    download methods.
+
+def _integer(metadata: Mapping[str, Any], *keys: str) -> int | None:
+    value = _number(metadata, *keys)
+    return None if value is None else int(value)
+
+
+def _text(metadata: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+class FileOutput(str):
+    """A file produced by a workflow: the URL string, its metadata, and ways to fetch it.
+
+    Downloads go through the client that produced the output (its pool, timeouts and retries),
+    so use them while that client is open. Output URLs expire; save what you need soon.
     """
 
-    _transport: AsyncTransport | None
+    _storage: Storage | None
     metadata: Mapping[str, Any]
     """Other fields of the file object this URL came from (``type``, ``format``, ``width``…)."""
 
@@ -71,38 +100,26 @@ class FileInfo(str):
         cls: type[F],
         url: str,
         *,
-        transport: AsyncTransport | None = None,
+        storage: Storage | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> F:
-        obj = str.__new__(cls, url)
-        obj._transport = transport
-        obj.metadata = dict(metadata or {})
-        return obj
+        self = str.__new__(cls, url)
+        self._storage = storage
+        self.metadata = dict(metadata or {})
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(str(self))!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickle/copy the URL and metadata, never the connection pool.
-        return (_rebuild, (type(self), str(self), dict(self.metadata)))
-
-    def _binding(self) -> dict[str, Any]:
-        """Keyword arguments that carry this object's connection to a client (for copies)."""
-        return {"transport": self._transport}
+        # Pickle the URL and metadata, never the connection pool.
+        return (_unbound, (type(self), str(self), dict(self.metadata)))
 
     def __copy__(self: F) -> F:
-        return type(self)(str(self), metadata=self.metadata, **self._binding())
+        return type(self)(str(self), storage=self._storage, metadata=self.metadata)
 
     def __deepcopy__(self: F, memo: dict[int, Any]) -> F:
         return self.__copy__()
-
-    def _rebind(self, cls: type[F], metadata: Mapping[str, Any] | None = None) -> F:
-        """The same URL as an instance of ``cls`` (keeping the client binding)."""
-        return cls(
-            str(self),
-            metadata=metadata if metadata is not None else self.metadata,
-            **self._binding(),
-        )
 
     @property
     def url(self) -> str:
@@ -112,53 +129,40 @@ class FileInfo(str):
     @property
     def filename(self) -> str:
         """The file name from the metadata, else the last segment of the URL's path."""
-        name = self.metadata.get("filename")
-        if isinstance(name, str) and name:
-            return name
-        return redact_url(str(self)).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "file"
+        return _filename(str(self), self.metadata)
 
     @property
-    def type(self) -> Optional[str]:
+    def type(self) -> str | None:
         """The file object's ``type`` (``image``, ``video``, ``audio``…), if given."""
         value = self.metadata.get("type")
         return value if isinstance(value, str) else None
 
-
-class FileOutput(FileInfo):
-    """A file produced by a workflow: the URL string, plus ways to fetch it.
-
-    Downloads go through the client that produced the output (its pool, timeouts and retries),
-    so use them while that client is open. Output URLs expire; save what you need soon.
-    """
-
-    def _require_transport(self) -> AsyncTransport:
-        transport = self._transport
-        if transport is None:
+    def _require_storage(self) -> Storage:
+        storage = self._storage
+        if storage is None:
             raise InputError(
                 f"{self!r} is not bound to a client; use client.files.from_url(url) to download it"
             )
-        return transport
+        return storage
 
     async def aiter_bytes(self, chunk_size: int = DOWNLOAD_CHUNK) -> AsyncIterator[bytes]:
         """Stream the file's bytes (a connection lost mid-stream raises
         :class:`~speedpix_async.APIConnectionError`; nothing is retried once bytes were yielded)."""
-        transport = self._require_transport()
-        async with transport.stream_get(str(self), chunk_size) as chunks:
+        async with self._require_storage().stream(str(self), chunk_size) as chunks:
             async for chunk in chunks:
                 yield chunk
 
     async def read(self) -> bytes:
         """The whole file in memory (prefer :meth:`save` for large files). Retried on failure."""
-        return await self._require_transport().download_bytes(str(self), DOWNLOAD_CHUNK)
+        return await self._require_storage().download_bytes(str(self), DOWNLOAD_CHUNK)
 
     async def save(self, path: str | os.PathLike[str]) -> Path:
         """Download to ``path`` and return it.
 
         Streams into a temporary file next to ``path`` and renames it into place only when the
         download completed, so a failure never leaves a partial file; a download cut off
-        mid-stream is retried from the start. Refuses a directory as
-        ``path`` and does not create missing parent directories (nothing is written outside
-        the path you give).
+        mid-stream is retried from the start. Refuses a directory as ``path`` and does not
+        create missing parent directories (nothing is written outside the path you give).
         """
         target = Path(await anyio.Path(os.fspath(path)).expanduser())
         if await anyio.Path(target).is_dir():
@@ -169,11 +173,11 @@ class FileOutput(FileInfo):
                 f"cannot save to {str(target)!r}: the directory {str(parent)!r} does not exist; "
                 "create it first"
             )
-        transport = self._require_transport()
+        storage = self._require_storage()
         temp = await anyio.to_thread.run_sync(_create_partial, target)
         try:
-            # httpx itself raises when a body ends short of its Content-Length.
-            await transport.download_file(str(self), temp, DOWNLOAD_CHUNK)
+            # A body that ends short of its Content-Length raises in the backend.
+            await storage.download_to(str(self), temp, DOWNLOAD_CHUNK)
             await anyio.to_thread.run_sync(os.replace, temp, target)
         except BaseException:
             # Shielded: a cancelled save must still remove its partial file.
@@ -181,6 +185,17 @@ class FileOutput(FileInfo):
                 await anyio.Path(temp).unlink(missing_ok=True)
             raise
         return target
+
+
+def _filename(url: str, metadata: Mapping[str, Any]) -> str:
+    name = metadata.get("filename")
+    if isinstance(name, str) and name:
+        return name
+    return redact_url(url).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "file"
+
+
+def _unbound(cls: type[FileOutput], url: str, metadata: dict[str, Any]) -> FileOutput:
+    return cls(url, metadata=metadata)
 
 
 def _create_partial(target: Path) -> Path:
@@ -199,60 +214,32 @@ def _create_partial(target: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file next to {target}")
 
 
-def _rebuild(cls: type[FileInfo], url: str, metadata: dict[str, Any]) -> FileInfo:
-    return cls(url, metadata=metadata)
+class _Dimensions:
+    """Width/height helpers shared by images and videos (reads ``metadata`` and the URL)."""
 
-
-def _number(metadata: Mapping[str, Any], *keys: str) -> Optional[float]:
-    for key in keys:
-        value = metadata.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                continue
-    return None
-
-
-def _integer(metadata: Mapping[str, Any], *keys: str) -> Optional[int]:
-    value = _number(metadata, *keys)
-    return None if value is None else int(value)
-
-
-def _text(metadata: Mapping[str, Any], *keys: str) -> Optional[str]:
-    for key in keys:
-        value = metadata.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-class DimensionsInfo(FileInfo):
-    """Width/height helpers shared by images and videos."""
+    metadata: Mapping[str, Any]
 
     @property
-    def width(self) -> Optional[int]:
+    def width(self) -> int | None:
         return _integer(self.metadata, "width")
 
     @property
-    def height(self) -> Optional[int]:
+    def height(self) -> int | None:
         return _integer(self.metadata, "height")
 
     @property
-    def file_format(self) -> Optional[str]:
+    def file_format(self) -> str | None:
         """``png``, ``webp``, ``mp4``… from the metadata, else the URL's extension.
 
         (The Go SDK's ``Format``; named so because ``str.format`` must stay intact.)"""
         found = _text(self.metadata, "format")
         if found:
             return found.lower()
-        suffix = Path(self.filename).suffix
+        suffix = Path(_filename(str(self), self.metadata)).suffix
         return suffix[1:].lower() if suffix else None
 
     @property
-    def aspect_ratio(self) -> Optional[float]:
+    def aspect_ratio(self) -> float | None:
         """``width / height``, or None when unknown."""
         if not self.width or not self.height:
             return None
@@ -271,36 +258,37 @@ class DimensionsInfo(FileInfo):
         return self.width is not None and self.height is not None and self.width > self.height
 
 
-class ImageInfo(DimensionsInfo):
-    """Image metadata (PROTOCOL A.4.3) and the Go guide's helpers."""
+class ImageFile(_Dimensions, FileOutput):
+    """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
+    helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads."""
 
     @property
-    def dpi(self) -> Optional[int]:
+    def dpi(self) -> int | None:
         return _integer(self.metadata, "dpi")
 
     @property
-    def color_space(self) -> Optional[str]:
+    def color_space(self) -> str | None:
         return _text(self.metadata, "color_space", "colorSpace")
 
     @property
-    def object_key(self) -> Optional[str]:
+    def object_key(self) -> str | None:
         return _text(self.metadata, "object_key", "objectKey")
 
 
-class VideoInfo(DimensionsInfo):
-    """Video metadata and the Go guide's helpers."""
+class VideoFile(_Dimensions, FileOutput):
+    """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads."""
 
     @property
-    def duration(self) -> Optional[float]:
+    def duration(self) -> float | None:
         """Seconds."""
         return _number(self.metadata, "duration")
 
     @property
-    def frame_rate(self) -> Optional[float]:
+    def frame_rate(self) -> float | None:
         return _number(self.metadata, "frame_rate", "fps", "frameRate")
 
     @property
-    def codec(self) -> Optional[str]:
+    def codec(self) -> str | None:
         return _text(self.metadata, "codec")
 
     @property
@@ -326,68 +314,51 @@ class VideoInfo(DimensionsInfo):
         )
 
     @property
-    def resolution(self) -> Optional[str]:
+    def resolution(self) -> str | None:
         """``"1920x1080"``, or None when unknown."""
         if self.width is None or self.height is None:
             return None
         return f"{self.width}x{self.height}"
 
 
-class AudioInfo(FileInfo):
-    """Audio metadata."""
+class AudioFile(FileOutput):
+    """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads."""
 
     @property
-    def duration(self) -> Optional[float]:
+    def duration(self) -> float | None:
         return _number(self.metadata, "duration")
 
     @property
-    def sample_rate(self) -> Optional[int]:
+    def sample_rate(self) -> int | None:
         return _integer(self.metadata, "sample_rate", "sampleRate")
 
     @property
-    def bitrate(self) -> Optional[int]:
+    def bitrate(self) -> int | None:
         return _integer(self.metadata, "bitrate")
 
     @property
-    def channels(self) -> Optional[int]:
+    def channels(self) -> int | None:
         return _integer(self.metadata, "channels")
 
     @property
-    def file_format(self) -> Optional[str]:
+    def file_format(self) -> str | None:
         return _text(self.metadata, "format")
 
 
-class DocumentInfo(FileInfo):
-    """Document metadata."""
+class DocumentFile(FileOutput):
+    """A document output: ``pages``, ``language``, ``author``, downloads."""
 
     @property
-    def pages(self) -> Optional[int]:
+    def pages(self) -> int | None:
         return _integer(self.metadata, "pages")
 
     @property
-    def language(self) -> Optional[str]:
+    def language(self) -> str | None:
         return _text(self.metadata, "language")
 
     @property
-    def author(self) -> Optional[str]:
+    def author(self) -> str | None:
         return _text(self.metadata, "author")
-
-
-class ImageFile(ImageInfo, FileOutput):
-    """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
-    helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads."""
-
-
-class VideoFile(VideoInfo, FileOutput):
-    """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads."""
-
-
-class AudioFile(AudioInfo, FileOutput):
-    """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads."""
-
-
-class DocumentFile(DocumentInfo, FileOutput):
-    """A document output: ``pages``, ``language``, ``author``, downloads."""
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -398,54 +369,59 @@ def _is_file_object(value: Mapping[str, Any]) -> bool:
     return isinstance(url, str) and _is_url(url)
 
 
-def convert_output(value: Any, transport: AsyncTransport | None) -> Any:
+def convert_output(value: Any, storage: Storage | None) -> Any:
     """Replace every http(s) URL string in ``value`` with a bound :class:`FileOutput`."""
     if isinstance(value, FileOutput):
         return value
     if isinstance(value, str):
-        return FileOutput(value, transport=transport) if _is_url(value) else value
+        return FileOutput(value, storage=storage) if _is_url(value) else value
     if isinstance(value, Mapping):
         if _is_file_object(value):
             metadata = {k: v for k, v in value.items() if k != "url"}
-            converted = {k: convert_output(v, transport) for k, v in value.items() if k != "url"}
-            converted["url"] = FileOutput(value["url"], transport=transport, metadata=metadata)
+            converted = {k: convert_output(v, storage) for k, v in value.items() if k != "url"}
+            converted["url"] = FileOutput(value["url"], storage=storage, metadata=metadata)
             return converted
-        return {k: convert_output(v, transport) for k, v in value.items()}
+        return {k: convert_output(v, storage) for k, v in value.items()}
     if isinstance(value, list):
-        return [convert_output(item, transport) for item in value]
+        return [convert_output(item, storage) for item in value]
     return value
 
 
-def output_from_result(result: TaskResult, transport: AsyncTransport | None) -> Any:
+def output_from_result(result: TaskResult, storage: Storage | None) -> Any:
     """The output of a succeeded task: its custom output fields (``result``), or, for a workflow
     published without custom outputs, ``{"images": [...]}`` from the default image list."""
     raw = result.result if result.result is not None else {"images": list(result.images)}
-    return convert_output(raw, transport)
+    return convert_output(raw, storage)
 
 
-# -------------------------------------------------------------- typed-result structure hooks
+def structure_output(output: Any, output_type: Any, storage: Storage | None) -> Any:
+    """``output`` structured into ``output_type`` (``run(..., output_type=)``), file fields bound
+    to ``storage``; a mismatch raises :class:`~speedpix_async.ResponseValidationError`."""
+    token = _binding.set(storage)
+    try:
+        return structure(output, output_type, what="the workflow output", path="$")
+    finally:
+        _binding.reset(token)
 
 
-def _structure_file(value: Any, cls: type[FileInfo]) -> FileInfo:
-    """A file field accepts a URL string (or FileOutput) or a file object with ``url``."""
-    if isinstance(value, FileInfo):
-        return value._rebind(cls)
+def file_output(value: Any, cls: type[F]) -> F:
+    """A file field of a typed result: a URL string (or FileOutput), or a file object with
+    ``url``. Bound to the client whose result is being structured."""
+    storage = _binding.get()
     if isinstance(value, str):
         if not _is_url(value):
             raise ValueError(f"expected a file URL, got {value[:60]!r}")
-        return cls(value)
+        metadata = value.metadata if isinstance(value, FileOutput) else None
+        return cls(str(value), storage=storage, metadata=metadata)
     if isinstance(value, Mapping):
         url = value.get("url")
         if not isinstance(url, str):
             raise ValueError("expected a file object with a 'url' string")
         metadata = {k: v for k, v in value.items() if k != "url"}
-        if isinstance(url, FileInfo):
-            return url._rebind(cls, metadata)
-        return cls(url, metadata=metadata)
+        return cls(str(url), storage=storage, metadata=metadata)
     raise ValueError(f"expected a file URL or file object, got {type(value).__name__}")
 
 
-# Registered by class (cattrs' singledispatch, which covers subclasses — the blocking twins
-# too — and is consulted before its built-in str handling would turn a file object into
-# "{'url': …}").
-converter.register_structure_hook(FileInfo, _structure_file)
+# Registered by class (cattrs' singledispatch covers subclasses) and consulted before its
+# built-in str handling would turn a file object into "{'url': …}".
+converter.register_structure_hook(FileOutput, file_output)

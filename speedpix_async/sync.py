@@ -3,9 +3,9 @@
 Generated from the async classes (``scripts/generate_sync.py``), so the two cannot drift: every
 async method has a blocking twin with the same name (``aclose`` → ``close``, ``aiter_bytes`` →
 ``iter_bytes``), parameters, defaults and docstring. Each client runs an event loop in its own
-named thread; see DESIGN §6 for the rules (Ctrl-C cancels the call in flight, calls from inside a
-running event loop work but warn once, calls from the client's own loop thread or from a forked
-child raise).
+named thread; see docs/architecture.md ("The blocking twin") for the rules: Ctrl-C cancels the
+call in flight, calls from inside a running event loop work but warn once, calls from the
+client's own loop thread or from a forked child raise.
 
 Module-level blocking calls mirror the guides::
 
@@ -15,7 +15,6 @@ Module-level blocking calls mirror the guides::
     output["images"]["url"].save("result.png")
 """
 
-from ._sync._defaults import get_default_client, set_default_client
 from ._sync._generated import (
     AudioFile,
     DocumentFile,
@@ -26,6 +25,7 @@ from ._sync._generated import (
     Predictions,
     SpeedPix,
     VideoFile,
+    default_speedpix,
     run,
 )
 from ._sync._runner import BlockingIterator, SyncInAsyncWarning
@@ -46,3 +46,8 @@ __all__ = [
     "run",
     "set_default_client",
 ]
+
+get_default_client = default_speedpix.get
+"""The blocking client module-level calls use (created on first use from ``SPEEDPIX_*``)."""
+set_default_client = default_speedpix.set
+"""Use a client for module-level blocking calls (``None``: back to one from the environment)."""

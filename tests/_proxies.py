@@ -3,7 +3,8 @@ proxies do: replay a request, rewrite a body, strip a header."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
@@ -87,3 +88,49 @@ class HeaderRewritingProxy(Proxy):
     def rewrite_response(self, response: httpx.Response) -> httpx.Response:
         headers = {k: v for k, v in response.headers.items() if k.lower() not in self.drop}
         return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+
+class InFlight(httpx.AsyncBaseTransport):
+    """Counts requests whose response has not been closed yet (a connection still busy)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.started = 0
+        self.in_flight = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.started += 1
+        self.in_flight += 1
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException:
+            self.in_flight -= 1
+            raise
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Released(response.stream, self),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _Released(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, owner: InFlight) -> None:
+        self.inner = inner
+        self.owner = owner
+        self.open = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            if self.open:
+                self.open = False
+                self.owner.in_flight -= 1

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -22,16 +20,6 @@ FAST_RETRY = RetryPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0, max_retry
 FAST_POLL = PollPolicy(min_interval=0.01, max_interval=0.2, fallback_interval=0.05)
 
 SECRET = "demo-app-secret"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if sys.version_info < (3, 10):
-        # pytest-asyncio 1.2 (the last release for 3.9) calls asyncio.get_event_loop(), which on
-        # 3.9 quietly creates a loop when none was ever set; a later asyncio.run() in a test
-        # drops it unclosed, and filterwarnings=error turns the ResourceWarning into a failure
-        # of whichever test the GC happens to run in. With a loop "set" (to None) once,
-        # get_event_loop() raises instead, which pytest-asyncio handles.
-        asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)

@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from .._converter import converter
 from .._errors import InputError
-from ..outputs import FileInfo, FileOutput
+from ..outputs import FileOutput, file_output
 from ._runner import Runner
-
-if TYPE_CHECKING:
-    from .._transport import AsyncTransport
 
 __all__ = ["SyncFileBase", "SyncWrapper"]
 
-W = TypeVar("W", bound="SyncWrapper")
 S = TypeVar("S", bound="SyncFileBase")
 
 
 class SyncWrapper:
-    """A blocking twin holding the async object it drives and the runner that drives it."""
+    """A blocking twin: the async object it drives and the runner that drives it."""
 
-    _async: Any
-    _runner: Runner
-
-    @classmethod
-    def _wrap(cls: type[W], async_obj: Any, runner: Runner) -> W:
-        obj = cls.__new__(cls)
-        obj._async = async_obj
-        obj._runner = runner
-        obj._bind()
-        return obj
-
-    def _bind(self) -> None:
-        """Wrap the async object's resource attributes (generated where there are any)."""
+    def __init__(self, async_obj: Any, runner: Runner) -> None:
+        self._async = async_obj
+        self._runner = runner
 
     def __repr__(self) -> str:
         inner = repr(self._async)
@@ -44,45 +31,57 @@ class SyncWrapper:
         return f"<{type(self).__name__} {inner}>"
 
 
-class SyncFileBase(FileInfo):
-    """A file output whose downloads block (the twin of :class:`~speedpix_async.FileOutput`)."""
+class SyncFileBase(str):
+    """A file output whose downloads block: the URL string, plus the async file output doing
+    the work (the twin of :class:`~speedpix_async.FileOutput`)."""
 
-    _runner_or_none: Runner | None
+    _async_type: ClassVar[type[FileOutput]] = FileOutput
+    """The async class this class is the twin of (set by each generated twin)."""
 
-    def __new__(
-        cls: type[S],
-        url: str,
-        *,
-        transport: AsyncTransport | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        runner: Runner | None = None,
-    ) -> S:
-        obj = FileInfo.__new__(cls, url, transport=transport, metadata=metadata)
-        obj._runner_or_none = runner
-        return obj
+    _async: FileOutput
+    _bound: Runner | None
 
-    def _binding(self) -> dict[str, Any]:
-        return {"transport": self._transport, "runner": self._runner_or_none}
+    def __new__(cls: type[S], value: FileOutput, runner: Runner | None = None) -> S:
+        self = str.__new__(cls, str(value))
+        self._async = value
+        self._bound = runner
+        return self
 
-    def _with_runner(self: S, runner: Runner) -> S:
-        return type(self)(
-            str(self), transport=self._transport, metadata=self.metadata, runner=runner
-        )
+    def __repr__(self) -> str:
+        return repr(self._async).replace(type(self._async).__name__, type(self).__name__, 1)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle the URL and metadata, never the client.
+        return (_unbound, (type(self), str(self), dict(self._async.metadata)))
+
+    def __copy__(self: S) -> S:
+        return type(self)(self._async, self._bound)
+
+    def __deepcopy__(self: S, memo: dict[int, Any]) -> S:
+        return self.__copy__()
 
     @classmethod
-    def _from_async(cls: type[S], value: FileInfo, runner: Runner) -> S:
-        return cls(str(value), transport=value._transport, metadata=value.metadata, runner=runner)
+    def _twin(cls: type[S], value: FileOutput, runner: Runner) -> S:
+        return cls(value, runner)
 
     @property
     def _runner(self) -> Runner:
-        runner = self._runner_or_none
+        runner = self._bound
         if runner is None:
             raise InputError(
                 f"{self!r} is not bound to a client; use client.files.from_url(url) to download it"
             )
         return runner
 
-    @property
-    def _async(self) -> FileOutput:
-        """The async file output doing the work for this twin."""
-        return FileOutput(str(self), transport=self._transport, metadata=self.metadata)
+
+def _unbound(cls: type[SyncFileBase], url: str, metadata: Mapping[str, Any]) -> SyncFileBase:
+    return cls(cls._async_type(url, metadata=metadata))
+
+
+def _structure_twin(value: Any, cls: type[SyncFileBase]) -> FileOutput:
+    # A typed result annotated with a blocking file class (speedpix_async.sync.ImageFile) is
+    # structured into the async twin on the loop thread; the runner converts it on the way out.
+    return file_output(value, cls._async_type)
+
+
+converter.register_structure_hook(SyncFileBase, _structure_twin)

@@ -1,54 +1,61 @@
-"""The default blocking client behind ``speedpix_async.sync.run(...)``.
+"""The default blocking client behind module-level calls (``speedpix_async.sync.run``).
 
 One per process (a blocking client is safe to share between threads), created on first use
-from the ``SPEEDPIX_*`` environment variables, and recreated in a forked child, which must not
-touch its parent's event-loop thread.
+from the environment, and recreated in a forked child, which must not touch its parent's
+event-loop thread. The generated module makes one holder per blocking client class.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from .._errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from ._generated import SpeedPix
-
-__all__ = ["get_default_client", "resolve_client", "set_default_client"]
-
-_lock = threading.Lock()
-_default: tuple[int, SpeedPix] | None = None
-_explicit: SpeedPix | None = None
+__all__ = ["DefaultClient"]
 
 
-def set_default_client(client: SpeedPix | None) -> None:
-    """Use ``client`` for module-level blocking calls (``None``: back to one built from the
-    environment). The caller keeps ownership and closes it."""
-    from ._generated import SpeedPix
-
-    global _explicit
-    if client is not None and not isinstance(client, SpeedPix):
-        raise ConfigurationError(
-            f"set_default_client expects a SpeedPix, got {type(client).__name__} (the async "
-            "client has its own: speedpix_async.set_default_client)"
-        )
-    _explicit = client
+class _Closable(Protocol):
+    @property
+    def closed(self) -> bool: ...
 
 
-def get_default_client() -> SpeedPix:
-    """The blocking client module-level calls use (created on first use)."""
-    from ._generated import SpeedPix
-
-    global _default
-    if _explicit is not None:
-        return _explicit
-    with _lock:
-        if _default is None or _default[0] != os.getpid() or _default[1]._runner.closed:
-            _default = (os.getpid(), SpeedPix())
-        return _default[1]
+C = TypeVar("C", bound=_Closable)
 
 
-def resolve_client(client: SpeedPix | None) -> SpeedPix:
-    return client if client is not None else get_default_client()
+class DefaultClient(Generic[C]):
+    """Holds the default client of one blocking client class."""
+
+    def __init__(self, kind: type[C], factory: Callable[[], C] | None = None) -> None:
+        self._kind = kind
+        self._factory: Callable[[], C] = factory or kind
+        self._lock = threading.Lock()
+        self._default: tuple[int, C] | None = None
+        self._explicit: C | None = None
+
+    def set(self, client: C | None) -> None:
+        """Use ``client`` for module-level blocking calls (``None``: back to one built from the
+        environment). The caller keeps ownership and closes it."""
+        if client is not None and not isinstance(client, self._kind):
+            raise ConfigurationError(
+                f"set_default_client expects a {self._kind.__name__}, got "
+                f"{type(client).__name__} (the async client has its own: "
+                "speedpix_async.set_default_client)"
+            )
+        self._explicit = client
+
+    def get(self) -> C:
+        """The client module-level calls use (created on first use)."""
+        if self._explicit is not None:
+            return self._explicit
+        with self._lock:
+            current = self._default
+            if current is None or current[0] != os.getpid() or current[1].closed:
+                current = (os.getpid(), self._factory())
+                self._default = current
+            return current[1]
+
+    def resolve(self, client: C | None) -> C:
+        return client if client is not None else self.get()

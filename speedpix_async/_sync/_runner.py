@@ -1,5 +1,5 @@
-"""Running async code for blocking callers (DESIGN §6). Hand-written; the wrappers in
-``_generated.py`` call into it with one line per method.
+"""Running async code for blocking callers (docs/architecture.md, "The blocking twin").
+Hand-written; the wrappers in ``_generated.py`` call into it with one line per method.
 
 One :class:`Runner` per blocking client owns an event loop in a named daemon thread, reached
 through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this file exists for:
@@ -31,9 +31,9 @@ import os
 import threading
 import warnings
 import weakref
-from collections.abc import AsyncIterable, Awaitable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, Callable, Generic, NoReturn, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import anyio
 import attrs
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Seconds to wait for a cancelled call to unwind before giving control back to the caller.
 CANCEL_GRACE = 5.0
@@ -66,9 +67,10 @@ class SyncInAsyncWarning(RuntimeWarning):
     """A blocking client was called while an event loop runs in the calling thread."""
 
 
-def register_twin(async_type: type, wrap: Callable[[Any, Runner], Any]) -> None:
-    """Teach :meth:`Runner.convert` how to turn an ``async_type`` object into its twin."""
-    _twins[async_type] = wrap
+def register_twin(async_type: type, twin: Callable[[Any, Runner], Any]) -> None:
+    """Teach :meth:`Runner.convert` to turn an ``async_type`` object into ``twin(obj, runner)``
+    (exact type: a twin is registered for each async class)."""
+    _twins[async_type] = twin
 
 
 class _PortalThread:
@@ -176,8 +178,11 @@ class Runner:
 
     # ------------------------------------------------------------------ checks and portal
 
-    def _portal(self) -> BlockingPortal:
-        return self._started().portal  # type: ignore[return-value]
+    def portal(self) -> BlockingPortal:
+        """The loop thread's portal, started on first use (after the usual checks)."""
+        portal = self._started().portal
+        assert portal is not None
+        return portal
 
     def _started(self) -> _PortalThread:
         if os.getpid() != self._pid:
@@ -221,8 +226,8 @@ class Runner:
 
     # ------------------------------------------------------------------ calling
 
-    def call(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` on the loop thread and return its converted result.
+    def run(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the loop thread and return its result as it is.
 
         Anything raised while waiting (``KeyboardInterrupt`` included) cancels the task.
         """
@@ -232,7 +237,7 @@ class Runner:
         unwound = threading.Lock()
         unwound.acquire()
 
-        async def task() -> Any:
+        async def task() -> T:
             try:
                 return await fn(*args, **kwargs)
             finally:
@@ -245,18 +250,17 @@ class Runner:
         assert started.loop is not None
         future = asyncio.run_coroutine_threadsafe(task(), started.loop)
         try:
-            result = future.result()
+            return future.result()
         except BaseException:
             if not future.done():
                 future.cancel()
                 unwound.acquire(timeout=CANCEL_GRACE)
             raise
-        return self.convert(result)
 
-    def never(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> NoReturn:
-        """:meth:`call` for async functions declared never to return (they always raise)."""
-        self.call(fn, *args, **kwargs)
-        raise AssertionError(f"{fn!r} returned, though it is declared never to")
+    def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run`, with async objects anywhere in the result turned into their blocking
+        twins (the static type stays: only values typed loosely, like outputs, contain any)."""
+        return self.convert(self.run(fn, *args, **kwargs))
 
     def close_client(self, client: Any) -> None:
         """Close ``client``: the whole runner if it owns it, else only the client (a client
@@ -272,27 +276,24 @@ class Runner:
 
     # ------------------------------------------------------------------ conversion
 
-    def convert(self, value: Any) -> Any:
+    def convert(self, value: T) -> T:
         """Turn async objects in ``value`` into their blocking twins (recursively)."""
+        converted: T = self._convert(value)
+        return converted
+
+    def _convert(self, value: Any) -> Any:
         kind = type(value)
         if kind in _ATOMIC or value is None:
             return value
         twin = _twins.get(kind)
         if twin is not None:
             return twin(value, self)
-        rebind = getattr(value, "_with_runner", None)
-        if (
-            rebind is not None
-            and callable(rebind)
-            and getattr(value, "_runner_or_none", True) is None
-        ):
-            return rebind(self)
         if isinstance(value, dict):
-            return {key: self.convert(item) for key, item in value.items()}
+            return {key: self._convert(item) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.convert(item) for item in value]
+            return [self._convert(item) for item in value]
         if type(value) is tuple:
-            return tuple(self.convert(item) for item in value)
+            return tuple(self._convert(item) for item in value)
         if attrs.has(kind):
             fields = [(f.name, f.alias) for f in attrs.fields(kind) if f.init]
             return self._rebuilt(value, fields, attrs.evolve)
@@ -309,7 +310,7 @@ class Runner:
         changes = {}
         for name, argument in fields:
             current = getattr(value, name)
-            converted = self.convert(current)
+            converted = self._convert(current)
             if converted is not current:
                 changes[argument] = converted
         return rebuild(value, **changes) if changes else value
@@ -375,7 +376,7 @@ class BlockingIterator(Iterator[T], Generic[T]):
     def __next__(self) -> T:
         if self._closed:
             raise StopIteration
-        portal = self._runner._portal()
+        portal = self._runner.portal()
         if self._receive is None:
             self._start(portal)
         try:
@@ -416,8 +417,11 @@ def _memory_stream() -> tuple[Any, Any]:
 
 
 def _event_loop_running() -> bool:
-    # The non-raising variant: this runs on every blocking call.
-    return asyncio._get_running_loop() is not None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _run_in_fresh_thread(fn: Callable[[], Awaitable[None]]) -> None:

@@ -5,11 +5,15 @@ envelopes, runs built-in workflows with the documented task lifecycle, and count
 at ``GET /_emulator/stats``. Unmodified official clients work against it too.
 """
 
-from ._app import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, IN_PROCESS_ENDPOINT, Emulator
+from ._app import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    IN_PROCESS_ENDPOINT,
+    Emulator,
+    LoopbackServer,
+)
 from ._samples import make_sample_photo
-from ._server import LoopbackServer
-from ._tasks import TaskContext
-from ._workflows import InvalidInput, WorkflowFailure
+from .speedpix.workflows import InvalidInput, TaskContext, WorkflowFailure
 
 __all__ = [
     "DEFAULT_APP_KEY",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 import weakref
@@ -15,20 +14,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._client import AsyncSpeedPix
 from ._faults import FAULT_KINDS, SLOW_SECONDS, EmulatedReset, FaultInjector
 from ._gateway import GatewayAuth
-from ._images import register_image_workflows
-from ._speedpix import SpeedPixApi
+from ._requests import is_loopback
+from ._server import AppServer
 from ._stats import Stats
 from ._store import ObjectStore
-from ._tasks import TaskStore
-from ._workflows import Duration, Handler, Validator, builtin_registry
+from .speedpix.api import SpeedPixApi
+from .speedpix.images import register_image_workflows
+from .speedpix.tasks import TaskStore
+from .speedpix.workflows import Duration, Handler, Validator, builtin_registry
 
 if TYPE_CHECKING:
-    from ._server import LoopbackServer
+    from ..speedpix.client import AsyncSpeedPix
 
-__all__ = ["DEFAULT_APP_KEY", "DEFAULT_APP_SECRET", "IN_PROCESS_ENDPOINT", "Emulator"]
+__all__ = [
+    "DEFAULT_APP_KEY",
+    "DEFAULT_APP_SECRET",
+    "IN_PROCESS_ENDPOINT",
+    "Emulator",
+    "LoopbackServer",
+]
 
 DEFAULT_APP_KEY = "demo-app-key"
 DEFAULT_APP_SECRET = "demo-app-secret"
@@ -36,14 +42,6 @@ DEFAULT_APP_SECRET = "demo-app-secret"
 IN_PROCESS_ENDPOINT = "http://speedpix-emulator.local"
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-def _is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 class _InProcessTransport(httpx.ASGITransport):
@@ -115,7 +113,15 @@ class Emulator:
         )
         """Fault injection: ``configure(rate=..., kinds=...)``, ``script(kind, route=...)``."""
         self.store.faults = self.faults
-        self.api = SpeedPixApi(self)
+        self.api = SpeedPixApi(
+            gateway=self.gateway,
+            tasks=self.tasks,
+            workflows=self.workflows,
+            store=self.store,
+            faults=self.faults,
+            stats=self.stats,
+            clock=self.clock,
+        )
         self.app = Starlette(
             routes=[
                 Route("/_emulator/stats", self._stats_endpoint, methods=["GET"]),
@@ -142,10 +148,6 @@ class Emulator:
     def clock(self) -> float:
         """The emulator's wall clock (``clock_skew`` seconds ahead of this machine's)."""
         return time.time() + self.clock_skew
-
-    def public_url(self, request: Request) -> str:
-        """The base URL as the client used it; output URLs are built on it."""
-        return str(request.base_url).rstrip("/")
 
     def register_workflow(
         self,
@@ -180,6 +182,9 @@ class Emulator:
     def client(self, **kwargs: Any) -> AsyncSpeedPix:
         """An :class:`AsyncSpeedPix` wired to this emulator in-process, with its credentials.
         Keyword arguments are passed to the client (e.g. ``max_retries=0``)."""
+        # Imported here: the emulator never imports client code when it is imported itself.
+        from ..speedpix.client import AsyncSpeedPix
+
         kwargs.setdefault("app_key", self.app_key)
         kwargs.setdefault("app_secret", self.app_secret)
         kwargs.setdefault("endpoint", IN_PROCESS_ENDPOINT)
@@ -189,21 +194,19 @@ class Emulator:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """A context manager running this emulator on a real socket in a background thread."""
-        from ._server import LoopbackServer
-
         return LoopbackServer(self, host=host, port=port)
 
     # ------------------------------------------------------------------ control endpoints
 
     async def _stats_endpoint(self, request: Request) -> Response:
-        if not _is_loopback(request):
+        if not is_loopback(request):
             return JSONResponse(
                 {"error": "stats are only served to loopback clients"}, status_code=403
             )
         return JSONResponse(self.stats.snapshot())
 
     async def _reset_endpoint(self, request: Request) -> Response:
-        if not _is_loopback(request):
+        if not is_loopback(request):
             return JSONResponse({"error": "only loopback clients may reset stats"}, status_code=403)
         self.stats.reset()
         return JSONResponse({"reset": True})
@@ -212,3 +215,22 @@ class Emulator:
         return JSONResponse(
             {"ok": True, "workflows": self.workflows.ids(), "tasks": len(self.tasks)}
         )
+
+
+class LoopbackServer(AppServer):
+    """An :class:`Emulator` served on a real loopback socket from a daemon thread. Use as a
+    context manager; ``endpoint`` is its base URL once started."""
+
+    def __init__(self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(emulator.app, host=host, port=port)
+        self.emulator = emulator
+
+    def client(self, **kwargs: Any) -> AsyncSpeedPix:
+        """An :class:`AsyncSpeedPix` that talks to this server over the socket."""
+        # Imported here: the emulator never imports client code when it is imported itself.
+        from ..speedpix.client import AsyncSpeedPix
+
+        kwargs.setdefault("app_key", self.emulator.app_key)
+        kwargs.setdefault("app_secret", self.emulator.app_secret)
+        kwargs.setdefault("endpoint", self.endpoint)
+        return AsyncSpeedPix(**kwargs)

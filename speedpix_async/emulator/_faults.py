@@ -24,8 +24,8 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Iterable
-from typing import Callable, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Protocol
 
 import anyio
 import attrs

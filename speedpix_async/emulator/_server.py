@@ -6,15 +6,12 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
+from typing_extensions import Self
 
-if TYPE_CHECKING:
-    from .._client import AsyncSpeedPix
-    from ._app import Emulator
-
-__all__ = ["LoopbackServer", "bind_socket", "uvicorn_config"]
+__all__ = ["AppServer", "bind_socket", "endpoint_for", "uvicorn_config"]
 
 #: How long ``start()`` waits for uvicorn to accept connections.
 STARTUP_TIMEOUT = 15.0
@@ -57,11 +54,11 @@ def endpoint_for(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-class LoopbackServer:
-    """The emulator served on ``host:port`` from a daemon thread. Use as a context manager."""
+class AppServer:
+    """An ASGI app served on ``host:port`` from a daemon thread. Use as a context manager."""
 
-    def __init__(self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.emulator = emulator
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
         self._host = host
         self._port = port
         self._server: uvicorn.Server | None = None
@@ -70,7 +67,7 @@ class LoopbackServer:
         self.endpoint = ""
 
     def __repr__(self) -> str:
-        return f"LoopbackServer(endpoint={self.endpoint!r})"
+        return f"{type(self).__name__}(endpoint={self.endpoint!r})"
 
     def start(self) -> str:
         """Start serving and return the endpoint URL once connections are accepted."""
@@ -80,7 +77,7 @@ class LoopbackServer:
         self.endpoint = endpoint_for(self._socket)
         # Plain asyncio: this server shares the caller's process, and some uvicorn versions
         # install uvloop's event-loop policy process-wide when they use it.
-        self._server = uvicorn.Server(uvicorn_config(self.emulator.app, loop="asyncio"))
+        self._server = uvicorn.Server(uvicorn_config(self.app, loop="asyncio"))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -110,16 +107,7 @@ class LoopbackServer:
         self._thread = None
         self._socket = None
 
-    def client(self, **kwargs: Any) -> AsyncSpeedPix:
-        """An :class:`AsyncSpeedPix` that talks to this server over the socket."""
-        from .._client import AsyncSpeedPix
-
-        kwargs.setdefault("app_key", self.emulator.app_key)
-        kwargs.setdefault("app_secret", self.emulator.app_secret)
-        kwargs.setdefault("endpoint", self.endpoint)
-        return AsyncSpeedPix(**kwargs)
-
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -1,4 +1,4 @@
-"""Uploads and file inputs end to end (DESIGN §4.3, PROTOCOL A.4.4), against the emulator."""
+"""Uploads and file inputs end to end, against the emulator."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from speedpix_async import (
     PermissionDeniedError,
     UploadedFile,
 )
-from speedpix_async.emulator import Emulator, LoopbackServer
+from speedpix_async._signing import GatewaySigner
+from speedpix_async.emulator import IN_PROCESS_ENDPOINT, Emulator, LoopbackServer
 from tests._proxies import Proxy, copy_request
 from tests.conftest import FAST_POLL, FAST_RETRY
 
@@ -274,13 +275,14 @@ async def test_a_failed_upload_means_no_task(emulator: Emulator) -> None:
 async def test_store_refuses_expired_and_wrongly_typed_uploads(
     client: AsyncSpeedPix, emulator: Emulator
 ) -> None:
-    reply = await client._transport.call(
-        "/scc/sp_create_temp_file_upload_sign",
-        {"contentType": "image/png", "originalFilename": "a.png"},
-        idempotent=True,
+    path = "/scc/sp_create_temp_file_upload_sign"
+    body = b'{"contentType":"image/png","originalFilename":"a.png"}'
+    signed = GatewaySigner(emulator.app_key, emulator.app_secret).sign(
+        method="POST", path=path, body=body
     )
-    upload_url = reply.data["uploadUrl"]
     async with httpx.AsyncClient(transport=emulator.transport()) as raw:
+        reply = await raw.post(IN_PROCESS_ENDPOINT + path, content=body, headers=signed.headers)
+        upload_url = reply.json()["data"]["uploadUrl"]
         wrong_type = await raw.put(upload_url, content=PNG, headers={"content-type": "image/jpeg"})
         assert wrong_type.status_code == 403
         assert "<Code>SignatureDoesNotMatch</Code>" in wrong_type.text

@@ -15,11 +15,13 @@ from speedpix_async import (
     PredictionFailedError,
     PredictionTimeoutError,
     Progress,
+    ServerError,
     SpeedPixException,
     TaskStatus,
     UnsupportedOperationError,
 )
 from speedpix_async.emulator import Emulator, LoopbackServer
+from tests._proxies import Proxy
 from tests.conftest import FAST_POLL, FAST_RETRY
 
 
@@ -258,19 +260,32 @@ async def test_bad_arguments_fail_before_anything_is_sent(
     call: dict[str, object] = {"workflow_id": "wf-echo", "input": {}}
     call.update(kwargs)
     with pytest.raises(InputError) as info:
-        await client.run(**call)  # type: ignore[arg-type]
+        await client.run(**call)  # type: ignore[call-overload]
     assert fragment in str(info.value)
     assert emulator.stats.snapshot()["requests"]["total"] == 0
 
 
-async def test_with_options_shares_the_pool(client: AsyncSpeedPix) -> None:
-    fast = client.with_options(max_retries=0, timeout=5)
-    assert fast._transport.http is client._transport.http
-    assert fast._transport.retry.max_retries == 0
-    assert (await fast.run("wf-echo", {"a": 1}))["echo"] == {"a": 1}
-    await fast.aclose()
-    assert not client.closed
-    assert (await client.run("wf-echo", {"a": 2}))["echo"] == {"a": 2}
+async def test_with_options_shares_the_pool(emulator: Emulator) -> None:
+    pool = Proxy(emulator.transport())
+    async with emulator.client(
+        transport=pool, retry_policy=FAST_RETRY, poll_policy=FAST_POLL
+    ) as client:
+        fast = client.with_options(max_retries=0, timeout=5)
+        assert (await fast.run("wf-echo", {"a": 1}))["echo"] == {"a": 1}
+        sent = len(pool.requests)
+        assert sent >= 2  # the derived client's requests went through the shared pool
+        # max_retries=0: one 503 is final for the derived client, retried by the parent.
+        emulator.faults.script("unavailable", route="/scc/comfy_get_progress")
+        with pytest.raises(ServerError):
+            await fast.predictions.get("12345")
+        assert len(pool.requests) == sent + 1
+        emulator.faults.script("unavailable", route="/scc/comfy_get_progress")
+        with pytest.raises(NotFoundError):
+            await client.predictions.get("12345")
+        assert len(pool.requests) == sent + 3
+        await fast.aclose()
+        assert not client.closed
+        assert (await client.run("wf-echo", {"a": 2}))["echo"] == {"a": 2}
 
 
 async def test_closed_client_says_so(emulator: Emulator) -> None:

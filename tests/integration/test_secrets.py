@@ -1,10 +1,12 @@
-"""No secret in any repr, log line or exception message (DESIGN §4.6)."""
+"""No secret in any repr, log line or exception message."""
 
 from __future__ import annotations
 
 import pytest
 
 from speedpix_async import SpeedPixError
+from speedpix_async._config import resolve_config
+from speedpix_async._signing import GatewaySigner
 from speedpix_async.emulator import Emulator
 from tests.conftest import FAST_POLL, FAST_RETRY
 
@@ -29,7 +31,12 @@ async def test_secret_never_appears_in_errors_reprs_or_logs(
                 await call()
             except SpeedPixError as exc:
                 errors.append(exc)
-        reprs = [repr(good), repr(good._config), repr(good._transport.signer)]
+        reprs = [
+            repr(good),
+            repr(good.with_options(max_retries=0)),
+            repr(resolve_config(app_key=good.app_key, app_secret=SECRET, env={})),
+            repr(GatewaySigner(good.app_key, SECRET)),
+        ]
     async with emulator.client(app_secret=SECRET + "-wrong", retry_policy=FAST_RETRY) as bad:
         try:
             await bad.run("wf-echo", {})

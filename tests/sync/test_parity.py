@@ -14,10 +14,11 @@ import pytest
 
 import speedpix_async
 import speedpix_async.sync as sync_api
-from speedpix_async import _defaults, outputs
-from speedpix_async._handle import AsyncPredictionHandle
-from speedpix_async.resources.files import AsyncFiles
-from speedpix_async.resources.predictions import AsyncPredictions
+from speedpix_async import outputs
+from speedpix_async.speedpix import defaults as _defaults
+from speedpix_async.speedpix.files import AsyncFiles
+from speedpix_async.speedpix.handle import AsyncPredictionHandle
+from speedpix_async.speedpix.predictions import AsyncPredictions
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "generate_sync.py"
@@ -131,7 +132,7 @@ def _copy_project(target: Path) -> Path:
 
 def test_check_fails_when_an_async_method_is_added_without_regenerating(tmp_path: Path) -> None:
     project = _copy_project(tmp_path)
-    files_py = project / "speedpix_async" / "resources" / "files.py"
+    files_py = project / "speedpix_async" / "speedpix" / "files.py"
     files_py.write_text(
         files_py.read_text()
         + '''
@@ -175,14 +176,31 @@ async def _unrelated() -> None:
     assert again.returncode == 0
 
 
-def test_the_generator_refuses_what_it_does_not_understand(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("member", "complaint"),
+    [
+        (
+            "    @staticmethod\n    def helper() -> None:\n        pass\n",
+            "AsyncPredictionHandle.helper: unsupported decorators ['staticmethod']",
+        ),
+        (
+            "    async def many(self) -> list[AsyncPredictionHandle]:\n        return []\n",
+            "AsyncPredictionHandle.many: cannot convert a list[AsyncPredictionHandle]",
+        ),
+        ("    async def untyped(self):\n        pass\n", "untyped: needs a return annotation"),
+        ("    LIMIT = 3\n", "unsupported class member Assign"),
+    ],
+    ids=["decorator", "nested-twin", "no-annotation", "class-constant"],
+)
+def test_the_generator_refuses_what_it_does_not_understand(
+    tmp_path: Path, member: str, complaint: str
+) -> None:
     project = _copy_project(tmp_path)
-    handle_py = project / "speedpix_async" / "_handle.py"
+    handle_py = project / "speedpix_async" / "speedpix" / "handle.py"
     handle_py.write_text(
         handle_py.read_text().replace(
             "    async def reload(self) -> Prediction:",
-            "    async def splat(self, *args: int) -> None:\n        pass\n\n"
-            "    async def reload(self) -> Prediction:",
+            member + "\n    async def reload(self) -> Prediction:",
         )
     )
     done = subprocess.run(
@@ -190,8 +208,8 @@ def test_the_generator_refuses_what_it_does_not_understand(tmp_path: Path) -> No
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 2
-    assert "AsyncPredictionHandle.splat: *args/**kwargs are not supported" in done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert complaint in done.stderr
 
 
 def test_stray_generated_files_fail_the_check(tmp_path: Path) -> None:

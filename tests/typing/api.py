@@ -1,7 +1,8 @@
 """The public API's types, checked by ``mypy --strict`` and never run by pytest.
 
-Each ``assert_type`` pins what users' type checkers see; each ``# type: ignore[...]`` proves a
-misuse is rejected (strict mode reports an ignore that is no longer needed).
+Each ``assert_type`` pins what users' type checkers see (the checked form of ``reveal_type``);
+each ``# type: ignore[...]`` proves a misuse is rejected (strict mode reports an ignore that is
+no longer needed).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
 from typing_extensions import assert_type
 
 import speedpix_async
@@ -17,7 +19,9 @@ from speedpix_async import (
     AsyncPredictionHandle,
     AsyncSpeedPix,
     FileOutput,
+    ImageFile,
     Prediction,
+    PredictionTimeoutError,
     Progress,
     SpeedPix,
     TaskStatus,
@@ -25,11 +29,31 @@ from speedpix_async import (
 )
 
 
-async def async_api() -> None:
+@attrs.frozen
+class Result:
+    images: ImageFile
+    info: str
+
+
+@attrs.frozen
+class BlockingResult:
+    images: blocking.ImageFile
+    info: str
+
+
+async def async_api(wait: bool) -> None:
     async with AsyncSpeedPix("key", "secret", endpoint="http://127.0.0.1:8787") as client:
         assert_type(client, AsyncSpeedPix)
         assert_type(client.with_options(max_retries=0), AsyncSpeedPix)
+        # run(): the output by default, a handle with wait=False, T with output_type=T.
         assert_type(await client.run("wf", {"prompt": "a cat"}), Any)
+        assert_type(await client.run("wf", {}, wait=False), AsyncPredictionHandle)
+        assert_type(await client.run("wf", {}, output_type=Result), Result)
+        assert_type((await client.run("wf", {}, output_type=Result)).images, ImageFile)
+        assert_type(await client.run("wf", {}, wait=wait), Any)
+        await client.run("wf", {}, file_encoding_strategy="base64")
+        await client.run("wf", {}, file_encoding_strategy="zip")  # type: ignore[call-overload]
+        await client.run(42)  # type: ignore[call-overload]
         handle = await client.predictions.create("wf", {"prompt": "a cat"}, alias_id="main")
         assert_type(handle, AsyncPredictionHandle)
         assert_type(handle.status, TaskStatus)
@@ -46,13 +70,21 @@ async def async_api() -> None:
         assert_type(await output.save("out.png"), Path)
         assert_type(await output.read(), bytes)
         assert_type(await speedpix_async.run("wf", {}, client=client), Any)
-        await client.run(42)  # type: ignore[arg-type]
         await client.predictions.create("wf", {}, timeout=3)  # type: ignore[call-arg]
+        try:
+            await client.run("wf", {})
+        except PredictionTimeoutError as err:
+            assert_type(err.task_id, str | None)
 
 
 def blocking_api() -> None:
     with SpeedPix("key", "secret") as client:
         assert_type(client, blocking.SpeedPix)
+        assert_type(client.run("wf", {}), Any)
+        assert_type(client.run("wf", {}, wait=False), blocking.PredictionHandle)
+        assert_type(client.run("wf", {}, output_type=BlockingResult), BlockingResult)
+        assert_type(client.run("wf", {}, output_type=BlockingResult).images.width, int | None)
+        assert_type(client.run("wf", {}, output_type=BlockingResult).images.save("a"), Path)
         handle = client.predictions.create("wf", {"prompt": "a cat"})
         assert_type(handle, blocking.PredictionHandle)
         for report in handle.watch():
@@ -66,5 +98,5 @@ def blocking_api() -> None:
         for chunk in output.iter_bytes():
             assert_type(chunk, bytes)
         assert_type(blocking.run("wf", {}, client=client), Any)
-        client.run(42)  # type: ignore[arg-type]
+        client.run(42)  # type: ignore[call-overload]
         client.aclose()  # type: ignore[attr-defined]

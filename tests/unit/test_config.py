@@ -7,6 +7,8 @@ import pytest
 
 from speedpix_async import AsyncSpeedPix, ConfigurationError, PollPolicy, RetryPolicy
 from speedpix_async._config import DEFAULT_ENDPOINT, resolve_config
+from speedpix_async._signing import GatewaySigner
+from speedpix_async.speedpix.profile import SpeedPixProfile
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -135,7 +137,14 @@ def test_policies_validate_their_numbers() -> None:
 def test_repr_of_client_and_config_never_shows_the_secret() -> None:
     client = AsyncSpeedPix(app_key="key-1", app_secret=SECRET)
     config = resolve_config(app_key="key-1", app_secret=SECRET, env={})
-    for text in (repr(client), str(client), repr(config), repr(client._transport.signer)):
+    signer = GatewaySigner("key-1", SECRET)
+    for text in (
+        repr(client),
+        str(client),
+        repr(config),
+        repr(signer),
+        repr(SpeedPixProfile(signer)),
+    ):
         assert SECRET not in text
     assert "key-1" in repr(client)
 

@@ -1,4 +1,4 @@
-"""The pure retry functions (DESIGN §4.2): Retry-After, backoff series, decisions."""
+"""The pure retry rules: Retry-After, backoff series, decisions."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ from speedpix_async import (
     ServerError,
 )
 from speedpix_async._config import RetryPolicy
-from speedpix_async._retry import Decision, backoff_delay, decide, parse_retry_after, retry_delay
+from speedpix_async._core.retry import (
+    Decision,
+    backoff_delay,
+    decide,
+    parse_retry_after,
+    retry_delay,
+)
 
 NOW = 1_700_000_000.0
 
@@ -90,16 +96,21 @@ def _timeout(sent: bool) -> APITimeoutError:
         (_conn(True), True, Decision.RETRY),
         (_conn(True), False, Decision.OUTCOME_UNKNOWN),  # reset after sending a submit
         (_timeout(True), False, Decision.OUTCOME_UNKNOWN),  # read timeout on a submit
-        (RateLimitError("x", status_code=403, transient=True), False, Decision.RETRY),
-        (ServerError("x", status_code=503, transient=True), False, Decision.RETRY),
-        (ServerError("x", status_code=502, transient=True), True, Decision.RETRY),
-        (ServerError("x", status_code=502, transient=True), False, Decision.OUTCOME_UNKNOWN),
-        (ServerError("x", status_code=504, transient=True), False, Decision.OUTCOME_UNKNOWN),
+        (RateLimitError("x", status_code=403), False, Decision.RETRY),
+        (ServerError("x", status_code=503), False, Decision.RETRY),
+        (ServerError("x", status_code=502), True, Decision.RETRY),
+        (ServerError("x", status_code=502), False, Decision.OUTCOME_UNKNOWN),
+        (ServerError("x", status_code=504), False, Decision.OUTCOME_UNKNOWN),
         (ServerError("x", status_code=500), True, Decision.RAISE),
-        (ServerError("x", status_code=200, status=20, transient=True), False, Decision.RETRY),
-        (ResponseValidationError("x", transient=True), True, Decision.RETRY),
-        (ResponseValidationError("x", transient=True), False, Decision.OUTCOME_UNKNOWN),
-        (ResponseValidationError("x", transient=False), True, Decision.RAISE),
+        (
+            ServerError("x", status_code=200, status=20, err_code="SystemBusy"),
+            False,
+            Decision.RETRY,
+        ),
+        (ServerError("x", status_code=200, status=20, err_code="Mystery"), True, Decision.RAISE),
+        (ResponseValidationError("x", incomplete=True), True, Decision.RETRY),
+        (ResponseValidationError("x", incomplete=True), False, Decision.OUTCOME_UNKNOWN),
+        (ResponseValidationError("x", incomplete=False), True, Decision.RAISE),
         (AuthenticationError("x", status_code=400), True, Decision.RAISE),
         (BadRequestError("x", status_code=200, status=20), False, Decision.RAISE),
         (NotFoundError("x", status_code=200, status=20), True, Decision.RAISE),

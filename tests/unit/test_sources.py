@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from speedpix_async import InputError
-from speedpix_async._inputs import looks_like_local_media_path
-from speedpix_async._sources import CHUNK_SIZE, detect_content_type, open_source
+from speedpix_async.speedpix.inputs import looks_like_local_media_path
+from speedpix_async.speedpix.sources import CHUNK_SIZE, detect_content_type, open_source
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

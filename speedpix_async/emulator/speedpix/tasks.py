@@ -13,28 +13,18 @@ import inspect
 import logging
 import secrets
 import threading
-from collections.abc import Awaitable
-from typing import Any, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
 import attrs
 
-from ._workflows import WorkflowFailure, WorkflowVersion
+from .workflows import FileStore, TaskContext, WorkflowFailure, WorkflowVersion
 
-__all__ = ["FileStore", "Outcome", "Task", "TaskContext", "TaskStore"]
+__all__ = ["Outcome", "Task", "TaskStore"]
 
 log = logging.getLogger("speedpix_async.emulator")
-
-
-class FileStore(Protocol):
-    """Where workflow handlers put outputs and read inputs (the emulator's object store)."""
-
-    def put_output(
-        self, data: bytes, *, filename: str, content_type: str, base_url: str
-    ) -> str: ...
-
-    def read_url(self, url: str) -> bytes: ...
 
 
 @attrs.define
@@ -71,37 +61,6 @@ class Task:
     @property
     def estimated_duration(self) -> float:
         return self.queue_seconds + self.run_seconds
-
-
-@attrs.define
-class TaskContext:
-    """What a workflow handler can use besides its inputs."""
-
-    task_id: str
-    workflow_id: str
-    version: str
-    base_url: str
-    """The emulator's URL as the client reached it; output URLs are built on it."""
-    store: FileStore | None = None
-    images: list[str] = attrs.Factory(list)
-    """URLs of files this run produced, in order: the ``images`` default output list."""
-
-    def save_output(self, data: bytes, *, filename: str, content_type: str) -> str:
-        """Store an output file; return its time-limited URL (also added to ``images``)."""
-        if self.store is None:
-            raise RuntimeError("this emulator has no object store")
-        url = self.store.put_output(
-            data, filename=filename, content_type=content_type, base_url=self.base_url
-        )
-        self.images.append(url)
-        return url
-
-    def read_input(self, url: str) -> bytes:
-        """Fetch an input file by URL. Only the emulator's own store is reachable (there is no
-        internet here), as a real service could only fetch what it can reach."""
-        if self.store is None:
-            raise RuntimeError("this emulator has no object store")
-        return self.store.read_url(url)
 
 
 class TaskStore:

@@ -21,13 +21,11 @@ import io
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from ._store import StoreError
-from ._workflows import InvalidInput, WorkflowFailure, WorkflowRegistry
+from .._store import StoreError
+from .workflows import InvalidInput, TaskContext, WorkflowFailure, WorkflowRegistry
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
-
-    from ._tasks import TaskContext
 
 __all__ = ["register_image_workflows"]
 

@@ -15,16 +15,16 @@ import mimetypes
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Hashable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Union, cast
+from typing import Any, BinaryIO, Union, cast
 
 import anyio
 import anyio.to_thread
 import attrs
 import puremagic
 
-from ._errors import InputError
+from .._errors import InputError
 
 __all__ = [
     "BASE64_LIMIT",
@@ -157,7 +157,12 @@ def _path_chunks(path: Path) -> Callable[[], AsyncIterator[bytes]]:
 
 
 async def _source_from_path(
-    path: Path, where: str, *, filename: str | None, content_type: str | None
+    path: Path,
+    where: str,
+    *,
+    filename: str | None,
+    content_type: str | None,
+    cleanup: Callable[[], None] | None = None,
 ) -> FileSource:
     def inspect() -> tuple[os.stat_result, bytes, str]:
         resolved = path.expanduser()
@@ -192,6 +197,7 @@ async def _source_from_path(
         content_type=ctype,
         identity=("path", real, info.st_size, info.st_mtime_ns),
         open=_path_chunks(Path(real)),
+        cleanup=cleanup,
     )
 
 
@@ -247,6 +253,20 @@ async def _spool(
     return path, cleanup
 
 
+async def _spool_source(
+    path: Path, cleanup: Callable[[], None], where: str, *, name: str, content_type: str | None
+) -> FileSource:
+    """A source reading a spool file, which is deleted when the source closes (or now, if
+    opening it fails)."""
+    try:
+        return await _source_from_path(
+            path, where, filename=name, content_type=content_type, cleanup=cleanup
+        )
+    except BaseException:
+        cleanup()
+        raise
+
+
 async def _source_from_fileobj(
     obj: Any, where: str, *, filename: str | None, content_type: str | None
 ) -> FileSource:
@@ -270,9 +290,7 @@ async def _source_from_fileobj(
                 yield chunk
 
         path, cleanup = await _spool(drain(), where, name)
-        source = await _source_from_path(path, where, filename=name, content_type=content_type)
-        source._cleanup = cleanup
-        return source
+        return await _spool_source(path, cleanup, where, name=name, content_type=content_type)
 
     def measure() -> tuple[int, int, Any]:
         start = obj.tell()
@@ -339,9 +357,7 @@ async def open_source(
     if hasattr(value, "__aiter__"):
         name = filename or "file"
         path, cleanup = await _spool(cast(AsyncIterable[bytes], value).__aiter__(), where, name)
-        source = await _source_from_path(path, where, filename=name, content_type=content_type)
-        source._cleanup = cleanup
-        return source
+        return await _spool_source(path, cleanup, where, name=name, content_type=content_type)
     if callable(getattr(value, "read", None)):
         return await _source_from_fileobj(
             value, where, filename=filename, content_type=content_type

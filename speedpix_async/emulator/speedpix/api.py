@@ -1,9 +1,9 @@
-"""The gateway-fronted SpeedPix API of the emulator (PROTOCOL A.2–A.5).
+"""The gateway-fronted SpeedPix API of the emulator (docs/protocol.md, "SpeedPix").
 
 Every request passes the gateway checks first (unknown path, method, then the digest signature
 over the raw body), exactly as a real client meets them. Business errors are HTTP 200 envelopes
-with ``status: 20`` (PROTOCOL A.3's recommendation); the error codes are our own choice since the
-real vocabulary is unpublished, and follow Alibaba Cloud's usual spelling.
+with ``status: 20``; the error codes are our own choice since the real vocabulary is
+unpublished, and follow Alibaba Cloud's usual spelling.
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ import email.utils
 import json
 import secrets
 import uuid
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._store import MAX_UPLOAD_BYTES
-from ._workflows import InvalidInput, NotFound
-
-if TYPE_CHECKING:
-    from ._app import Emulator
-    from ._tasks import Task
+from .._faults import FaultInjector
+from .._gateway import GatewayAuth
+from .._requests import public_url
+from .._stats import Stats
+from .._store import MAX_UPLOAD_BYTES, ObjectStore
+from .tasks import Task, TaskStore
+from .workflows import InvalidInput, NotFound, WorkflowRegistry
 
 __all__ = ["SpeedPixApi", "json_bytes"]
 
@@ -68,7 +69,7 @@ class _BadRequest(Exception):
 
 
 def _without_nulls(payload: dict[str, Any]) -> dict[str, Any]:
-    # The official SDKs send unset fields as null (PROTOCOL A.8.6): null means "not given".
+    # The official SDKs send unset fields as null (docs/protocol.md): null means "not given".
     return {key: value for key, value in payload.items() if value is not None}
 
 
@@ -93,8 +94,24 @@ def _bool_field(payload: dict[str, Any], name: str) -> bool:
 class SpeedPixApi:
     """The Starlette endpoint (:meth:`handle`) serving every gateway-fronted path."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
+    def __init__(
+        self,
+        *,
+        gateway: GatewayAuth,
+        tasks: TaskStore,
+        workflows: WorkflowRegistry,
+        store: ObjectStore,
+        faults: FaultInjector,
+        stats: Stats,
+        clock: Callable[[], float],
+    ) -> None:
+        self.gateway = gateway
+        self.tasks = tasks
+        self.workflows = workflows
+        self.store = store
+        self.faults = faults
+        self.stats = stats
+        self.clock = clock
         self.routes: dict[str, RouteHandler] = {
             "/scc/comfy_prompt": self.comfy_prompt,
             "/scc/comfy_get_progress": self.comfy_get_progress,
@@ -110,7 +127,7 @@ class SpeedPixApi:
     def gateway_headers(self) -> dict[str, str]:
         return {
             "x-ca-request-id": str(uuid.uuid4()).upper(),
-            "date": email.utils.formatdate(self.emu.clock(), usegmt=True),
+            "date": email.utils.formatdate(self.clock(), usegmt=True),
         }
 
     def gateway_error(self, status: int, message: str) -> Response:
@@ -128,14 +145,14 @@ class SpeedPixApi:
 
     async def handle(self, request: Request) -> Response:
         path = request.url.path
-        self.emu.stats.request(path)
+        self.stats.request(path)
         handler = self.routes.get(path)
         if handler is None:
             return self.gateway_error(400, "API Not Found")
         if request.method != "POST":
             return self.gateway_error(400, "Invalid HttpMethod")
         body = await request.body()
-        rejection = self.emu.gateway.verify(
+        rejection = self.gateway.verify(
             method=request.method,
             path=path,
             query={k: request.query_params.getlist(k) for k in request.query_params},
@@ -143,17 +160,15 @@ class SpeedPixApi:
             body=body,
         )
         if rejection is not None:
-            self.emu.stats.auth_rejected(rejection.reason)
+            self.stats.auth_rejected(rejection.reason)
             return self.gateway_error(rejection.status, rejection.message)
-        return await self.emu.faults.apply(path, lambda: self._handle(handler, body, request), self)
+        return await self.faults.apply(path, lambda: self._handle(handler, body, request), self)
 
     # ------------------------------------------------------------------ fault responses
 
     def rejection(self, kind: str) -> Response | None:
         if kind == "throttle":
-            return self.gateway_error(
-                self.emu.faults.throttle_status, "Throttled by APP Flow Control"
-            )
+            return self.gateway_error(self.faults.throttle_status, "Throttled by APP Flow Control")
         if kind == "unavailable":
             return self.gateway_error(503, "Service Unavailable")
         return self.respond(
@@ -202,16 +217,16 @@ class SpeedPixApi:
             raise _BadRequest("inputs must be a JSON object")
         assert workflow_id is not None
         try:
-            version, spec = self.emu.workflows.resolve(workflow_id, alias_id, version_id)
+            version, spec = self.workflows.resolve(workflow_id, alias_id, version_id)
         except NotFound as exc:
             return failed(exc.code, exc.message)
         try:
             if spec.validate is not None:
                 spec.validate(inputs)
-            task = self.emu.tasks.create(workflow_id, version, spec, inputs)
+            task = self.tasks.create(workflow_id, version, spec, inputs)
         except InvalidInput as exc:
             return failed("InvalidParameter", f"invalid inputs for {workflow_id}: {exc}")
-        self.emu.stats.task_created(workflow_id, inputs)
+        self.stats.task_created(workflow_id, inputs)
         return ok(
             {
                 "taskId": task.id,
@@ -231,8 +246,8 @@ class SpeedPixApi:
             raise _BadRequest("size must be a non-negative integer")
         if size is not None and size > MAX_UPLOAD_BYTES:
             return failed("FileTooLarge", f"files are limited to {MAX_UPLOAD_BYTES} bytes")
-        slot = self.emu.store.upload_slot(
-            filename=filename, content_type=content_type, base_url=self.emu.public_url(request)
+        slot = self.store.upload_slot(
+            filename=filename, content_type=content_type, base_url=public_url(request)
         )
         return ok(slot)
 
@@ -240,7 +255,7 @@ class SpeedPixApi:
         task_id = payload.get("taskId")
         if not isinstance(task_id, str) or not task_id:
             raise _BadRequest("taskId is required")
-        task = self.emu.tasks.get(task_id)
+        task = self.tasks.get(task_id)
         if task is None:
             return failed("TaskNotFound", f"task {task_id!r} does not exist")
         return task
@@ -250,14 +265,14 @@ class SpeedPixApi:
         if isinstance(found, dict):
             return found
         task = found
-        now = self.emu.tasks.now()
+        now = self.tasks.now()
         data: dict[str, Any] = {"taskId": task.id}
         if now < task.starts_at:
             data.update(
                 status="waiting",
                 progress=0.0,
                 etaRelative=round(task.ends_at - now, 3),
-                lastQueueRemaining=self.emu.tasks.queued_ahead(task, now),
+                lastQueueRemaining=self.tasks.queued_ahead(task, now),
                 message="waiting in queue",
             )
         elif now < task.ends_at:
@@ -270,7 +285,7 @@ class SpeedPixApi:
                 message=f"running {task.workflow_id}",
             )
         else:
-            outcome = await self.emu.tasks.finish(task, self.emu.public_url(request))
+            outcome = await self.tasks.finish(task, public_url(request))
             data.update(
                 status="succeeded" if outcome.succeeded else "failed",
                 progress=1.0,
@@ -285,12 +300,12 @@ class SpeedPixApi:
         if isinstance(found, dict):
             return found
         task = found
-        now = self.emu.tasks.now()
+        now = self.tasks.now()
         if now < task.ends_at:
             return ok(
                 {"taskId": task.id, "status": "waiting" if now < task.starts_at else "running"}
             )
-        outcome = await self.emu.tasks.finish(task, self.emu.public_url(request))
+        outcome = await self.tasks.finish(task, public_url(request))
         begin = int(task.starts_at * 1000)
         end = int(task.ends_at * 1000)
         timing = {"taskDuration": end - begin, "taskBeginTime": begin, "taskEndTime": end}

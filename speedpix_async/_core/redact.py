@@ -1,4 +1,4 @@
-"""Keeping secrets out of text we show: reprs, log lines and exception messages (DESIGN §4.6).
+"""Keeping secrets out of text we show: reprs, log lines and exception messages.
 
 Signed URLs (upload PUT URLs, time-limited output URLs) carry their credentials in the query
 string, so anything user-visible shows a URL without it.

@@ -10,17 +10,16 @@ their own in tests::
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any, Callable, Union
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import attrs
 
-if TYPE_CHECKING:
-    from ._tasks import TaskContext
-
 __all__ = [
+    "FileStore",
     "Handler",
     "InvalidInput",
+    "TaskContext",
     "Workflow",
     "WorkflowFailure",
     "WorkflowRegistry",
@@ -28,12 +27,53 @@ __all__ = [
     "builtin_registry",
 ]
 
-Handler = Callable[[dict[str, Any], "TaskContext"], Union[Any, Awaitable[Any]]]
-Duration = Union[float, Callable[[dict[str, Any]], float]]
+Handler = Callable[[dict[str, Any], "TaskContext"], Any | Awaitable[Any]]
+Duration = float | Callable[[dict[str, Any]], float]
 Validator = Callable[[dict[str, Any]], None]
 
 #: Seconds every task spends in ``waiting`` before it runs (before --time-scale).
 DEFAULT_QUEUE_SECONDS = 0.2
+
+
+class FileStore(Protocol):
+    """Where workflow handlers put outputs and read inputs (the emulator's object store)."""
+
+    def put_output(
+        self, data: bytes, *, filename: str, content_type: str, base_url: str
+    ) -> str: ...
+
+    def read_url(self, url: str) -> bytes: ...
+
+
+@attrs.define
+class TaskContext:
+    """What a workflow handler can use besides its inputs."""
+
+    task_id: str
+    workflow_id: str
+    version: str
+    base_url: str
+    """The emulator's URL as the client reached it; output URLs are built on it."""
+    store: FileStore | None = None
+    images: list[str] = attrs.Factory(list)
+    """URLs of files this run produced, in order: the ``images`` default output list."""
+
+    def save_output(self, data: bytes, *, filename: str, content_type: str) -> str:
+        """Store an output file; return its time-limited URL (also added to ``images``)."""
+        if self.store is None:
+            raise RuntimeError("this emulator has no object store")
+        url = self.store.put_output(
+            data, filename=filename, content_type=content_type, base_url=self.base_url
+        )
+        self.images.append(url)
+        return url
+
+    def read_input(self, url: str) -> bytes:
+        """Fetch an input file by URL. Only the emulator's own store is reachable (there is no
+        internet here), as a real service could only fetch what it can reach."""
+        if self.store is None:
+            raise RuntimeError("this emulator has no object store")
+        return self.store.read_url(url)
 
 
 class InvalidInput(Exception):

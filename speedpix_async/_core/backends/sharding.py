@@ -10,8 +10,9 @@ from the environment, timeouts and keep-alive.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -26,10 +27,9 @@ SHARD_SIZE = 4
 class _Counted(httpx.AsyncByteStream):
     """A response body that tells its shard when it has been closed."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, release: ShardedTransport, shard: int) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
         self._inner = inner
         self._release = release
-        self._shard = shard
         self._open = True
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -42,7 +42,7 @@ class _Counted(httpx.AsyncByteStream):
         finally:
             if self._open:
                 self._open = False
-                self._release._in_flight[self._shard] -= 1
+                self._release()
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -78,9 +78,12 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status_code,
             headers=response.headers,
-            stream=_Counted(response.stream, self, index),
+            stream=_Counted(response.stream, functools.partial(self._release, index)),
             extensions=response.extensions,
         )
+
+    def _release(self, index: int) -> None:
+        self._in_flight[index] -= 1
 
     async def aclose(self) -> None:
         for shard in self._shards:

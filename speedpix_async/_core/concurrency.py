@@ -8,8 +8,8 @@ cancelled because of it).
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Sequence
-from typing import Callable, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import anyio
 

@@ -1,4 +1,5 @@
-"""Turning a user's ``input`` into the ``inputs`` object of ``comfy_prompt`` (DESIGN §4.3).
+"""Turning a user's ``input`` into the ``inputs`` object of ``comfy_prompt``
+(docs/architecture.md, "File inputs").
 
 Three passes, so that nothing is sent unless everything is usable:
 
@@ -20,16 +21,14 @@ import os
 import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._concurrency import gather_limited
-from ._errors import InputError
-from ._sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
-from .models import UploadedFile
-
-if TYPE_CHECKING:
-    from .resources.files import AsyncFiles
+from .._core.concurrency import gather_limited
+from .._errors import InputError
+from ..models import UploadedFile
+from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
+from .uploads import Uploader
 
 __all__ = ["UPLOAD_CONCURRENCY", "format_path", "looks_like_local_media_path", "prepare_inputs"]
 
@@ -141,7 +140,7 @@ def _place(tree: Any, path: Path_, value: Any) -> None:
 async def prepare_inputs(
     inputs: Any,
     *,
-    files: AsyncFiles | None = None,
+    uploader: Uploader,
     strategy: str = "url",
     upload_local_paths: bool = True,
     concurrency: int = UPLOAD_CONCURRENCY,
@@ -187,14 +186,13 @@ async def prepare_inputs(
                     f"data:{source.content_type};base64,{base64.b64encode(data).decode('ascii')}"
                 )
         else:
-            if files is None:
-                raise InputError("file inputs need a client to upload them")
             distinct = list(sources.items())
             uploaded = await gather_limited(
-                lambda item: files._upload(item[1]), distinct, concurrency
+                lambda item: uploader.upload(item[1]), distinct, concurrency
             )
             urls = {
-                identity: result.access_url for (identity, _), result in zip(distinct, uploaded)
+                identity: result.access_url
+                for (identity, _), result in zip(distinct, uploaded, strict=True)
             }
         for path, identity in placements:
             _place(prepared, path, urls[identity])

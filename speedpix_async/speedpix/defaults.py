@@ -14,9 +14,9 @@ import asyncio
 import weakref
 from typing import Any
 
-from ._client import AsyncSpeedPix
-from ._errors import ConfigurationError
-from ._polling import ProgressCallback
+from .._errors import ConfigurationError
+from .client import AsyncSpeedPix
+from .options import FileEncodingStrategy, ProgressCallback
 
 __all__ = ["get_default_client", "run", "set_default_client"]
 
@@ -82,11 +82,11 @@ async def run(
     randomise_seeds: bool | None = None,
     return_temp_files: bool | None = None,
     resource_config_id: str | None = None,
-    file_encoding_strategy: str = "url",
+    file_encoding_strategy: FileEncodingStrategy = "url",
     wait: bool = True,
     timeout: float | None = None,
     on_progress: ProgressCallback | None = None,
-    output_type: Any = None,
+    output_type: type[Any] | None = None,
     polling_interval: float | None = None,
 ) -> Any:
     """``AsyncSpeedPix.run`` on ``client`` or on the default client (see

@@ -18,24 +18,26 @@ Concurrency hazards, and the rules that keep them away:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ._concurrency import BaseExceptionGroup, first_exception
-from ._errors import InputError
-from ._inputs import UPLOAD_CONCURRENCY
-from .models import BatchResult
+from .._core.concurrency import BaseExceptionGroup, first_exception
+from .._errors import InputError
+from .._validate import check_identifier
+from ..models import BatchResult, Prediction
+from .inputs import UPLOAD_CONCURRENCY
+from .options import RunOptions
+from .tasks import Tasks
 
-if TYPE_CHECKING:
-    from ._client import AsyncSpeedPix
+__all__ = ["AsyncBatch", "BatchInputs", "PoolFor"]
 
-__all__ = ["AsyncBatch", "BatchInputs"]
-
-BatchInputs = Union[Iterable[Any], AsyncIterable[Any]]
+BatchInputs = Iterable[Any] | AsyncIterable[Any]
+PoolFor = Callable[[int], Awaitable[tuple[Tasks, Callable[[], Awaitable[None]]]]]
+"""Gives tasks whose pool allows N connections at once, and how to release that pool."""
 
 
 async def _each(inputs: BatchInputs) -> AsyncIterator[Any]:
@@ -53,15 +55,14 @@ class AsyncBatch:
 
     def __init__(
         self,
-        client: AsyncSpeedPix,
         workflow_id: str,
         inputs: BatchInputs,
+        options: RunOptions,
         *,
         concurrency: int,
-        create_options: dict[str, Any],
-        wait_options: dict[str, Any],
-        output_type: Any,
+        pool_for: PoolFor,
     ) -> None:
+        check_identifier("workflow_id", workflow_id)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
@@ -71,13 +72,11 @@ class AsyncBatch:
                 "inputs must be an iterable (list, generator, async iterator) of input dicts, "
                 f"one per prediction; got {type(inputs).__name__}"
             )
-        self._client = client
         self._workflow_id = workflow_id
         self._inputs = inputs
+        self._options = options
         self.concurrency = concurrency
-        self._create = create_options
-        self._wait = wait_options
-        self._output_type = output_type
+        self._pool_for = pool_for
         self._iterator: AsyncIterator[BatchResult] | None = None
 
     def __aiter__(self) -> AsyncIterator[BatchResult]:
@@ -99,14 +98,14 @@ class AsyncBatch:
             await self._iterator.aclose()  # type: ignore[attr-defined]
 
     async def _results(self) -> AsyncIterator[BatchResult]:
-        client, own_pool = self._client._client_for(self.concurrency + UPLOAD_CONCURRENCY)
+        tasks, release = await self._pool_for(self.concurrency + UPLOAD_CONCURRENCY)
         # Zero buffer: a worker's send completes only when the consumer takes the result, and
         # only then does its slot free — in flight (running or handing over) <= concurrency.
         send, receive = anyio.create_memory_object_stream[BatchResult](0)
         slots = anyio.Semaphore(self.concurrency)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._feed, client, group, send, slots)
+                group.start_soon(self._feed, tasks, group, send, slots)
                 async with receive:
                     try:
                         async for result in receive:
@@ -122,13 +121,12 @@ class AsyncBatch:
             # own input iterator raising — hand back its error as itself.
             raise first_exception(exc) from None
         finally:
-            if own_pool:
-                with anyio.CancelScope(shield=True):
-                    await client.aclose()
+            with anyio.CancelScope(shield=True):
+                await release()
 
     async def _feed(
         self,
-        client: AsyncSpeedPix,
+        tasks: Tasks,
         group: anyio.abc.TaskGroup,
         send: MemoryObjectSendStream[BatchResult],
         slots: anyio.Semaphore,
@@ -145,7 +143,7 @@ class AsyncBatch:
                     except StopAsyncIteration:
                         slots.release()
                         return
-                    group.start_soon(self._work, client, index, item, send.clone(), slots)
+                    group.start_soon(self._work, tasks, index, item, send.clone(), slots)
                     index += 1
             finally:
                 # Close the caller's iterator (its cleanup runs) even when we are cancelled.
@@ -154,7 +152,7 @@ class AsyncBatch:
 
     async def _work(
         self,
-        client: AsyncSpeedPix,
+        tasks: Tasks,
         index: int,
         item: Any,
         send: MemoryObjectSendStream[BatchResult],
@@ -162,20 +160,22 @@ class AsyncBatch:
     ) -> None:
         async with send:
             try:
-                result = await self._predict(client, index, item)
+                result = await self._predict(tasks, index, item)
                 await send.send(result)
             finally:
                 slots.release()
 
-    async def _predict(self, client: AsyncSpeedPix, index: int, item: Any) -> BatchResult:
-        handle = None
+    async def _predict(self, tasks: Tasks, index: int, item: Any) -> BatchResult:
+        latest: list[Prediction] = []
+
+        def track(snapshot: Prediction) -> None:
+            latest[:] = [snapshot]
+
         try:
-            handle = await client.predictions.create(self._workflow_id, item, **self._create)
-            final = await handle.wait(**self._wait)
-            output = client._typed_output(final.output, self._output_type)
-            return BatchResult(index=index, input=item, output=output, prediction=final)
+            output = await tasks.run(self._workflow_id, item, self._options, track=track)
         except Exception as exc:
             prediction = getattr(exc, "prediction", None)
-            if prediction is None and handle is not None:
-                prediction = handle.prediction
+            if prediction is None and latest:
+                prediction = latest[-1]
             return BatchResult(index=index, input=item, error=exc, prediction=prediction)
+        return BatchResult(index=index, input=item, output=output, prediction=latest[-1])

@@ -1,0 +1,207 @@
+"""Object-store traffic: streamed PUTs to presigned upload URLs and GETs of output files.
+
+No signing here — a presigned URL carries its own credentials in the query string, which is
+why no URL shown in an error or a log keeps it. Bodies stream in chunks both ways, so memory
+stays flat however large the file. Uploads and downloads are idempotent, so they are retried;
+a download restarts from the first byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import anyio
+import httpx
+
+from .._config import RetryPolicy
+from .._errors import (
+    APIError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from .backends import HttpBackend, StreamResponse
+from .deadline import SYSTEM_CLOCK, Clock
+from .redact import redact_text, redact_url
+from .retry import parse_retry_after
+from .retrying import with_retries
+
+__all__ = ["Storage", "UploadBody", "storage_error"]
+
+T = TypeVar("T")
+
+_HINTS = {
+    403: "the storage refused the presigned URL: it has expired, or the request does not match "
+    "what was signed (Content-Type); request a new URL (upload again, or re-run for fresh "
+    "output URLs)",
+    404: "the storage has no such object; output URLs expire — copy results soon after a run",
+    400: "the storage refused the request as malformed",
+}
+_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+class UploadBody(Protocol):
+    """A body to PUT: its size and type are known up front, and it can be re-read."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """A fresh stream of the bytes (called again for a retry)."""
+        ...
+
+
+def storage_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, method: str, url: str
+) -> APIError:
+    """The typed error for a failed presigned PUT/GET.
+
+    Storage answers are not service envelopes: OSS-style stores send an XML (sometimes JSON)
+    body with ``Code`` and ``Message``, which are quoted.
+    """
+    text = body[:2000].decode("utf-8", errors="replace")
+    code = re.search(r"<Code>([^<]{1,100})</Code>|\"[Cc]ode\"\s*:\s*\"([^\"]{1,100})\"", text)
+    message = re.search(
+        r"<Message>([^<]{1,300})</Message>|\"[Mm]essage\"\s*:\s*\"([^\"]{1,300})\"", text
+    )
+    storage_code = next((g for g in code.groups() if g), None) if code else None
+    storage_message = next((g for g in message.groups() if g), None) if message else None
+    cls = _CLASSES.get(status, ServerError if status >= 500 else APIError)
+    hint = _HINTS.get(status, f"the storage answered HTTP {status}")
+    detail = f" ({storage_code}: {redact_text(storage_message or '')})" if storage_code else ""
+    return cls(
+        hint + detail,
+        status_code=status,
+        method=method,
+        url=url,
+        request_id=headers.get("x-oss-request-id") or headers.get("x-request-id"),
+        err_code=storage_code,
+        err_message=redact_text(storage_message) if storage_message else None,
+        retry_after=parse_retry_after(headers),
+    )
+
+
+class Storage:
+    """Presigned PUT/GET through a backend, with the client's timeouts and retries."""
+
+    def __init__(
+        self,
+        *,
+        backend: HttpBackend,
+        retry: RetryPolicy,
+        timeout: httpx.Timeout,
+        user_agent: str,
+        check_open: Callable[[], None],
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.backend = backend
+        self.retry = retry
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.check_open = check_open
+        """Raises when the owning client is closed (its pool may be gone)."""
+        self.clock = clock
+
+    async def put(self, url: str, body: UploadBody) -> None:
+        """PUT ``body`` to a presigned URL, streamed; each retry re-reads the body."""
+        self.check_open()
+        shown = redact_url(url)
+
+        async def attempt(number: int) -> None:
+            response = await self.backend.upload(
+                "PUT",
+                url,
+                headers={
+                    "content-type": body.content_type,
+                    "content-length": str(body.size),
+                    "user-agent": self.user_agent,
+                },
+                body=body.chunks(),
+                timeout=self.timeout,
+            )
+            if not response.is_success:
+                raise storage_error(
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                    method="PUT",
+                    url=shown,
+                )
+
+        await self._retrying(attempt, f"PUT {shown}")
+
+    @contextlib.asynccontextmanager
+    async def _open(self, url: str) -> AsyncIterator[StreamResponse]:
+        async with self.backend.stream(
+            "GET", url, headers={"user-agent": self.user_agent}, timeout=self.timeout
+        ) as response:
+            if not 200 <= response.status_code < 300:
+                body = await response.aread()
+                raise storage_error(
+                    response.status_code,
+                    response.headers,
+                    body,
+                    method="GET",
+                    url=redact_url(url),
+                )
+            yield response
+
+    @contextlib.asynccontextmanager
+    async def stream(self, url: str, chunk_size: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        """GET ``url`` and yield its body as a chunk iterator.
+
+        Retried until a 2xx status arrives. A failure while the body streams is raised, not
+        retried: the caller may already have used the earlier bytes.
+        """
+        self.check_open()
+        async with contextlib.AsyncExitStack() as stack:
+
+            async def attempt(number: int) -> StreamResponse:
+                return await stack.enter_async_context(self._open(url))
+
+            response = await self._retrying(attempt, f"GET {redact_url(url)}")
+            yield response.aiter_bytes(chunk_size)
+
+    async def download_to(self, url: str, path: Path, chunk_size: int) -> int:
+        """GET ``url`` into ``path`` (truncated per attempt); a download cut off mid-body is
+        retried from the start. Returns the bytes written."""
+        self.check_open()
+
+        async def attempt(number: int) -> int:
+            written = 0
+            async with self._open(url) as response, await anyio.open_file(path, "wb") as out:
+                async for chunk in response.aiter_bytes(chunk_size):
+                    await out.write(chunk)
+                    written += len(chunk)
+            return written
+
+        return await self._retrying(attempt, f"GET {redact_url(url)}")
+
+    async def download_bytes(self, url: str, chunk_size: int) -> bytes:
+        """GET ``url`` into memory, retried from the start on failure."""
+        self.check_open()
+
+        async def attempt(number: int) -> bytes:
+            async with self._open(url) as response:
+                return b"".join([chunk async for chunk in response.aiter_bytes(chunk_size)])
+
+        return await self._retrying(attempt, f"GET {redact_url(url)}")
+
+    async def _retrying(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
+        return await with_retries(
+            attempt, policy=self.retry, idempotent=True, what=what, clock=self.clock
+        )

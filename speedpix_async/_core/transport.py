@@ -1,0 +1,244 @@
+"""The request pipeline: serialize once → sign → send → read → retry.
+
+One :class:`Transport` per client and service. The service's :class:`~.profile.ServiceProfile`
+signs each attempt and reads each answer; this module owns everything in between: the exact
+bytes, fresh signatures per attempt, the retry loop, clock-skew correction and the call's
+deadline. See docs/architecture.md for the path of one call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from .._config import RetryPolicy
+from .._errors import APIConnectionError, ConfigurationError, InputError, TimestampError
+from .._signing import QueryParams
+from .backends import HttpBackend, Response
+from .deadline import SYSTEM_CLOCK, Clock, Deadline, DeadlineExceeded
+from .profile import CallContext, Reply, ServiceProfile
+from .retry import parse_http_date
+from .retrying import RepeatAttempt, with_retries
+
+__all__ = ["ClockSkew", "Transport", "dump_json"]
+
+log = logging.getLogger("speedpix_async")
+
+
+@attrs.define
+class ClockSkew:
+    """Seconds to add to the local clock to get the server's, learned from a ``Date`` header
+    when the server rejects a timestamp. Shared by every transport of one client."""
+
+    offset: float = 0.0
+
+    def learn(self, date_header: str | None, local_now: float) -> bool:
+        """Adopt the offset a ``Date`` header shows; False when it explains nothing."""
+        server = parse_http_date(date_header)
+        if server is None:
+            return False
+        offset = server - local_now
+        # Date has one-second resolution; a smaller gap cannot be the cause of the rejection.
+        if math.isclose(offset, self.offset, abs_tol=1.0):
+            return False
+        self.offset = offset
+        return True
+
+
+def dump_json(body: Any) -> bytes:
+    """The one serialization of a request body: compact, UTF-8, non-ASCII kept as is (the same
+    bytes the official SDKs send), no NaN/Infinity (not JSON)."""
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"the request body cannot be sent as JSON ({exc}); values must be str, int, float, "
+            "bool, None, lists and dicts of those"
+        ) from exc
+    return text.encode("utf-8")
+
+
+class _CallState:
+    """What one logical call has been through, across its attempts."""
+
+    __slots__ = ("clock_corrected", "sent")
+
+    def __init__(self) -> None:
+        self.sent = False
+        """Whether the current attempt's request may be on the wire (read when a deadline
+        strikes mid-call)."""
+        self.clock_corrected = False
+
+
+class Transport:
+    """Signed, retried JSON calls against one base URL.
+
+    Every attempt is signed afresh (new nonce and timestamp). A non-idempotent call whose
+    outcome is unknown is never repeated: :class:`~.retrying.OutcomeUnknown` is raised instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: ServiceProfile,
+        backend: HttpBackend,
+        base_url: str,
+        retry: RetryPolicy,
+        timeout: httpx.Timeout,
+        user_agent: str,
+        sign_path_prefix: str = "",
+        skew: ClockSkew | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.profile = profile
+        self.backend = backend
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.sign_path_prefix = sign_path_prefix
+        self.skew = skew if skew is not None else ClockSkew()
+        self.clock = clock
+        self.owns_backend = True
+        """Whether closing this transport closes the backend (not for derived transports)."""
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.profile.name} {self.base_url}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def derive(
+        self, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | None = None
+    ) -> Transport:
+        """A transport sharing this one's backend, profile and clock skew, with other
+        policies. The derived transport never closes the shared backend."""
+        # A shallow copy shares everything (backend, profile, the very same ClockSkew) and
+        # cannot fall behind when a field is added; only the policies and ownership differ.
+        derived = copy.copy(self)
+        derived.owns_backend = False
+        derived.retry = retry or self.retry
+        derived.timeout = timeout or self.timeout
+        return derived
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.owns_backend:
+            await self.backend.aclose()
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(
+                "this client is closed; create a new client (or keep using it inside its "
+                "'async with' block)"
+            )
+
+    async def call(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        idempotent: bool,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+        params: QueryParams | None = None,
+        deadline: Deadline | None = None,
+    ) -> Reply:
+        """Send one logical call (with retries) and return the read payload.
+
+        ``body`` is serialized once, here (``bytes`` are sent as they are; ``None`` sends no
+        body). ``headers`` are added after signing and are not signed. With a ``deadline``, the
+        whole call (attempts and the waits between them) ends when it passes, raising
+        :class:`~.deadline.DeadlineExceeded` that says whether a request was on the wire.
+        """
+        self.check_open()
+        payload = body if body is None or isinstance(body, bytes) else dump_json(body)
+        state = _CallState()
+        what = f"{method} {path}"
+
+        async def attempt(number: int) -> Reply:
+            return await self._attempt(method, path, payload, headers, params, number, state)
+
+        if deadline is None:
+            return await with_retries(
+                attempt, policy=self.retry, idempotent=idempotent, what=what, clock=self.clock
+            )
+        with deadline.scope():
+            return await with_retries(
+                attempt, policy=self.retry, idempotent=idempotent, what=what, clock=self.clock
+            )
+        raise DeadlineExceeded(request_sent=state.sent)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        extra_headers: Mapping[str, str] | None,
+        params: QueryParams | None,
+        number: int,
+        state: _CallState,
+    ) -> Reply:
+        signature = self.profile.sign(
+            method=method,
+            path=self.sign_path_prefix + path,
+            body=payload,
+            params=params,
+            now=self.clock.wall() + self.skew.offset,
+        )
+        headers = {"user-agent": self.user_agent, **signature.headers}
+        if extra_headers:
+            headers.update(extra_headers)
+        url = self.base_url + path
+        if params:
+            url = str(httpx.URL(url, params=params))
+        call = CallContext(
+            method=method, url=self.base_url + path, string_to_sign=signature.string_to_sign
+        )
+        began = self.clock.monotonic()
+        state.sent = True
+        try:
+            response = await self.backend.request(
+                method, url, headers=headers, content=payload, timeout=self.timeout
+            )
+        except APIConnectionError as exc:
+            state.sent = exc.request_sent
+            raise
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s attempt %d -> HTTP %d in %.1f ms (request id %s)",
+                method,
+                path,
+                number,
+                response.status_code,
+                (self.clock.monotonic() - began) * 1000.0,
+                response.headers.get("x-ca-request-id") or "-",
+            )
+        try:
+            return self.profile.read(response, call)
+        except TimestampError:
+            # One correction per call: a second rejection is not about our clock.
+            if not state.clock_corrected and self._learn_skew(response):
+                state.clock_corrected = True
+                raise RepeatAttempt from None
+            raise
+
+    def _learn_skew(self, response: Response) -> bool:
+        learned = self.skew.learn(response.headers.get("date"), self.clock.wall())
+        if learned:
+            log.debug(
+                "the server rejected our timestamp; clock offset now %+.3fs, re-signing",
+                self.skew.offset,
+            )
+        return learned

@@ -1,0 +1,250 @@
+"""The one wait loop: look at a remote job until it ends, under one deadline.
+
+Services describe a job by two functions — *look* (one poll; when the poll is aimed at the end
+the server predicted, it may fetch the final state straight away) and *finish* (fetch the final
+state once a look says the job ended) — and this module does the rest for every service:
+
+* the **schedule** follows the server's own estimate of the time remaining: sparse early, a poll
+  just after the expected end, never tighter than ``min_interval`` nor sparser than
+  ``max_interval``, jittered upward so thousands of waits do not poll in lock-step;
+* the **deadline** bounds everything — sleeps, looks, the final fetch and awaited progress
+  callbacks. It is enforced around each step, never around a loop that yields (``watch()`` is an
+  async generator, and a cancel scope must not span a ``yield``);
+* **transient failures** (per :func:`~.retry.is_worth_waiting_out`) are waited out: a flaky
+  network never fails a job that is still running. After :data:`UNREACHABLE_AFTER` failed polls
+  in a row a WARNING is logged, and a timeout then names the unreachable server and carries the
+  last error as its cause.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .._config import PollPolicy
+from .._errors import SpeedPixError
+from .deadline import SYSTEM_CLOCK, Clock, Deadline
+from .retry import is_worth_waiting_out
+
+__all__ = ["UNREACHABLE_AFTER", "Look", "Schedule", "WaitTimeout", "Waiter", "emit"]
+
+log = logging.getLogger("speedpix_async")
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+#: Failed polls in a row after which the server is reported unreachable (a WARNING).
+UNREACHABLE_AFTER = 3
+
+
+@attrs.frozen
+class Look(Generic[R]):
+    """What one look at a job found."""
+
+    report: Any
+    """Handed to ``on_progress`` and yielded by ``watch()`` (a service's progress type)."""
+    done: bool
+    """Whether the job has ended (successfully or not)."""
+    eta: float | None = None
+    """Seconds until the server expects the job to end, if it said."""
+    final: R | None = None
+    """The job's final state, when this look already has it."""
+
+
+class WaitTimeout(Exception):
+    """Internal: the deadline passed. ``last_error`` is the latest failure of a run of failed
+    looks still unbroken at the deadline (the server was not answering), else None."""
+
+    def __init__(self, *, last_error: SpeedPixError | None, failures: int) -> None:
+        super().__init__("the deadline passed")
+        self.last_error = last_error
+        self.failures = failures
+
+
+async def emit(callback: Callable[[Any], Any] | None, report: Any) -> None:
+    """Call a user's ``on_progress`` (plain or async function) with one report."""
+    if callback is None:
+        return
+    result = callback(report)
+    if inspect.isawaitable(result):
+        await result
+
+
+class _Again(Exception):
+    """Internal: a step failed in a way worth waiting out; try again later."""
+
+
+class Schedule:
+    """When to look next, from the policy and the server's latest estimate."""
+
+    def __init__(
+        self, policy: PollPolicy, *, first_eta: float | None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.policy = policy
+        self._random = clock.random
+        # Before the first report we aim at the submit's estimate; a resumed wait (no estimate)
+        # asks right away so it learns the job's state.
+        self._eta = first_eta
+        self._immediate = first_eta is None
+        self._refresh = False
+
+    def delay(self, eta: float | None) -> float:
+        """Seconds until the next look, given an estimate of the time remaining.
+
+        * fixed ``policy.interval`` → that interval, exactly (the caller asked for it);
+        * a known ETA → just after it: ``eta + margin + ratio·eta``, clamped to
+          ``[min_interval, max_interval]``;
+        * no ETA → ``fallback_interval``.
+
+        The result is then stretched by a random ``0..jitter`` fraction, at most ``jitter_cap``
+        seconds (never shortened: looking early only costs a request; and a capped stretch
+        spreads a fan-out's polls without adding much lag).
+        """
+        policy = self.policy
+        if policy.interval is not None:
+            return policy.interval
+        if eta is None or eta != eta or eta < 0:  # unknown, NaN or nonsense
+            base = policy.fallback_interval
+        else:
+            base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
+        base = min(policy.max_interval, max(policy.min_interval, base))
+        return base + min(base * policy.jitter, policy.jitter_cap) * self._random()
+
+    def plan(self) -> tuple[float, bool]:
+        """Seconds until the next look, and whether it is aimed at the predicted end."""
+        if self._immediate:
+            self._immediate = False
+            return 0.0, False
+        if self._refresh:
+            self._refresh = False
+            return self.policy.min_interval, False
+        aimed = (
+            self.policy.interval is None
+            and self._eta is not None
+            and self._eta <= self.policy.max_interval
+        )
+        return self.delay(self._eta), aimed
+
+    def observe(self, look: Look[Any], aimed: bool) -> None:
+        self._eta = look.eta
+        # An aimed look that found the job unfinished brings no fresh estimate: refresh soon.
+        if aimed and look.eta is None and not look.done:
+            self._refresh = True
+
+    def failed(self) -> None:
+        """A look failed: forget the estimate (the next look waits the fallback interval)."""
+        self._eta = None
+
+
+class Waiter(Generic[R]):
+    """One wait on one job: its schedule, its deadline, its run of failures."""
+
+    def __init__(
+        self,
+        look: Callable[[bool], Awaitable[Look[R]]],
+        *,
+        schedule: Schedule,
+        deadline: Deadline,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._look = look
+        self.schedule = schedule
+        self.deadline = deadline
+        self._clock = clock
+        self.failures = 0
+        """Failed steps in a row (reset by any success)."""
+        self.last_error: SpeedPixError | None = None
+
+    def _timeout(self) -> WaitTimeout:
+        return WaitTimeout(
+            last_error=self.last_error if self.failures else None, failures=self.failures
+        )
+
+    def _failed(self, error: SpeedPixError) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.failures == UNREACHABLE_AFTER:
+            log.warning(
+                "the server has not answered %d polls in a row (last error: %s); still waiting "
+                "until the deadline (%.1fs left)",
+                self.failures,
+                error,
+                max(0.0, self.deadline.remaining()),
+            )
+        else:
+            log.debug("transient error while waiting (%s); will try again", error)
+
+    async def _step(self, delay: float, step: Callable[[], Awaitable[T]]) -> T:
+        """Sleep ``delay``, then run ``step`` within the deadline. Raises :class:`_Again` after
+        a failure worth waiting out, :class:`WaitTimeout` at the deadline."""
+        if self.deadline.expired:
+            raise self._timeout()
+        with self.deadline.scope():
+            if delay > 0:
+                await self._clock.sleep(delay)
+            try:
+                result = await step()
+            except SpeedPixError as exc:
+                if not is_worth_waiting_out(exc):
+                    raise
+                self._failed(exc)
+                raise _Again from exc
+            self.failures = 0
+            return result
+        raise self._timeout()
+
+    async def next(self) -> Look[R]:
+        """Sleep until the next scheduled look and return what it found."""
+        while True:
+            delay, aimed = self.schedule.plan()
+            try:
+                look = await self._step(delay, functools.partial(self._look, aimed))
+            except _Again:
+                self.schedule.failed()
+                continue
+            self.schedule.observe(look, aimed)
+            return look
+
+    async def settle(self, step: Callable[[], Awaitable[T]]) -> T:
+        """Run ``step`` (fetching a final state) until it succeeds, within the deadline;
+        failures worth waiting out are retried after the fallback interval."""
+        delay = 0.0
+        while True:
+            try:
+                return await self._step(delay, step)
+            except _Again:
+                delay = self.schedule.policy.fallback_interval
+
+    async def report(self, callback: Callable[[Any], Any] | None, report: Any) -> None:
+        """Hand ``report`` to an ``on_progress`` callback, within the deadline."""
+        if callback is None:
+            return
+        with self.deadline.scope():
+            await emit(callback, report)
+            return
+        raise self._timeout()
+
+    async def until_done(
+        self,
+        finish: Callable[[Look[R]], Awaitable[R | None]],
+        *,
+        on_report: Callable[[Any], Any] | None = None,
+    ) -> R:
+        """Look until the job ends and return its final state. ``finish`` fetches it when the
+        last look did not; it may find the job unfinished after all (None), and the wait goes
+        on."""
+        while True:
+            look = await self.next()
+            await self.report(on_report, look.report)
+            if not look.done:
+                continue
+            final = look.final
+            if final is None:
+                final = await self.settle(functools.partial(finish, look))
+            if final is not None:
+                return final

@@ -1,0 +1,1 @@
+"""The SpeedPix routes of the emulator: the gateway-fronted API, tasks and workflows."""

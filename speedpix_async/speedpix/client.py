@@ -1,0 +1,424 @@
+"""``AsyncSpeedPix``: configuration, the parts of one client, and ``run``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
+
+import attrs
+import httpx
+
+from .._config import (
+    ClientConfig,
+    PollPolicy,
+    RetryPolicy,
+    TimeoutTypes,
+    coerce_timeout,
+    resolve_config,
+    urlsplit_path,
+)
+from .._core.backends.httpx_backend import HttpxBackend, build_http_client
+from .._core.storage import Storage
+from .._core.transport import ClockSkew, Transport
+from .._errors import ConfigurationError, InputError
+from .._signing import GatewaySigner
+from .batch import AsyncBatch, BatchInputs
+from .endpoints import Endpoints
+from .files import AsyncFiles
+from .handle import AsyncPredictionHandle
+from .options import FileEncodingStrategy, ProgressCallback, RunOptions
+from .predictions import AsyncPredictions
+from .profile import SpeedPixProfile
+from .tasks import Tasks
+from .uploads import Uploader
+
+__all__ = ["AsyncSpeedPix"]
+
+T = TypeVar("T")
+
+
+def _transport(config: ClientConfig, backend: HttpxBackend, skew: ClockSkew | None) -> Transport:
+    return Transport(
+        profile=SpeedPixProfile(GatewaySigner(config.app_key, config.app_secret)),
+        backend=backend,
+        base_url=config.endpoint,
+        retry=config.retry,
+        timeout=config.timeout,
+        user_agent=config.user_agent,
+        # The gateway signs the full request path, including any prefix in the endpoint.
+        sign_path_prefix=urlsplit_path(config.endpoint),
+        skew=skew,
+    )
+
+
+def _tasks(config: ClientConfig, transport: Transport) -> Tasks:
+    """The parts of a client around ``transport``, each given what it needs."""
+    storage = Storage(
+        backend=transport.backend,
+        retry=config.retry,
+        timeout=config.timeout,
+        user_agent=config.user_agent,
+        check_open=transport.check_open,
+    )
+    endpoints = Endpoints(transport)
+    return Tasks(
+        endpoints=endpoints,
+        uploader=Uploader(endpoints, storage),
+        storage=storage,
+        poll=config.poll,
+        upload_local_paths=config.upload_local_paths,
+    )
+
+
+class AsyncSpeedPix:
+    """Asynchronous SpeedPix (智作工坊) client.
+
+    Credentials come from ``app_key`` / ``app_secret`` or, when neither is passed, from the
+    ``SPEEDPIX_APP_KEY`` / ``SPEEDPIX_APP_SECRET`` environment variables; the endpoint from
+    ``endpoint`` or ``SPEEDPIX_ENDPOINT`` (default ``https://openai.edu-aliyun.com``).
+
+    Use it with ``async with``, or call :meth:`aclose` when done::
+
+        async with AsyncSpeedPix() as client:
+            output = await client.run("wf-white-background", input={...})
+
+    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 30.
+    :param max_retries: retries of a failed call (default 4); submits are only retried when the
+        failure proves the task was not created.
+    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
+    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
+        ``httpx.ASGITransport(app=emulator_app)``.
+    :param upload_local_paths: whether a plain string that names a local media file is uploaded
+        (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
+        untrusted text into inputs).
+    """
+
+    predictions: AsyncPredictions
+    """Tasks: ``create``, ``get``, ``result``, ``wait``, ``handle``."""
+    files: AsyncFiles
+    """Uploads (``create``) and downloads (``from_url``)."""
+
+    def __init__(
+        self,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        *,
+        endpoint: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        user_agent: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        upload_local_paths: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+    ) -> None:
+        config = resolve_config(
+            app_key=app_key,
+            app_secret=app_secret,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            user_agent=user_agent,
+            upload_local_paths=upload_local_paths,
+            retry_policy=retry_policy,
+            poll_policy=poll_policy,
+        )
+        if http_client is not None and transport is not None:
+            raise ConfigurationError(
+                "pass either http_client= or transport=, not both (a transport belongs inside "
+                "the http client you pass)"
+            )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
+                "the blocking SpeedPix client builds its own"
+            )
+        backend = HttpxBackend(
+            http_client
+            or build_http_client(
+                timeout=config.timeout, max_connections=config.max_connections, transport=transport
+            ),
+            owns_client=http_client is None,
+        )
+        # Only a pool we built on httpx's default transport may be replaced by a bigger one;
+        # an injected client or transport keeps its own limits.
+        resizable = http_client is None and transport is None
+        self._assemble(config, _transport(config, backend, None), resizable=resizable)
+
+    def _assemble(self, config: ClientConfig, transport: Transport, *, resizable: bool) -> None:
+        """Build the parts of a client around ``transport``."""
+        self._config = config
+        self._transport = transport
+        self._resizable = resizable
+        self._tasks = _tasks(config, transport)
+        self.predictions = AsyncPredictions(self._tasks)
+        self.files = AsyncFiles(self._tasks.uploader, self._tasks.storage)
+
+    @classmethod
+    def _from_parts(
+        cls, config: ClientConfig, transport: Transport, *, resizable: bool
+    ) -> AsyncSpeedPix:
+        """A client around an existing transport (``with_options``, a batch's own pool)."""
+        client = cls.__new__(cls)
+        cls._assemble(client, config, transport, resizable=resizable)
+        return client
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSpeedPix(endpoint={self._config.endpoint!r}, app_key={self._config.app_key!r})"
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to."""
+        return self._config.endpoint
+
+    @property
+    def app_key(self) -> str:
+        """The app key (an identifier, not a secret; the secret is never exposed)."""
+        return self._config.app_key
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    async def __aenter__(self) -> AsyncSpeedPix:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (if this client created it). Safe to call twice."""
+        await self._transport.aclose()
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> AsyncSpeedPix:
+        """A client sharing this one's connection pool and credentials with other options::
+
+            await client.with_options(max_retries=0, timeout=5).predictions.get(task_id)
+
+        Closing the derived client does not close the shared pool.
+        """
+        retry = retry_policy or self._config.retry
+        if max_retries is not None:
+            retry = attrs.evolve(retry, max_retries=max_retries)
+        config = attrs.evolve(
+            self._config,
+            timeout=self._config.timeout if timeout is None else coerce_timeout(timeout),
+            retry=retry,
+            poll=poll_policy or self._config.poll,
+        )
+        transport = self._transport.derive(retry=config.retry, timeout=config.timeout)
+        return self._from_parts(config, transport, resizable=self._resizable)
+
+    async def _pool_for(self, connections: int) -> tuple[Tasks, Callable[[], Awaitable[None]]]:
+        """Tasks whose pool allows ``connections`` at once, and how to release that pool: this
+        client's own when it is wide enough (or not ours to resize), else a new one sharing the
+        configuration and clock skew."""
+        if not self._resizable or connections <= self._config.max_connections:
+            return self._tasks, _nothing
+        config = attrs.evolve(self._config, max_connections=connections)
+        backend = HttpxBackend(
+            build_http_client(timeout=config.timeout, max_connections=connections),
+            owns_client=True,
+        )
+        transport = _transport(config, backend, self._transport.skew)
+        return _tasks(config, transport), transport.aclose
+
+    @overload
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        wait: Literal[True] = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: None = None,
+        polling_interval: float | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        wait: Literal[True] = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: type[T],
+        polling_interval: float | None = None,
+    ) -> T: ...
+
+    @overload
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        wait: Literal[False],
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: None = None,
+        polling_interval: float | None = None,
+    ) -> AsyncPredictionHandle: ...
+
+    @overload
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: type[Any] | None = None,
+        polling_interval: float | None = None,
+    ) -> Any: ...
+
+    async def run(
+        self,
+        workflow_id: str,
+        input: dict[str, Any] | None = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        wait: bool = True,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: type[Any] | None = None,
+        polling_interval: float | None = None,
+    ) -> Any:
+        """Run a published workflow and return its output.
+
+        Submits the task, polls until it ends and returns the workflow's outputs: the custom
+        output fields configured at publish time, e.g. ``output["images"]["url"]``, where every
+        URL is a :class:`~speedpix_async.FileOutput` you can ``await .save(path)``. With
+        ``output_type=`` (an attrs class or dataclass, or e.g. ``list[ImageFile]``) the output
+        is structured into that type, file fields into :class:`~speedpix_async.ImageFile` & co.;
+        a mismatch raises :class:`~speedpix_async.ResponseValidationError` naming the field.
+        With ``wait=False`` returns the prediction handle right after submitting.
+
+        ``timeout`` (seconds; default 30 minutes) bounds the whole call: uploading local files
+        in ``input`` (see ``predictions.create``), the submit, every poll, the result fetch and
+        awaited ``on_progress`` callbacks.
+
+        Raises :class:`~speedpix_async.PredictionFailedError` when the task fails,
+        :class:`~speedpix_async.PredictionTimeoutError` when the deadline passes (when a task
+        exists it keeps running; resume with ``client.predictions.wait(err.task_id)``) and
+        :class:`~speedpix_async.SubmitOutcomeUnknownError` when the submit's answer was lost.
+        """
+        if not isinstance(wait, bool):
+            raise InputError(f"wait must be True or False, got {wait!r}")
+        options = RunOptions.of(
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+            timeout=timeout,
+            on_progress=on_progress,
+            output_type=output_type,
+            polling_interval=polling_interval,
+        )
+        tasks = self._tasks
+        if wait:
+            return await tasks.run(workflow_id, input, options)
+        snapshot = await tasks.submit(
+            workflow_id, input, options.submit, tasks.deadline(options.wait.timeout)
+        )
+        return AsyncPredictionHandle(snapshot, tasks=tasks, fresh=True)
+
+    def run_many(
+        self,
+        workflow_id: str,
+        inputs: BatchInputs,
+        *,
+        concurrency: int = 8,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: FileEncodingStrategy = "url",
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: type[Any] | None = None,
+        polling_interval: float | None = None,
+    ) -> AsyncBatch:
+        """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
+        :class:`~speedpix_async.BatchResult` per input as each finishes::
+
+            async for result in client.run_many("wf-id", ({"prompt": p} for p in prompts)):
+                print(result.index, result.output if result.ok else result.error)
+
+        ``inputs`` (an iterable or async iterable) is consumed lazily. A failed prediction is
+        a result with ``error`` set (its ``prediction`` too, when a task was created): one
+        failure never loses the others. The other options are those of :meth:`run`; ``timeout``
+        applies to each prediction. To stop early, iterate inside ``async with
+        client.run_many(...) as results:``, or cancel the consuming task: unfinished predictions
+        stop being awaited (their server tasks run on — the API cannot cancel them).
+        """
+        options = RunOptions.of(
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+            timeout=timeout,
+            on_progress=on_progress,
+            output_type=output_type,
+            polling_interval=polling_interval,
+        )
+        return AsyncBatch(
+            workflow_id, inputs, options, concurrency=concurrency, pool_for=self._pool_for
+        )
+
+
+async def _nothing() -> None:
+    pass

@@ -1,0 +1,157 @@
+"""The options of a run, defined and validated once.
+
+``run``, ``run_many``, ``predictions.create`` and the module-level ``run`` keep explicit keyword
+signatures (users and the blocking-wrapper generator read them); each turns its keywords into
+these frozen values straight away, and every later step reads the values. A bad option raises
+:class:`~speedpix_async.InputError` here, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import attrs
+
+from .._errors import InputError
+from .._validate import check_bool, check_callable, check_identifier, check_seconds
+from ..models import Progress
+
+__all__ = [
+    "FileEncodingStrategy",
+    "ProgressCallback",
+    "RunOptions",
+    "SubmitOptions",
+    "WaitOptions",
+]
+
+FileEncodingStrategy = Literal["url", "base64"]
+"""How local files in ``input`` reach the service: uploaded (``"url"``) or inlined as ``data:``
+URIs (``"base64"``, 1 MiB at most)."""
+ProgressCallback = Callable[[Progress], Awaitable[None] | None]
+"""``on_progress``: a plain or async function taking one :class:`~speedpix_async.Progress`."""
+
+_STRATEGIES = ("url", "base64")
+#: The alias the guides use when neither an alias nor a version is chosen.
+DEFAULT_ALIAS = "main"
+
+
+@attrs.frozen(kw_only=True)
+class SubmitOptions:
+    """What ``comfy_prompt`` is asked to run, and how input files travel."""
+
+    alias_id: str | None = None
+    version_id: str | None = None
+    randomise_seeds: bool | None = None
+    return_temp_files: bool | None = None
+    resource_config_id: str | None = None
+    file_encoding_strategy: FileEncodingStrategy = "url"
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+    ) -> SubmitOptions:
+        """Validated options; ``alias_id`` becomes ``"main"`` when neither an alias nor a
+        version is given."""
+        check_identifier("alias_id", alias_id, allow_none=True)
+        check_identifier("version_id", version_id, allow_none=True)
+        if alias_id is not None and version_id is not None:
+            raise InputError(
+                "pass either alias_id or version_id, not both (the service does not document "
+                "which one wins)"
+            )
+        check_bool("randomise_seeds", randomise_seeds)
+        check_bool("return_temp_files", return_temp_files)
+        if resource_config_id is not None:
+            check_identifier("resource_config_id", resource_config_id)
+            if " " in resource_config_id:
+                raise InputError(
+                    "resource_config_id is a comma-separated list of ids without spaces, e.g. "
+                    f"'pool-a,default'; got {resource_config_id!r}"
+                )
+        if file_encoding_strategy not in _STRATEGIES:
+            raise InputError(
+                f"file_encoding_strategy must be 'url' or 'base64', got {file_encoding_strategy!r}"
+            )
+        strategy: FileEncodingStrategy = "base64" if file_encoding_strategy == "base64" else "url"
+        return cls(
+            alias_id=DEFAULT_ALIAS if alias_id is None and version_id is None else alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=strategy,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class WaitOptions:
+    """How long to wait and what to tell the caller meanwhile."""
+
+    timeout: float | None = None
+    """Seconds the whole call may take; ``None``: the poll policy's default (30 minutes)."""
+    on_progress: ProgressCallback | None = None
+    polling_interval: float | None = None
+    """A fixed interval instead of following the server's estimates."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        polling_interval: float | None = None,
+    ) -> WaitOptions:
+        return cls(
+            timeout=check_seconds("timeout", timeout),
+            on_progress=check_callable("on_progress", on_progress),
+            polling_interval=check_seconds("polling_interval", polling_interval),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """Everything one ``run`` needs besides the workflow and its input."""
+
+    submit: SubmitOptions
+    wait: WaitOptions
+    output_type: Any = None
+    """An attrs class, dataclass or other type to structure the output into (None: as is)."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool | None = None,
+        return_temp_files: bool | None = None,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        output_type: Any = None,
+        polling_interval: float | None = None,
+    ) -> RunOptions:
+        """Validated options of ``run``/``run_many``."""
+        return cls(
+            submit=SubmitOptions.of(
+                alias_id=alias_id,
+                version_id=version_id,
+                randomise_seeds=randomise_seeds,
+                return_temp_files=return_temp_files,
+                resource_config_id=resource_config_id,
+                file_encoding_strategy=file_encoding_strategy,
+            ),
+            wait=WaitOptions.of(
+                timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
+            ),
+            output_type=output_type,
+        )
