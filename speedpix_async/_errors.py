@@ -336,14 +336,12 @@ class SubmitTimeoutError(SubmitOutcomeUnknownError, PredictionTimeoutError):
         version_id: str | None = None,
         attempts: int = 1,
     ) -> None:
-        SubmitOutcomeUnknownError.__init__(
-            self,
-            message,
-            workflow_id=workflow_id,
-            alias_id=alias_id,
-            version_id=version_id,
-            attempts=attempts,
-        )
+        SpeedPixError.__init__(self, message)
+        self.workflow_id = workflow_id
+        self.alias_id = alias_id
+        self.version_id = version_id
+        self.attempts = attempts
+        self.request_id = None
         self.task_id = None
         self.timeout = timeout
         self.prediction = None
