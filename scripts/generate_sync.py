@@ -38,7 +38,12 @@ CLASSES = (
     Spec("speedpix_async.speedpix.client", "AsyncSpeedPix", "SpeedPix", "client"),
     Spec("speedpix_async.speedpix.predictions", "AsyncPredictions", "Predictions", "wrapper"),
     Spec("speedpix_async.speedpix.files", "AsyncFiles", "Files", "wrapper"),
-    Spec("speedpix_async.speedpix.handle", "AsyncPredictionHandle", "PredictionHandle", "wrapper"),
+    Spec(
+        "speedpix_async.speedpix.predictions",
+        "AsyncPredictionHandle",
+        "PredictionHandle",
+        "wrapper",
+    ),
     Spec("speedpix_async.outputs", "FileOutput", "FileOutput", "file"),
     Spec("speedpix_async.outputs", "ImageFile", "ImageFile", "file"),
     Spec("speedpix_async.outputs", "VideoFile", "VideoFile", "file"),

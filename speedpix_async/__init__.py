@@ -45,9 +45,8 @@ from .speedpix.batch import AsyncBatch
 from .speedpix.client import AsyncSpeedPix
 from .speedpix.defaults import get_default_client, run, set_default_client
 from .speedpix.files import AsyncFiles
-from .speedpix.handle import AsyncPredictionHandle
 from .speedpix.options import FileEncodingStrategy, ProgressCallback
-from .speedpix.predictions import AsyncPredictions
+from .speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from .sync import SpeedPix, SyncInAsyncWarning
 
 __all__ = [

@@ -148,7 +148,7 @@ def test_no_module_reads_another_modules_private_attributes() -> None:
 def test_layers_import_only_downward() -> None:
     wrong = []
     for module in MODULES:
-        for target, node, at_import_time in imports(module):
+        for target, _, at_import_time in imports(module):
             mine, theirs = layer(module), layer(target)
             if mine == 4:
                 # The emulator: leaves and its own modules when imported; client code lazily.

@@ -1,6 +1,7 @@
-"""Retry rules as pure functions: the one place that decides what is worth another attempt.
+"""Retrying: the one place that decides what is worth another attempt, and how long to wait.
 
-After a failed attempt the pipeline asks:
+After a failed attempt the pipeline hands the error to :meth:`Attempts.failed`, which applies
+these pure rules (and sleeps the backoff, or raises):
 
 * :func:`decide` — retry, give up, or report that a non-idempotent call's outcome is unknown.
   Errors carry *facts* (HTTP status, envelope codes, whether the request may have been sent,
@@ -22,7 +23,10 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+
+import anyio
+import attrs
 
 from .._config import RetryPolicy
 from .._errors import (
@@ -35,7 +39,11 @@ from .._errors import (
 )
 
 __all__ = [
+    "SYSTEM_CLOCK",
+    "Attempts",
+    "Clock",
     "Decision",
+    "OutcomeUnknown",
     "backoff_delay",
     "decide",
     "is_worth_waiting_out",
@@ -45,6 +53,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("speedpix_async")
+
 
 #: Statuses a gateway uses to refuse work *before* it reaches the backend.
 REJECTED_BEFORE_BACKEND = frozenset({429, 503})
@@ -191,3 +200,101 @@ def retry_delay(
             log.debug("honouring Retry-After %.3fs (server asked %.3fs)", honoured, retry_after)
             return honoured
     return delay
+
+
+# ------------------------------------------------------------------------ between attempts
+
+
+@attrs.frozen
+class Clock:
+    """Where the core gets time, sleep and randomness from."""
+
+    wall: Callable[[], float] = time.time
+    """Epoch seconds (signing, ``Retry-After`` dates)."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Deadlines and elapsed times."""
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    random: Callable[[], float] = random.random
+    """Jitter."""
+
+
+SYSTEM_CLOCK = Clock()
+
+
+class OutcomeUnknown(Exception):
+    """Internal: a non-idempotent request may have been processed but its answer was lost.
+
+    Raised instead of retrying (that could do the work twice); the service turns it into its
+    own error (for a submit, :class:`~speedpix_async.SubmitOutcomeUnknownError`).
+    """
+
+    def __init__(self, cause: SpeedPixError, attempts: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.attempts = attempts
+
+
+class Attempts:
+    """The attempts of one logical call, and what happens after each failure.
+
+    The caller keeps the loop (so a successful attempt never enters this module)::
+
+        attempts = Attempts(policy, idempotent=True, what="POST /x", clock=clock)
+        while True:
+            try:
+                return await one_attempt()
+            except SpeedPixError as error:
+                await attempts.failed(error)   # waits, or raises
+
+    The time budget counts from ``started`` (default: construction).
+    """
+
+    __slots__ = ("_clock", "_idempotent", "_policy", "_started", "_what", "number")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        idempotent: bool,
+        what: str,
+        clock: Clock,
+        started: float | None = None,
+    ) -> None:
+        self._policy = policy
+        self._idempotent = idempotent
+        self._what = what
+        self._clock = clock
+        self._started = clock.monotonic() if started is None else started
+        self.number = 0
+        """Attempts that failed so far."""
+
+    async def failed(self, error: SpeedPixError) -> None:
+        """Return when another attempt should be made (after the backoff); otherwise raise the
+        error — or :class:`OutcomeUnknown` when a non-idempotent call failed in a way that does
+        not prove it was not processed."""
+        self.number += 1
+        number, policy, what = self.number, self._policy, self._what
+        if isinstance(error, APIConnectionError):
+            error.attempts = number
+        decision = decide(error, idempotent=self._idempotent)
+        if decision is Decision.OUTCOME_UNKNOWN:
+            raise OutcomeUnknown(error, number) from error
+        if decision is Decision.RAISE:
+            raise error
+        if number > policy.max_retries:
+            log.debug("giving up on %s after %d attempts", what, number)
+            raise error
+        delay = retry_delay(
+            number - 1, policy, getattr(error, "retry_after", None), rand=self._clock.random
+        )
+        if self._clock.monotonic() - self._started + delay > policy.budget:
+            log.debug("giving up on %s: retry budget %.1fs would be exceeded", what, policy.budget)
+            raise error
+        log.debug(
+            "retrying %s in %.3fs (attempt %d failed: %s)",
+            what,
+            delay,
+            number,
+            type(error).__name__,
+        )
+        await self._clock.sleep(delay)

@@ -25,12 +25,11 @@ from .._errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    SpeedPixError,
 )
-from .backends import HttpBackend, StreamResponse
-from .deadline import SYSTEM_CLOCK, Clock
+from .http import HttpBackend, StreamResponse
 from .redact import redact_text, redact_url
-from .retry import parse_retry_after
-from .retrying import with_retries
+from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_retry_after
 
 __all__ = ["Storage", "UploadBody", "storage_error"]
 
@@ -133,7 +132,7 @@ class Storage:
                 body=body.chunks(),
                 timeout=self.timeout,
             )
-            if not response.is_success:
+            if not 200 <= response.status_code < 300:
                 raise storage_error(
                     response.status_code,
                     response.headers,
@@ -202,6 +201,10 @@ class Storage:
         return await self._retrying(attempt, f"GET {redact_url(url)}")
 
     async def _retrying(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
-        return await with_retries(
-            attempt, policy=self.retry, idempotent=True, what=what, clock=self.clock
-        )
+        """Run ``attempt(number)`` until it succeeds or the retry rules say stop."""
+        attempts = Attempts(self.retry, idempotent=True, what=what, clock=self.clock)
+        while True:
+            try:
+                return await attempt(attempts.number + 1)
+            except SpeedPixError as error:
+                await attempts.failed(error)

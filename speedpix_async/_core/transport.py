@@ -12,24 +12,77 @@ import copy
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import httpx
 
 from .._config import RetryPolicy
-from .._errors import APIConnectionError, ConfigurationError, InputError, TimestampError
-from .._signing import QueryParams
-from .backends import HttpBackend, Response
-from .deadline import SYSTEM_CLOCK, Clock, Deadline, DeadlineExceeded
-from .profile import CallContext, Reply, ServiceProfile
-from .retry import parse_http_date
-from .retrying import RepeatAttempt, with_retries
+from .._errors import (
+    APIConnectionError,
+    ConfigurationError,
+    InputError,
+    ResponseValidationError,
+    SpeedPixError,
+    TimestampError,
+)
+from .._signing import QueryParams, Signature
+from .http import HttpBackend, Response
+from .redact import redact_text
+from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_http_date
+from .waiting import Deadline, DeadlineExceeded
 
-__all__ = ["ClockSkew", "Transport", "dump_json"]
+__all__ = [
+    "CallContext",
+    "ClockSkew",
+    "Reply",
+    "ServiceProfile",
+    "Transport",
+    "decode_json_body",
+    "dump_json",
+    "excerpt",
+    "try_json",
+]
 
 log = logging.getLogger("speedpix_async")
+
+
+@attrs.frozen(kw_only=True)
+class CallContext:
+    """What a response reader needs to know about the request that produced a response."""
+
+    method: str
+    url: str
+    """Scheme, host and path only: never a query string (signed URLs carry secrets there)."""
+    string_to_sign: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """A successful answer: the payload plus the identifiers worth quoting to support."""
+
+    data: Any
+    api_invoke_id: str | None = None
+    request_id: str | None = None
+
+
+class ServiceProfile(Protocol):
+    """A service as the request pipeline sees it (SpeedPix, AI Portrait)."""
+
+    name: str
+    """Shown in messages: "the SpeedPix API"."""
+
+    def sign(
+        self, *, method: str, path: str, body: bytes | None, params: QueryParams | None, now: float
+    ) -> Signature:
+        """Headers for one attempt (signed afresh every time) and the string that was signed."""
+        ...
+
+    def read(self, response: Response, call: CallContext) -> Reply:
+        """The payload of a successful answer, or raise the typed error the answer describes."""
+        ...
 
 
 @attrs.define
@@ -63,6 +116,11 @@ def dump_json(body: Any) -> bytes:
             "bool, None, lists and dicts of those"
         ) from exc
     return text.encode("utf-8")
+
+
+class _ClockCorrected(Exception):
+    """Internal: the server rejected our timestamp and its Date taught us its time; the attempt
+    is made again at once."""
 
 
 class _CallState:
@@ -165,20 +223,43 @@ class Transport:
         self.check_open()
         payload = body if body is None or isinstance(body, bytes) else dump_json(body)
         state = _CallState()
-        what = f"{method} {path}"
-
-        async def attempt(number: int) -> Reply:
-            return await self._attempt(method, path, payload, headers, params, number, state)
-
         if deadline is None:
-            return await with_retries(
-                attempt, policy=self.retry, idempotent=idempotent, what=what, clock=self.clock
-            )
+            return await self._attempts(method, path, payload, headers, params, idempotent, state)
         with deadline.scope():
-            return await with_retries(
-                attempt, policy=self.retry, idempotent=idempotent, what=what, clock=self.clock
-            )
+            return await self._attempts(method, path, payload, headers, params, idempotent, state)
         raise DeadlineExceeded(request_sent=state.sent)
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        headers: Mapping[str, str] | None,
+        params: QueryParams | None,
+        idempotent: bool,
+        state: _CallState,
+    ) -> Reply:
+        """Attempt the call until one succeeds or the retry rules say stop (they are consulted
+        only after a failure)."""
+        started = self.clock.monotonic()
+        attempts: Attempts | None = None
+        while True:
+            number = 1 if attempts is None else attempts.number + 1
+            try:
+                return await self._attempt(method, path, payload, headers, params, number, state)
+            except _ClockCorrected:
+                continue  # re-signed with the server's time; not a retry
+            except SpeedPixError as error:
+                if attempts is None:
+                    what = f"{method} {path}"
+                    attempts = Attempts(
+                        self.retry,
+                        idempotent=idempotent,
+                        what=what,
+                        clock=self.clock,
+                        started=started,
+                    )
+                await attempts.failed(error)
 
     async def _attempt(
         self,
@@ -231,7 +312,7 @@ class Transport:
             # One correction per call: a second rejection is not about our clock.
             if not state.clock_corrected and self._learn_skew(response):
                 state.clock_corrected = True
-                raise RepeatAttempt from None
+                raise _ClockCorrected from None
             raise
 
     def _learn_skew(self, response: Response) -> bool:
@@ -242,3 +323,77 @@ class Transport:
                 self.skew.offset,
             )
         return learned
+
+
+# ------------------------------------------------------------------------ reading answers
+
+
+_EXCERPT_CHARS = 160
+
+
+def excerpt(content: bytes) -> str:
+    """The start of a body as one line, signed-URL queries hidden."""
+    text = content[:_EXCERPT_CHARS].decode("utf-8", errors="replace")
+    text = redact_text(re.sub(r"\s+", " ", text).strip())
+    return text + ("…" if len(content) > _EXCERPT_CHARS else "")
+
+
+def try_json(content: bytes) -> Any:
+    """The parsed body, or None when it is not JSON (error bodies are read best-effort)."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def decode_json_body(
+    response: Response,
+    call: CallContext,
+    *,
+    service: str,
+    endpoint_setting: str,
+    request_id: str | None,
+) -> Any:
+    """Parse a successful response's JSON or raise :class:`ResponseValidationError`.
+
+    A body that claims to be JSON but does not parse is *incomplete* (truncated by a dropped
+    connection or a broken proxy; another attempt may get it whole); a body that is not JSON at
+    all (an HTML page) means the endpoint is wrong, which no retry fixes.
+    """
+    base: dict[str, Any] = {
+        "status_code": response.status_code,
+        "method": call.method,
+        "url": call.url,
+        "request_id": request_id,
+    }
+    content = response.content
+    if not content.strip():
+        raise ResponseValidationError(
+            "the server answered with an empty body instead of a JSON envelope; if this "
+            f"persists, check that the endpoint points at the {service} API",
+            incomplete=True,
+            **base,
+        )
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        ctype = response.headers.get("content-type") or ""
+        looks_json = "json" in ctype.lower() or content.lstrip()[:1] in (b"{", b"[")
+        if looks_json:
+            detail = (
+                f"{exc.msg} at byte {exc.pos}"
+                if isinstance(exc, json.JSONDecodeError)
+                else str(exc)
+            )
+            raise ResponseValidationError(
+                f"the response body is not valid JSON (truncated or garbled: {detail}); body "
+                f"starts {excerpt(content)!r}",
+                incomplete=True,
+                **base,
+            ) from exc
+        raise ResponseValidationError(
+            f"expected a JSON envelope but got {ctype or 'no content-type'}, starting "
+            f"{excerpt(content)!r}; the endpoint ({endpoint_setting}) probably points at a web "
+            f"page or a proxy, not the {service} API",
+            **base,
+        ) from exc

@@ -24,14 +24,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+import anyio
 import attrs
 
 from .._config import PollPolicy
 from .._errors import SpeedPixError
-from .deadline import SYSTEM_CLOCK, Clock, Deadline
-from .retry import is_worth_waiting_out
+from .retry import SYSTEM_CLOCK, Clock, is_worth_waiting_out
 
-__all__ = ["UNREACHABLE_AFTER", "Look", "Schedule", "WaitTimeout", "Waiter", "emit"]
+__all__ = [
+    "UNREACHABLE_AFTER",
+    "Deadline",
+    "DeadlineExceeded",
+    "Look",
+    "Schedule",
+    "WaitTimeout",
+    "Waiter",
+    "emit",
+]
 
 log = logging.getLogger("speedpix_async")
 
@@ -40,6 +49,43 @@ T = TypeVar("T")
 
 #: Failed polls in a row after which the server is reported unreachable (a WARNING).
 UNREACHABLE_AFTER = 3
+
+
+class DeadlineExceeded(Exception):
+    """Internal: a call's deadline passed. Services turn it into their timeout error.
+
+    ``request_sent`` is True when the deadline struck while a request was on the wire (so a
+    non-idempotent call may have been processed) and False when nothing was in flight.
+    """
+
+    def __init__(self, *, request_sent: bool = False) -> None:
+        super().__init__("the deadline passed")
+        self.request_sent = request_sent
+
+
+class Deadline:
+    """``timeout`` seconds from now, shared by every step of one call."""
+
+    __slots__ = ("_monotonic", "at", "timeout")
+
+    def __init__(self, timeout: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.timeout = timeout
+        self._monotonic = clock.monotonic
+        self.at = clock.monotonic() + timeout
+
+    def __repr__(self) -> str:
+        return f"<Deadline {self.timeout:g}s, {self.remaining():.3f}s left>"
+
+    def remaining(self) -> float:
+        return self.at - self._monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def scope(self) -> anyio.CancelScope:
+        """A cancel scope that ends at the deadline (check ``cancelled_caught`` after it)."""
+        return anyio.move_on_after(max(0.0, self.remaining()))
 
 
 @attrs.frozen
@@ -83,9 +129,16 @@ class Schedule:
     """When to look next, from the policy and the server's latest estimate."""
 
     def __init__(
-        self, policy: PollPolicy, *, first_eta: float | None, clock: Clock = SYSTEM_CLOCK
+        self,
+        policy: PollPolicy,
+        *,
+        first_eta: float | None,
+        interval: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.policy = policy
+        self.interval = interval if interval is not None else policy.interval
+        """A fixed interval (the call's or the policy's), or None to follow the server."""
         self._random = clock.random
         # Before the first report we aim at the submit's estimate; a resumed wait (no estimate)
         # asks right away so it learns the job's state.
@@ -96,7 +149,7 @@ class Schedule:
     def delay(self, eta: float | None) -> float:
         """Seconds until the next look, given an estimate of the time remaining.
 
-        * fixed ``policy.interval`` → that interval, exactly (the caller asked for it);
+        * a fixed ``interval`` → that interval, exactly (the caller asked for it);
         * a known ETA → just after it: ``eta + margin + ratio·eta``, clamped to
           ``[min_interval, max_interval]``;
         * no ETA → ``fallback_interval``.
@@ -106,8 +159,8 @@ class Schedule:
         spreads a fan-out's polls without adding much lag).
         """
         policy = self.policy
-        if policy.interval is not None:
-            return policy.interval
+        if self.interval is not None:
+            return self.interval
         if eta is None or eta != eta or eta < 0:  # unknown, NaN or nonsense
             base = policy.fallback_interval
         else:
@@ -124,7 +177,7 @@ class Schedule:
             self._refresh = False
             return self.policy.min_interval, False
         aimed = (
-            self.policy.interval is None
+            self.interval is None
             and self._eta is not None
             and self._eta <= self.policy.max_interval
         )

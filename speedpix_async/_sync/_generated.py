@@ -37,12 +37,11 @@ from speedpix_async.outputs import VideoFile as _AsyncVideoFile
 from speedpix_async.speedpix.batch import BatchInputs
 from speedpix_async.speedpix.client import AsyncSpeedPix
 from speedpix_async.speedpix.files import AsyncFiles
-from speedpix_async.speedpix.handle import AsyncPredictionHandle
 from speedpix_async.speedpix.options import (
     FileEncodingStrategy,
     ProgressCallback,
 )
-from speedpix_async.speedpix.predictions import AsyncPredictions
+from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from speedpix_async.speedpix.sources import FileInput
 
 __all__ = [

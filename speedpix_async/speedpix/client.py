@@ -18,20 +18,18 @@ from .._config import (
     resolve_config,
     urlsplit_path,
 )
-from .._core.backends.httpx_backend import HttpxBackend, build_http_client
+from .._core.http import HttpxBackend, build_http_client
 from .._core.storage import Storage
 from .._core.transport import ClockSkew, Transport
 from .._errors import ConfigurationError, InputError
 from .._signing import GatewaySigner
 from .batch import AsyncBatch, BatchInputs
 from .endpoints import Endpoints
-from .files import AsyncFiles
-from .handle import AsyncPredictionHandle
+from .files import AsyncFiles, Uploader
 from .options import FileEncodingStrategy, ProgressCallback, RunOptions
-from .predictions import AsyncPredictions
+from .predictions import AsyncPredictionHandle, AsyncPredictions
 from .profile import SpeedPixProfile
 from .tasks import Tasks
-from .uploads import Uploader
 
 __all__ = ["AsyncSpeedPix"]
 

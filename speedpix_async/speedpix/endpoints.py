@@ -1,17 +1,22 @@
-"""The SpeedPix API, one request per method (docs/protocol.md, "SpeedPix endpoints").
+"""The SpeedPix API, one request per method, and its request/response bodies
+(docs/protocol.md, "SpeedPix endpoints").
 
 Everything above this module works with typed values; everything below it with bytes. Each
 method sends one logical call through the transport (which signs and retries it) and structures
-the answer.
+the answer. Body fields are snake_case in Python; how each is spelled on the wire is declared
+with :func:`~speedpix_async._converter.register_wire_models`.
 """
 
 from __future__ import annotations
 
-from .._converter import structure, unstructure
-from .._core.deadline import Deadline, DeadlineExceeded
-from .._core.profile import Reply
-from .._core.retrying import OutcomeUnknown
-from .._core.transport import Transport
+from typing import Any
+
+import attrs
+
+from .._converter import register_wire_models, structure, unstructure
+from .._core.retry import OutcomeUnknown
+from .._core.transport import Reply, Transport
+from .._core.waiting import Deadline, DeadlineExceeded
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -22,16 +27,73 @@ from .._errors import (
     SubmitTimeoutError,
     UnsupportedOperationError,
 )
-from ..models import Progress, TaskResult
-from .wire import (
-    PromptRequest,
+from ..models import Progress, TaskResult, TaskStatus
+
+__all__ = [
+    "Endpoints",
+    "PromptRequest",
+    "PromptResponse",
+    "UploadSignRequest",
+    "UploadSignResponse",
+    "cancel_refused",
+    "list_refused",
+]
+
+
+@attrs.frozen(kw_only=True)
+class PromptRequest:
+    """``POST /scc/comfy_prompt`` body."""
+
+    workflow_id: str
+    inputs: dict[str, Any]
+    alias_id: str | None = None
+    version_id: str | None = None
+    randomise_seeds: bool | None = None
+    return_temp_files: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PromptResponse:
+    task_id: str
+    status: TaskStatus = TaskStatus.WAITING
+    estimated_duration_in_seconds: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskRequest:
+    """Body of ``comfy_get_progress`` and ``comfy_get_result``."""
+
+    task_id: str
+
+
+@attrs.frozen(kw_only=True)
+class UploadSignRequest:
+    content_type: str
+    original_filename: str
+    size: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UploadSignResponse:
+    upload_url: str = attrs.field(repr=False)
+    object_key: str
+    path: str
+    expire_time: int | None = None
+    access_url: str | None = None
+
+
+# The submit body is snake_case on the wire; every other body camelCase (docs/protocol.md).
+register_wire_models(PromptRequest, case="snake")
+register_wire_models(
     PromptResponse,
     TaskRequest,
     UploadSignRequest,
     UploadSignResponse,
+    Progress,
+    TaskResult,
+    case="camel",
 )
 
-__all__ = ["Endpoints", "cancel_refused", "list_refused"]
 
 PATH_PROMPT = "/scc/comfy_prompt"
 PATH_PROGRESS = "/scc/comfy_get_progress"

@@ -27,8 +27,8 @@ from urllib.parse import unquote, urlsplit
 from .._core.concurrency import gather_limited
 from .._errors import InputError
 from ..models import UploadedFile
+from .files import Uploader
 from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
-from .uploads import Uploader
 
 __all__ = ["UPLOAD_CONCURRENCY", "format_path", "looks_like_local_media_path", "prepare_inputs"]
 

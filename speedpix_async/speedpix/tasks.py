@@ -19,19 +19,17 @@ from typing import Any
 import attrs
 
 from .._config import PollPolicy
-from .._core.deadline import Deadline
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
-from .._core.waiting import Look, Schedule, Waiter, WaitTimeout
+from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
 from .._errors import APIError, PredictionFailedError, PredictionTimeoutError
 from .._validate import check_identifier
 from ..models import Prediction, Progress, TaskStatus
 from ..outputs import output_from_result, structure_output
-from .endpoints import Endpoints
+from .endpoints import Endpoints, PromptRequest
+from .files import Uploader
 from .inputs import prepare_inputs
 from .options import RunOptions, SubmitOptions, WaitOptions
-from .uploads import Uploader
-from .wire import PromptRequest
 
 __all__ = ["TaskView", "Tasks", "Track", "failed", "timed_out"]
 
@@ -190,10 +188,11 @@ class TaskView:
         """A wait on this task. ``fresh``: the snapshot carries the submit's estimate (else the
         first look is immediate). ``aim_at_result``: a look aimed at the predicted end fetches
         the result directly (``watch()`` polls progress only)."""
-        policy = self.tasks.poll
-        if polling_interval is not None:
-            policy = attrs.evolve(policy, interval=polling_interval)
-        schedule = Schedule(policy, first_eta=self.snapshot.eta if fresh else None)
+        schedule = Schedule(
+            self.tasks.poll,
+            first_eta=self.snapshot.eta if fresh else None,
+            interval=polling_interval,
+        )
         look = self.look if aim_at_result else self.poll_progress
         return Waiter(look, schedule=schedule, deadline=deadline)
 

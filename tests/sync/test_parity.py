@@ -17,8 +17,7 @@ import speedpix_async.sync as sync_api
 from speedpix_async import outputs
 from speedpix_async.speedpix import defaults as _defaults
 from speedpix_async.speedpix.files import AsyncFiles
-from speedpix_async.speedpix.handle import AsyncPredictionHandle
-from speedpix_async.speedpix.predictions import AsyncPredictions
+from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "generate_sync.py"
@@ -196,7 +195,7 @@ def test_the_generator_refuses_what_it_does_not_understand(
     tmp_path: Path, member: str, complaint: str
 ) -> None:
     project = _copy_project(tmp_path)
-    handle_py = project / "speedpix_async" / "speedpix" / "handle.py"
+    handle_py = project / "speedpix_async" / "speedpix" / "predictions.py"
     handle_py.write_text(
         handle_py.read_text().replace(
             "    async def reload(self) -> Prediction:",
