@@ -57,8 +57,12 @@ RENAMES = {"AsyncIterator": "BlockingIterator", "AsyncBatch": "BlockingIterator[
 #: Plain methods returning these are iterated for the caller.
 ITERATED = {"AsyncBatch"}
 #: Async-only method names and their blocking spelling.
-METHODS = {"aclose": "close", "aiter_bytes": "iter_bytes", "__aenter__": "__enter__"}
-METHODS["__aexit__"] = "__exit__"
+METHODS = {
+    "aclose": "close",
+    "aiter_bytes": "iter_bytes",
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
+}
 #: Docstring phrases that only make sense for async code.
 DOC_EDITS = (
     (r"\bAsynchronous\b", "Blocking"),
@@ -229,7 +233,9 @@ class Generator:
 
     # -- members ---------------------------------------------------------------------------
 
-    def body(self, spec: Spec, fn: ast.FunctionDef | ast.AsyncFunctionDef, where: str) -> str:
+    def body(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, where: str) -> str:
+        """The one-line body of a method: iterate, run, or call through the runner; a method
+        returning a twin class wraps its result."""
         raw, _ = self.returns(fn, where)
         _, forward = self.signature(fn)
         target = f"self._async.{fn.name}"
@@ -286,7 +292,7 @@ class Generator:
             return [head, *doc, "        self.close()"]
         if node.name == "aclose" and spec.kind == "client":
             return [head, *doc, "        self._runner.close_client(self._async)"]
-        return [head, *doc, f"        {self.body(spec, node, where)}"]
+        return [head, *doc, f"        {self.body(node, where)}"]
 
     def attributes(self, cls: ast.ClassDef, spec: Spec) -> tuple[list[str], list[str]]:
         """Class-level annotated attributes: resources (twins, set in ``_attach``) and plain

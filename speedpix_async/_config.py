@@ -93,7 +93,7 @@ def _positive_finite(name: str, value: Any, *, allow_zero: bool = False) -> floa
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How failed calls are retried (DESIGN §4.2). Immutable; derive variants with
+    """How failed calls are retried (docs/architecture.md, "Where each rule lives"). Immutable; derive variants with
     :func:`attrs.evolve` or ``client.with_options(...)``."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -124,7 +124,7 @@ class RetryPolicy:
 
 @attrs.frozen(kw_only=True)
 class PollPolicy:
-    """How a wait polls the task (DESIGN §4.5)."""
+    """How a wait polls the task (docs/architecture.md, "Where each rule lives")."""
 
     interval: float | None = None
     """A fixed interval in seconds; ``None`` (default) follows the server's ETA."""

@@ -2,15 +2,15 @@
 
 Two schemes live here:
 
-* the Alibaba Cloud API Gateway *digest* signature that fronts SpeedPix (PROTOCOL A.2), and
-* the PAI AI Portrait ``Authorization: <AppId>:<hex hmac>`` scheme (PROTOCOL B.2).
+* the Alibaba Cloud API Gateway *digest* signature that fronts SpeedPix (docs/protocol.md, "Gateway"), and
+* the PAI AI Portrait ``Authorization: <AppId>:<hex hmac>`` scheme (docs/protocol.md, "AI Portrait").
 
 Everything takes the body as the bytes that will be sent. Nothing here serializes JSON: the caller
 serializes once and passes the same bytes to the signer and to the socket, so the digest can never
-drift from what the server receives (the official Python SDK's bug, PROTOCOL A.8.1).
+drift from what the server receives (the official Python SDK's bug, docs/protocol.md "Official SDK behaviour").
 
 The emulator verifies with the same functions, which is safe because the worked vectors in
-PROTOCOL A.2.3 / B.2.1 pin them down independently of either side.
+docs/protocol.md pin them down independently of either side.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ __all__ = [
     "pai_signature",
 ]
 
-#: Both SDKs send and sign exactly this value for Accept and Content-Type (PROTOCOL A.2.1).
+#: Both SDKs send and sign exactly this value for Accept and Content-Type (docs/protocol.md, "Gateway").
 GATEWAY_ACCEPT = "application/json; charset=utf-8"
 GATEWAY_CONTENT_TYPE = "application/json; charset=utf-8"
 
@@ -72,7 +72,7 @@ def gateway_date(epoch_seconds: float) -> str:
     """The ``date`` header exactly as both official SDKs write it, e.g.
     ``Tue, 14 Nov 2023 22:13:20 GMT+00:00``.
 
-    The ``+00:00`` suffix is not RFC 7231, but it is what the SDKs send and sign (PROTOCOL A.8.3),
+    The ``+00:00`` suffix is not RFC 7231, but it is what the SDKs send and sign,
     so we match it byte for byte. Day and month names are fixed English, never locale-dependent.
     """
     t = time.gmtime(int(epoch_seconds))
@@ -83,7 +83,7 @@ def gateway_date(epoch_seconds: float) -> str:
 
 
 def canonical_path(path: str, params: QueryParams | None = None) -> str:
-    """``PathAndParameters`` of the gateway StringToSign (PROTOCOL A.2.2 rule 5).
+    """``PathAndParameters`` of the gateway StringToSign: the path, then sorted query parameters.
 
     Keys are sorted; only the first value of a multi-valued key counts; a key whose value is
     empty is written bare (``k``, not ``k=``).
@@ -109,7 +109,7 @@ def gateway_string_to_sign(
     signed_header_names: Iterable[str],
     path_and_parameters: str,
 ) -> str:
-    """Build the API-gateway StringToSign (PROTOCOL A.2.2).
+    """Build the API-gateway StringToSign (docs/protocol.md, "Gateway").
 
     ``headers`` maps *lower-case* header names to values; ``signed_header_names`` is the list from
     ``x-ca-signature-headers``. An absent Accept/Content-MD5/Content-Type/Date still contributes
@@ -204,12 +204,12 @@ class GatewaySigner:
 
 
 # --------------------------------------------------------------------------------------------
-# PAI AI Portrait (PROTOCOL B.2)
+# PAI AI Portrait
 # --------------------------------------------------------------------------------------------
 
 
 def pai_sign_string(method: str, body: bytes, path: str, params: QueryParams | None = None) -> str:
-    """``METHOD\\n md5_hex(body) \\n PATH[?canonical_query]`` (PROTOCOL B.2).
+    """``METHOD\\n md5_hex(body) \\n PATH[?canonical_query]``.
 
     The canonical query sorts keys, skips ``sign``, uses the first value and writes ``k=v`` even
     for an empty value (unlike the gateway scheme).
@@ -252,7 +252,7 @@ class PaiSigner:
         when = time.time() if now is None else now
         headers = {
             "authorization": f"{self.app_id}:{pai_signature(self.token, sign_string)}",
-            # Sent by every official SDK but not covered by the signature (PROTOCOL B.2).
+            # Sent by every official SDK but not covered by the signature.
             "x-request-time": str(int(when)),
         }
         return Signature(headers=headers, string_to_sign=sign_string)

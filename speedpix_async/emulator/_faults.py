@@ -1,4 +1,4 @@
-"""Fault injection for retry and chaos tests (DESIGN §3).
+"""Fault injection for retry and chaos tests .
 
 Kinds, each injectable on any route at ``rate`` (or scripted one by one for tests):
 

@@ -1,9 +1,9 @@
-"""What the API gateway checks before a request reaches SpeedPix (PROTOCOL A.2.4).
+"""What the API gateway checks before a request reaches SpeedPix (docs/protocol.md, "Gateway").
 
-The order is the one PROTOCOL recommends: app key, timestamp format, timestamp window, nonce,
+The order is the gateway's: app key, timestamp format, timestamp window, nonce,
 Content-MD5, signature. The digest is computed over the *raw received bytes* — never a
 re-serialization — with the same pure functions the client signs with, whose correctness the
-PROTOCOL vectors pin down independently.
+worked vectors in docs/protocol.md pin down independently.
 """
 
 from __future__ import annotations

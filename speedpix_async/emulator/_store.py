@@ -32,7 +32,7 @@ from ._stats import Stats
 
 __all__ = ["ObjectStore", "StoreError"]
 
-#: A presigned upload URL is valid this long (PROTOCOL Unknowns 3: lifetime unknown).
+#: A presigned upload URL is valid this long (docs/protocol.md, "Unknowns": lifetime unknown).
 UPLOAD_URL_TTL = 15 * 60.0
 #: Access URLs of uploads and outputs stay valid this long.
 OBJECT_URL_TTL = 24 * 3600.0
@@ -141,7 +141,7 @@ class ObjectStore:
     # ------------------------------------------------------------------ API used by the app
 
     def upload_slot(self, *, filename: str, content_type: str, base_url: str) -> dict[str, object]:
-        """The ``data`` of an ``sp_create_temp_file_upload_sign`` answer (PROTOCOL A.4.4)."""
+        """The ``data`` of an ``sp_create_temp_file_upload_sign`` answer (docs/protocol.md, "Uploads")."""
         day = time.strftime("%Y%m%d", time.gmtime(self._clock()))
         key = f"temp/{day}/{uuid.uuid4().hex}/{_safe_name(filename)}"
         upload_url, expires = self.presign(

@@ -1,4 +1,4 @@
-"""Each gateway rejection, end to end against the emulator (PROTOCOL A.2.4)."""
+"""Each gateway rejection, end to end against the emulator."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ async def test_non_numeric_timestamp(emulator: Emulator) -> None:
 
 
 async def test_a_body_changed_in_transit_fails_the_md5_check(emulator: Emulator) -> None:
-    def reserialize(body: bytes) -> bytes:  # what httpx < 0.28 does with json= (PROTOCOL A.8.1)
+    def reserialize(body: bytes) -> bytes:  # what httpx < 0.28 does with json=
         return json.dumps(json.loads(body)).encode()
 
     proxy = BodyRewritingProxy(emulator.transport(), reserialize)
@@ -118,7 +118,7 @@ async def _raw_post(
 
 
 async def test_java_style_signing_without_md5_is_accepted(emulator: Emulator) -> None:
-    # The Java SDK signs comfy_prompt with an empty Content-MD5 line (PROTOCOL A.8.2).
+    # The Java SDK signs comfy_prompt with an empty Content-MD5 line.
     body = b'{"workflow_id":"wf-echo","alias_id":"main","inputs":{"a":1}}'
     response = await _raw_post(emulator, "/scc/comfy_prompt", body, sign_body=False)
     assert response.status_code == 200

@@ -1,6 +1,6 @@
 """The unmodified official Python SDK (speedpix 1.0.4) works against the emulator.
 
-It signs with its own code and serializes with httpx (PROTOCOL A.8.1), sends explicit nulls and
+It signs with its own code and serializes with httpx, sends explicit nulls and
 the always-on X-SP-RESOURCE-CONFIG-ID header — a conformance check our client cannot give.
 """
 

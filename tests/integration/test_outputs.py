@@ -1,4 +1,4 @@
-"""Outputs: FileOutput, atomic save, typed results and the image workflows (DESIGN §4.4)."""
+"""Outputs: FileOutput, atomic save, typed results and the image workflows."""
 
 from __future__ import annotations
 

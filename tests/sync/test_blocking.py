@@ -1,4 +1,4 @@
-"""The blocking client against the emulator over loopback (DESIGN §6)."""
+"""The blocking client against the emulator over loopback."""
 
 from __future__ import annotations
 

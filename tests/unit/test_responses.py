@@ -1,4 +1,4 @@
-"""How answers become data or typed errors (PROTOCOL A.2.4, A.3), with scripted responses."""
+"""How answers become data or typed errors, with scripted responses."""
 
 from __future__ import annotations
 

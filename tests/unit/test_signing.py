@@ -1,4 +1,4 @@
-"""Every worked vector from PROTOCOL A.2.3 (API gateway) and B.2.1 (PAI)."""
+"""Every worked signing vector: the API gateway's and PAI's (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_hmac_sha1_is_supported_and_unknown_methods_are_refused() -> None:
         gateway_signature(SECRET, "x", "HmacMD5")
 
 
-# ---------------------------------------------------------------------- PAI (PROTOCOL B.2.1)
+# ---------------------------------------------------------------------- PAI
 
 APP_ID = "test-app-id"
 TOKEN = "test-token"

@@ -1,4 +1,4 @@
-"""File detection rules (DESIGN §4.3) and upload sources: kinds, sizes, types, streaming."""
+"""File detection rules and upload sources: kinds, sizes, types, streaming."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Image workflows that produce real pictures with Pillow (DESIGN §3).
+"""Image workflows that produce real pictures with Pillow .
 
 * ``wf-white-background`` — the guides' sample: finds the subject of ``image`` (everything that
   differs from the border colour), centres it on a white canvas and writes ``text`` under it.
@@ -11,7 +11,7 @@
   ``motion_strength``); custom output ``video`` is a file object of type ``video``.
 
 Input images are URLs of the emulator's own store (the only host it can reach) or ``data:``
-URIs, as PROTOCOL A.6 allows.
+URIs (docs/protocol.md, "File inputs").
 """
 
 from __future__ import annotations

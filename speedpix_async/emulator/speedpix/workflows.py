@@ -1,7 +1,7 @@
 """Published workflows the emulator can run: a registry with versions and aliases.
 
 A workflow version is a Python callable ``handler(inputs, ctx)`` (plain or async) returning the
-custom output fields (the ``result`` map of PROTOCOL A.4.3), plus a duration. Users register
+custom output fields (the ``result`` map of ``comfy_get_result``), plus a duration. Users register
 their own in tests::
 
     emulator.register_workflow("my-wf", lambda inputs, ctx: {"text": inputs["prompt"].upper()})
@@ -83,7 +83,7 @@ class InvalidInput(Exception):
 class WorkflowFailure(Exception):
     """Raised by a handler: the task ends ``failed`` with this code and message.
 
-    ``style`` chooses how ``comfy_get_result`` reports it (undocumented, PROTOCOL Unknowns 9):
+    ``style`` chooses how ``comfy_get_result`` reports it (undocumented, docs/protocol.md "Task states"):
     ``"envelope"`` answers ``status: 20`` with the sub-error; ``"data"`` answers ``status: 10``
     with ``data.status == "failed"`` (the case the official Python SDK misses).
     """
@@ -162,7 +162,7 @@ class WorkflowRegistry:
         self, workflow_id: str, alias_id: str | None, version_id: str | None
     ) -> tuple[str, WorkflowVersion]:
         """The version to run. ``version_id`` wins when both are given (what the Java SDK's
-        always-``main`` alias needs to keep working; PROTOCOL A.8.5)."""
+        always-``main`` alias needs to keep working; docs/protocol.md "Official SDK behaviour")."""
         with self._lock:
             workflow = self._workflows.get(workflow_id)
             if workflow is None:
@@ -230,7 +230,7 @@ def _fail(inputs: dict[str, Any], ctx: TaskContext) -> Any:
 
 
 def builtin_registry() -> WorkflowRegistry:
-    """The workflows every emulator starts with (DESIGN §3)."""
+    """The workflows every emulator starts with ."""
     registry = WorkflowRegistry()
     registry.register(
         "wf-sleep",
