@@ -93,8 +93,9 @@ def _positive_finite(name: str, value: Any, *, allow_zero: bool = False) -> floa
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How failed calls are retried (docs/architecture.md, "Where each rule lives"). Immutable; derive variants with
-    :func:`attrs.evolve` or ``client.with_options(...)``."""
+    """How failed calls are retried (docs/architecture.md, "Where each rule lives").
+
+    Immutable; derive variants with :func:`attrs.evolve` or ``client.with_options(...)``."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     """Retries after the first attempt (0 disables retrying)."""

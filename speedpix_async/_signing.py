@@ -2,12 +2,15 @@
 
 Two schemes live here:
 
-* the Alibaba Cloud API Gateway *digest* signature that fronts SpeedPix (docs/protocol.md, "Gateway"), and
-* the PAI AI Portrait ``Authorization: <AppId>:<hex hmac>`` scheme (docs/protocol.md, "AI Portrait").
+* the Alibaba Cloud API Gateway *digest* signature that fronts SpeedPix
+  (docs/protocol.md, "Gateway"), and
+* the PAI AI Portrait ``Authorization: <AppId>:<hex hmac>`` scheme
+  (docs/protocol.md, "AI Portrait").
 
 Everything takes the body as the bytes that will be sent. Nothing here serializes JSON: the caller
 serializes once and passes the same bytes to the signer and to the socket, so the digest can never
-drift from what the server receives (the official Python SDK's bug, docs/protocol.md "Official SDK behaviour").
+drift from what the server receives (the official Python SDK's bug, docs/protocol.md,
+"Official SDK behaviour").
 
 The emulator verifies with the same functions, which is safe because the worked vectors in
 docs/protocol.md pin them down independently of either side.
@@ -40,7 +43,7 @@ __all__ = [
     "pai_signature",
 ]
 
-#: Both SDKs send and sign exactly this value for Accept and Content-Type (docs/protocol.md, "Gateway").
+#: Both SDKs send and sign exactly this value for Accept and Content-Type.
 GATEWAY_ACCEPT = "application/json; charset=utf-8"
 GATEWAY_CONTENT_TYPE = "application/json; charset=utf-8"
 

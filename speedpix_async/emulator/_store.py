@@ -141,7 +141,8 @@ class ObjectStore:
     # ------------------------------------------------------------------ API used by the app
 
     def upload_slot(self, *, filename: str, content_type: str, base_url: str) -> dict[str, object]:
-        """The ``data`` of an ``sp_create_temp_file_upload_sign`` answer (docs/protocol.md, "Uploads")."""
+        """The ``data`` of an ``sp_create_temp_file_upload_sign`` answer
+        (docs/protocol.md, "Uploads")."""
         day = time.strftime("%Y%m%d", time.gmtime(self._clock()))
         key = f"temp/{day}/{uuid.uuid4().hex}/{_safe_name(filename)}"
         upload_url, expires = self.presign(

@@ -1,4 +1,5 @@
-"""Tasks and their lifecycle (docs/protocol.md, "Task states"): ``waiting`` → ``running`` → ``succeeded``/``failed``.
+"""Tasks and their lifecycle: ``waiting`` → ``running`` → ``succeeded``/``failed``
+(docs/protocol.md, "Task states").
 
 A task's state is a function of the clock: it waits ``queue_seconds``, then runs for its
 duration with ``progress`` rising 0→1. Nothing runs in the background, so thousands of tasks

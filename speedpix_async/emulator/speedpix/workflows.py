@@ -83,7 +83,8 @@ class InvalidInput(Exception):
 class WorkflowFailure(Exception):
     """Raised by a handler: the task ends ``failed`` with this code and message.
 
-    ``style`` chooses how ``comfy_get_result`` reports it (undocumented, docs/protocol.md "Task states"):
+    ``style`` chooses how ``comfy_get_result`` reports it (undocumented; docs/protocol.md,
+    "Task states"):
     ``"envelope"`` answers ``status: 20`` with the sub-error; ``"data"`` answers ``status: 10``
     with ``data.status == "failed"`` (the case the official Python SDK misses).
     """
