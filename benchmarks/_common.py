@@ -54,7 +54,7 @@ def emulator_process(*flags: str) -> Iterator[EmulatorProcess]:
         text=True,
     ) as proc:
         assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
+        line = proc.stdout.readline().strip().removeprefix("export ")
         if not line.startswith("SPEEDPIX_ENDPOINT="):
             proc.kill()
             raise RuntimeError(f"emulator did not start: {line!r}")

@@ -49,6 +49,10 @@ CLASSES = (
     Spec("speedpix_async.outputs", "VideoFile", "VideoFile", "file"),
     Spec("speedpix_async.outputs", "AudioFile", "AudioFile", "file"),
     Spec("speedpix_async.outputs", "DocumentFile", "DocumentFile", "file"),
+    Spec("speedpix_async.portrait.client", "AsyncPortrait", "Portrait", "client"),
+    Spec("speedpix_async.portrait.jobs", "AsyncJobs", "Jobs", "wrapper"),
+    Spec("speedpix_async.portrait.jobs", "AsyncJobHandle", "JobHandle", "wrapper"),
+    Spec("speedpix_async.portrait.images", "PortraitImage", "PortraitImage", "wrapper"),
 )
 #: Module functions taking a keyword-only ``client``: (module, function, client twin).
 FUNCTIONS = (("speedpix_async.speedpix.defaults", "run", "SpeedPix"),)
@@ -124,8 +128,8 @@ class Generator:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.trees: dict[str, ast.Module] = {}
-        self.imports: dict[str, tuple[str, str]] = {}
-        """name → (module, attribute) for every name the async sources import."""
+        self.imports: dict[str, set[tuple[str, str]]] = {}
+        """name → {(module, attribute)} for every name the async sources import or define."""
         self.renames = {s.name: s.twin for s in CLASSES} | RENAMES
         self.used: set[str] = set()
         self.type_vars: dict[str, str] = {}
@@ -145,8 +149,8 @@ class Generator:
         return self.trees[dotted]
 
     def definition(self, dotted: str, node: ast.stmt) -> None:
-        """Remember the module's public classes and constants (for defaults and annotations)
-        and copy its TypeVars."""
+        """Remember the module's public classes, constants and type aliases (for defaults and
+        annotations) and copy its TypeVars."""
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             if not node.name.startswith("_"):
                 self.remember(node.name, (dotted, node.name))
@@ -157,7 +161,7 @@ class Generator:
         if isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "TypeVar":
             if self.type_vars.setdefault(target, ast.unparse(node)) != ast.unparse(node):
                 raise GenerationError(f"TypeVar {target} is defined in two ways")
-        elif target.isupper() and not target.startswith("_"):
+        elif not target.startswith("_"):
             self.remember(target, (dotted, target))
 
     def importing(self, dotted: str, package: str, node: ast.AST) -> None:
@@ -178,10 +182,7 @@ class Generator:
                 self.remember(alias.asname or alias.name, (source, alias.name))
 
     def remember(self, name: str, origin: tuple[str, str]) -> None:
-        if self.imports.setdefault(name, origin) != origin:
-            raise GenerationError(
-                f"{name} is imported from two places: {origin} and {self.imports[name]}"
-            )
+        self.imports.setdefault(name, set()).add(origin)
 
     def find(self, dotted: str, name: str) -> ast.ClassDef | ast.AsyncFunctionDef:
         for node in self.tree(dotted).body:
@@ -305,8 +306,6 @@ class Generator:
             name = node.target.id
             if name.startswith("_"):
                 continue
-            if node.value is not None:
-                raise fail(f"{spec.name}.{name}", "class-level values are not supported")
             following = cls.body[index + 1] if index + 1 < len(cls.body) else None
             text = following.value.value if following and _is_docstring(following) else None  # type: ignore[attr-defined]
             doc = self.doc(text, "        ")
@@ -422,14 +421,21 @@ class Generator:
         if unused:
             raise GenerationError(f"rename entries nothing used: {sorted(unused)}")
         defined = {s.twin for s in CLASSES} | {f[1] for f in FUNCTIONS}
-        imports = [
-            (f"from {module} import {attr}" if attr else f"import {module}")
-            + (f" as {name}" if attr and name != attr else "")
-            for name, (module, attr) in sorted(self.imports.items())
-            if name not in defined and module != "__future__"
-        ]
         text = "\n".join(line for body in bodies + functions for line in body)
         type_vars = [v for k, v in self.type_vars.items() if re.search(rf"\b{k}\b", text)]
+        used = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text + "\n".join(type_vars)))
+        imports = []
+        for name, origins in sorted(self.imports.items()):
+            if name in defined or name not in used:
+                continue
+            if len(origins) > 1:
+                raise GenerationError(f"{name} comes from several places: {sorted(origins)}")
+            ((module, attr),) = origins
+            if module != "__future__":
+                alias = f" as {name}" if attr and name != attr else ""
+                imports.append(
+                    f"from {module} import {attr}{alias}" if attr else f"import {module}"
+                )
         holders = sorted({f"default_{f[2].lower()} = DefaultClient({f[2]})" for f in FUNCTIONS})
         names = sorted(defined | {h.split(" ")[0] for h in holders})
         out = [HEADER, *imports, "", f"__all__ = {names!r}", "", *type_vars, ""]

@@ -1,4 +1,5 @@
-"""speedpix_async — an asyncio-first client for Alibaba Cloud SpeedPix (智作工坊).
+"""speedpix_async — an asyncio-first client for Alibaba Cloud SpeedPix (智作工坊) and PAI AI
+Portrait (AI写真).
 
 Quick start::
 
@@ -7,8 +8,12 @@ Quick start::
     async with AsyncSpeedPix() as client:      # SPEEDPIX_APP_KEY / _APP_SECRET / _ENDPOINT
         output = await client.run("your-workflow-id", input={"prompt": "a cat"})
 
-Blocking code uses the generated twin ``SpeedPix`` (and ``speedpix_async.sync.run``). A local
-emulator of the service ships as ``speedpix_async.emulator`` (extra ``[emulator]``).
+AI Portrait: ``AsyncPortrait`` (``PAI_PORTRAIT_HOST`` / ``_APP_ID`` / ``_TOKEN``) checks photos,
+trains a personal model and creates portraits.
+
+Blocking code uses the generated twins ``SpeedPix`` and ``Portrait`` (and
+``speedpix_async.sync.run``). A local emulator of both services ships as
+``speedpix_async.emulator`` (extra ``[emulator]``).
 """
 
 from ._config import ClientConfig, PollPolicy, RetryPolicy
@@ -19,10 +24,21 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    FaceCountMismatchError,
     InputError,
     NonceReusedError,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
+    PortraitAuthenticationError,
+    PortraitError,
+    PortraitInputError,
+    PortraitJobFailedError,
+    PortraitJobTimeoutError,
+    PortraitNotFoundError,
+    PortraitProcessingError,
+    PortraitQuotaError,
+    PortraitServerError,
     PredictionError,
     PredictionFailedError,
     PredictionTimeoutError,
@@ -41,13 +57,18 @@ from ._errors import (
 from ._version import __version__
 from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
 from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
+from .portrait.client import AsyncPortrait
+from .portrait.images import PortraitImage
+from .portrait.jobs import AsyncJobHandle, AsyncJobs
+from .portrait.models import CheckCode, CheckResult, Job, JobState, TrainingResult
+from .portrait.options import ModelKind, PortraitConfig, TrainKind
 from .speedpix.batch import AsyncBatch
 from .speedpix.client import AsyncSpeedPix
 from .speedpix.defaults import get_default_client, run, set_default_client
 from .speedpix.files import AsyncFiles
 from .speedpix.options import FileEncodingStrategy, ProgressCallback
 from .speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
-from .sync import SpeedPix, SyncInAsyncWarning
+from .sync import Portrait, SpeedPix, SyncInAsyncWarning
 
 __all__ = [
     "APIConnectionError",
@@ -55,6 +76,9 @@ __all__ = [
     "APITimeoutError",
     "AsyncBatch",
     "AsyncFiles",
+    "AsyncJobHandle",
+    "AsyncJobs",
+    "AsyncPortrait",
     "AsyncPredictionHandle",
     "AsyncPredictions",
     "AsyncSpeedPix",
@@ -62,17 +86,36 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchResult",
+    "CheckCode",
+    "CheckResult",
     "ClientConfig",
     "ConfigurationError",
     "DocumentFile",
+    "FaceCountMismatchError",
     "FileEncodingStrategy",
     "FileOutput",
     "ImageFile",
     "InputError",
+    "Job",
+    "JobState",
+    "ModelKind",
     "NonceReusedError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
     "PollPolicy",
+    "Portrait",
+    "PortraitAuthenticationError",
+    "PortraitConfig",
+    "PortraitError",
+    "PortraitImage",
+    "PortraitInputError",
+    "PortraitJobFailedError",
+    "PortraitJobTimeoutError",
+    "PortraitNotFoundError",
+    "PortraitProcessingError",
+    "PortraitQuotaError",
+    "PortraitServerError",
     "Prediction",
     "PredictionError",
     "PredictionFailedError",
@@ -94,6 +137,8 @@ __all__ = [
     "TaskResult",
     "TaskStatus",
     "TimestampError",
+    "TrainKind",
+    "TrainingResult",
     "UnsupportedOperationError",
     "UploadedFile",
     "VideoFile",

@@ -7,7 +7,8 @@ import sys
 USAGE = """usage: python -m speedpix_async <command>
 
 commands:
-  demo        run a workflow end to end against an embedded emulator and print the timeline
+  demo        run the SpeedPix guides' sample against an embedded emulator (demo portrait:
+              the AI Portrait guide's) and print the timeline
   emulator    serve the emulator (same as python -m speedpix_async.emulator)
 """
 

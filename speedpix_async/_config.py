@@ -25,7 +25,9 @@ __all__ = [
     "ENV_APP_KEY",
     "ENV_APP_SECRET",
     "ENV_ENDPOINT",
+    "SPEEDPIX_CREDENTIALS",
     "ClientConfig",
+    "CredentialNames",
     "PollPolicy",
     "RetryPolicy",
     "resolve_config",
@@ -132,6 +134,9 @@ class PollPolicy:
     min_interval: float = POLL_MIN_INTERVAL
     max_interval: float = POLL_MAX_INTERVAL
     fallback_interval: float = POLL_FALLBACK_INTERVAL
+    """The wait while the server gives no estimate…"""
+    backoff: float = 1.0
+    """…multiplied by this after each such poll, up to ``max_interval`` (1: a fixed wait)."""
     eta_margin: float = POLL_ETA_MARGIN
     eta_margin_ratio: float = POLL_ETA_MARGIN_RATIO
     jitter: float = POLL_JITTER
@@ -155,6 +160,8 @@ class PollPolicy:
             )
         if not 0 <= self.jitter <= 1:
             raise ConfigurationError(f"PollPolicy.jitter must be within [0, 1], got {self.jitter}")
+        if _positive_finite("PollPolicy.backoff", self.backoff) < 1:
+            raise ConfigurationError(f"PollPolicy.backoff must be >= 1, got {self.backoff}")
 
 
 @attrs.frozen(kw_only=True)
@@ -222,7 +229,31 @@ def coerce_timeout(timeout: TimeoutTypes | None) -> httpx.Timeout:
     return httpx.Timeout(_positive_finite("timeout", timeout))
 
 
-def _credential(name: str, value: str | None, source: str) -> str | None:
+@attrs.frozen
+class CredentialNames:
+    """How a service names its credential pair, for lookups and messages that name the fix."""
+
+    product: str
+    """``SpeedPix``, ``AI Portrait``."""
+    key_argument: str
+    secret_argument: str
+    key_variable: str
+    secret_variable: str
+    console: str
+    """Where the user copies the values from."""
+
+
+SPEEDPIX_CREDENTIALS = CredentialNames(
+    product="SpeedPix",
+    key_argument="app_key",
+    secret_argument="app_secret",
+    key_variable=ENV_APP_KEY,
+    secret_variable=ENV_APP_SECRET,
+    console="the SpeedPix console",
+)
+
+
+def _credential(name: str, value: str | None, source: str, console: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -232,49 +263,64 @@ def _credential(name: str, value: str | None, source: str) -> str | None:
     if value != value.strip():
         raise ConfigurationError(
             f"{name} from {source} has leading or trailing whitespace; "
-            "copy it again from the SpeedPix console without spaces or newlines"
+            f"copy it again from {console} without spaces or newlines"
         )
     return value
 
 
 def resolve_credentials(
-    app_key: str | None, app_secret: str | None, env: Mapping[str, str]
+    key: str | None,
+    secret: str | None,
+    env: Mapping[str, str],
+    names: CredentialNames = SPEEDPIX_CREDENTIALS,
 ) -> tuple[str, str]:
     """Credentials come in pairs, from one source: both arguments, or both env vars.
 
     Mixing sources (a key argument with a secret from the environment) is how a key from one app
     ends up paired with another app's secret, so it is refused.
     """
-    key = _credential("app_key", app_key, "the app_key argument")
-    secret = _credential("app_secret", app_secret, "the app_secret argument")
+    key_arg, secret_arg = names.key_argument, names.secret_argument
+    key_var, secret_var = names.key_variable, names.secret_variable
+    key = _credential(key_arg, key, f"the {key_arg} argument", names.console)
+    secret = _credential(secret_arg, secret, f"the {secret_arg} argument", names.console)
+    both = f"pass both {key_arg}= and {secret_arg}=, or neither to read {key_var} and {secret_var}"
     if key is not None or secret is not None:
         if key is None:
-            raise ConfigurationError(
-                "app_secret was given but app_key was not; pass both app_key= and app_secret=, "
-                f"or neither to read {ENV_APP_KEY} and {ENV_APP_SECRET}"
-            )
+            raise ConfigurationError(f"{secret_arg} was given but {key_arg} was not; {both}")
         if secret is None:
-            raise ConfigurationError(
-                "app_key was given but app_secret was not; pass both app_key= and app_secret=, "
-                f"or neither to read {ENV_APP_KEY} and {ENV_APP_SECRET}"
-            )
+            raise ConfigurationError(f"{key_arg} was given but {secret_arg} was not; {both}")
         return key, secret
-    key = _credential(ENV_APP_KEY, env.get(ENV_APP_KEY), f"${ENV_APP_KEY}")
-    secret = _credential(ENV_APP_SECRET, env.get(ENV_APP_SECRET), f"${ENV_APP_SECRET}")
+    key = _credential(key_var, env.get(key_var), f"${key_var}", names.console)
+    secret = _credential(secret_var, env.get(secret_var), f"${secret_var}", names.console)
     if key is None and secret is None:
         raise ConfigurationError(
-            "no SpeedPix credentials: pass app_key= and app_secret=, or set the "
-            f"{ENV_APP_KEY} and {ENV_APP_SECRET} environment variables"
+            f"no {names.product} credentials: pass {key_arg}= and {secret_arg}=, or set the "
+            f"{key_var} and {secret_var} environment variables"
         )
     if key is None:
         raise ConfigurationError(
-            f"{ENV_APP_SECRET} is set but {ENV_APP_KEY} is not; set both environment variables"
+            f"{secret_var} is set but {key_var} is not; set both environment variables"
         )
     if secret is None:
         raise ConfigurationError(
-            f"{ENV_APP_KEY} is set but {ENV_APP_SECRET} is not; set both environment variables"
+            f"{key_var} is set but {secret_var} is not; set both environment variables"
         )
     return key, secret
+
+
+def resolve_policies(
+    *,
+    max_retries: int | None,
+    user_agent: str | None,
+    retry_policy: RetryPolicy | None,
+) -> tuple[RetryPolicy, str]:
+    """The retry policy (``max_retries`` applied) and the User-Agent, validated."""
+    retry = retry_policy if retry_policy is not None else RetryPolicy()
+    if max_retries is not None:
+        retry = attrs.evolve(retry, max_retries=max_retries)
+    if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+        raise ConfigurationError(f"user_agent must be a non-empty string, got {user_agent!r}")
+    return retry, user_agent or default_user_agent()
 
 
 def resolve_config(
@@ -299,11 +345,9 @@ def resolve_config(
         url = normalize_endpoint(environ[ENV_ENDPOINT], argument=f"${ENV_ENDPOINT}")
     else:
         url = DEFAULT_ENDPOINT
-    retry = retry_policy if retry_policy is not None else RetryPolicy()
-    if max_retries is not None:
-        retry = attrs.evolve(retry, max_retries=max_retries)
-    if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
-        raise ConfigurationError(f"user_agent must be a non-empty string, got {user_agent!r}")
+    retry, agent = resolve_policies(
+        max_retries=max_retries, user_agent=user_agent, retry_policy=retry_policy
+    )
     if not isinstance(upload_local_paths, bool):
         raise ConfigurationError(
             f"upload_local_paths must be True or False, got {upload_local_paths!r}"
@@ -313,7 +357,7 @@ def resolve_config(
         app_secret=secret,
         endpoint=url,
         timeout=coerce_timeout(timeout),
-        user_agent=user_agent or default_user_agent(),
+        user_agent=agent,
         upload_local_paths=upload_local_paths,
         retry=retry,
         poll=poll_policy if poll_policy is not None else PollPolicy(),

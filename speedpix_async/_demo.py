@@ -1,8 +1,13 @@
-"""``python -m speedpix_async demo``: the guides' sample, end to end, against an embedded emulator.
+"""``python -m speedpix_async demo [portrait]``: the guides' samples, end to end, against an
+embedded emulator.
 
-Makes a sample product photo, uploads it through the public client, runs
-``wf-white-background`` with a text (the workflow every vendor guide publishes), shows progress
+``demo`` makes a sample product photo, uploads it through the public client, runs
+``wf-white-background`` with a text (the workflow every SpeedPix guide publishes), shows progress
 while it waits, saves ``result.png`` and prints a timeline of what happened on the wire.
+
+``demo portrait`` follows the AI Portrait guide: checks sample photos, trains a model on them,
+waits for the training job with progress, creates a portrait from a template, saves
+``portrait.png`` and prints the timeline.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TextIO
 import anyio
 
 from .models import Progress
+from .portrait.models import Job
 
 __all__ = ["main"]
 
@@ -97,12 +103,90 @@ async def run_demo(out: TextIO, *, result_path: Path) -> int:
     return 0
 
 
+#: The portrait demo's emulator runs training 20 times faster: about 3 s instead of a minute.
+PORTRAIT_TIME_SCALE = 0.05
+
+
+async def run_portrait_demo(out: TextIO, *, result_path: Path) -> int:
+    try:
+        from .emulator import Emulator
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        print(
+            f"the demo needs the emulator extra ({exc.name} is missing): "
+            "pip install 'speedpix-async[emulator]'",
+            file=sys.stderr,
+        )
+        return 1
+    with Emulator(time_scale=PORTRAIT_TIME_SCALE) as emulator, emulator.serve() as server:
+        print(f"AI Portrait demo: embedded emulator at {server.endpoint}", file=out)
+        timeline = Timeline(out)
+        photos = [server.sample_url(f"portrait-1-{n}.png") for n in range(4)]
+        stranger = server.sample_url("portrait-4-0.png")
+        async with server.portrait_client() as portrait:
+            timeline.line(f"check {len(photos)} photos of one person and 1 of someone else")
+            for number, result in enumerate(await portrait.check_images([*photos, stranger]), 1):
+                facing = ", frontal" if result.frontal else ""
+                timeline.line(
+                    f"  photo {number}: code {int(result.code)} — {result.meaning}{facing}"
+                )
+            job = await portrait.train(photos)
+            timeline.line(
+                f"train (SD 1.5) on {len(photos)} photos: job {job.job_id}, model {job.model_id}"
+            )
+            seen: set[str] = set()
+
+            def progress(snapshot: Job) -> None:
+                text = f"job {snapshot.state.name}: {snapshot.message}"
+                if text not in seen:
+                    seen.add(text)
+                    timeline.line(text)
+
+            trained = await job.wait(
+                on_progress=progress, timeout=120, polling_interval=DEMO_POLL_INTERVAL
+            )
+            cost = trained.result.cost_time if trained.result else None
+            timeline.line(f"trained model {job.model_id} in {cost}s")
+            template = server.sample_url("template-1.png")
+            timeline.line("create a portrait from template-1.png (lora_weights 0.9)")
+            image = await portrait.create(
+                template, model_id=job.model_id, config={"lora_weights": 0.9}
+            )
+            timeline.line(
+                f"portrait: {image.width}x{image.height} {image.format}, {image.nbytes:,} bytes"
+            )
+            saved = await image.save(result_path)
+            timeline.line(f"saved {saved}")
+        stats = emulator.stats.snapshot()
+    routes = stats["requests"]["by_route"]
+    summary = ", ".join(
+        f"{path.rsplit('/', 1)[-1]} {count}"
+        for path, count in sorted(routes.items())
+        if path.startswith("/api/")
+    )
+    print(f"requests: {sum(routes.values())} ({summary})", file=out)
+    print(f"portrait image: {saved}", file=out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m speedpix_async demo", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--output", default="result.png", help="where to save the result (default ./result.png)"
+        "service",
+        nargs="?",
+        choices=("speedpix", "portrait"),
+        default="speedpix",
+        help="which guide's sample to run (default speedpix)",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="where to save the picture (default ./result.png, or ./portrait.png)",
     )
     args = parser.parse_args(argv)
-    return anyio.run(lambda: run_demo(sys.stdout, result_path=Path(args.output).absolute()))
+    default = "portrait.png" if args.service == "portrait" else "result.png"
+    target = Path(args.output or default).absolute()
+    if args.service == "portrait":
+        return anyio.run(lambda: run_portrait_demo(sys.stdout, result_path=target))
+    return anyio.run(lambda: run_demo(sys.stdout, result_path=target))

@@ -20,10 +20,21 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "FaceCountMismatchError",
     "InputError",
     "NonceReusedError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
+    "PortraitAuthenticationError",
+    "PortraitError",
+    "PortraitInputError",
+    "PortraitJobFailedError",
+    "PortraitJobTimeoutError",
+    "PortraitNotFoundError",
+    "PortraitProcessingError",
+    "PortraitQuotaError",
+    "PortraitServerError",
     "PredictionError",
     "PredictionFailedError",
     "PredictionTimeoutError",
@@ -244,7 +255,29 @@ class ResponseValidationError(APIError):
         self.incomplete = incomplete
 
 
-class SubmitOutcomeUnknownError(SpeedPixError):
+class OutcomeUnknownError(SpeedPixError):
+    """A request that must not be sent twice (a submit, a training, a portrait) was sent, but no
+    usable answer came back: it may or may not have been carried out.
+
+    The SDK deliberately does not send it again (that could do the work — and bill it — twice).
+    Decide from your own records whether to repeat it. ``operation`` names what was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        attempts: int = 1,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.attempts = attempts
+        self.request_id = request_id
+
+
+class SubmitOutcomeUnknownError(OutcomeUnknownError):
     """``comfy_prompt`` was sent but no usable answer came back.
 
     The task may or may not exist. The API has no list endpoint, so the SDK cannot check, and it
@@ -262,12 +295,12 @@ class SubmitOutcomeUnknownError(SpeedPixError):
         attempts: int = 1,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(
+            message, operation="comfy_prompt", attempts=attempts, request_id=request_id
+        )
         self.workflow_id = workflow_id
         self.alias_id = alias_id
         self.version_id = version_id
-        self.attempts = attempts
-        self.request_id = request_id
 
 
 class PredictionFailedError(SpeedPixError):
@@ -337,6 +370,7 @@ class SubmitTimeoutError(SubmitOutcomeUnknownError, PredictionTimeoutError):
         attempts: int = 1,
     ) -> None:
         SpeedPixError.__init__(self, message)
+        self.operation = "comfy_prompt"
         self.workflow_id = workflow_id
         self.alias_id = alias_id
         self.version_id = version_id
@@ -346,6 +380,110 @@ class SubmitTimeoutError(SubmitOutcomeUnknownError, PredictionTimeoutError):
         self.timeout = timeout
         self.prediction = None
         self.server_unreachable = False
+
+
+# ------------------------------------------------------------------------------ AI Portrait
+
+
+class PortraitError(APIError):
+    """The AI Portrait service answered with an error (any HTTP status but 200).
+
+    ``code`` is the envelope's code (``PARAMETER_ERROR``, ``EXCEEDED_QUOTA_ERROR``, ``error``…),
+    ``server_message`` its message, ``request_id`` the envelope's ``request_id``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        server_message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.portrait_code = code
+        self.server_message = server_message
+
+    @property
+    def code(self) -> str | None:
+        return self.portrait_code
+
+    def __str__(self) -> str:
+        details: list[str] = []
+        if self.status_code is not None:
+            details.append(f"HTTP {self.status_code}")
+        if self.method and self.url:
+            details.append(f"{self.method} {self.url}")
+        if self.portrait_code:
+            details.append(f"code={self.portrait_code}")
+        if self.server_message:
+            details.append(f"message={self.server_message!r}")
+        if self.request_id:
+            details.append(f"request id={self.request_id}")
+        return f"{self.message} [{', '.join(details)}]" if details else self.message
+
+
+class PortraitAuthenticationError(PortraitError, AuthenticationError):
+    """HTTP 401 ``sign error`` (wrong token) or 400 ``not found appid`` (unknown AppId)."""
+
+
+class PortraitQuotaError(PortraitError, QuotaExceededError):
+    """HTTP 400 ``EXCEEDED_QUOTA_ERROR``: the account's call quota is used up."""
+
+
+class PortraitNotFoundError(PortraitError, NotFoundError):
+    """HTTP 404 ``model not found``: the model service (e.g. SDXL) is not deployed for you, or
+    the job does not exist."""
+
+
+class PortraitInputError(PortraitError, BadRequestError):
+    """HTTP 462 (or another 400): the service refused the input — the template, the model id
+    or the configuration."""
+
+
+class PortraitProcessingError(PortraitError, ServerError):
+    """HTTP 469: generating the portrait failed (face fusion or a diffusion pass)."""
+
+
+class FaceCountMismatchError(PortraitProcessingError):
+    """HTTP 469: the template holds a different number of faces than model ids were given."""
+
+
+class PortraitServerError(PortraitError, ServerError):
+    """HTTP 500 (or another 5xx) from the AI Portrait service."""
+
+
+class PortraitJobFailedError(SpeedPixError):
+    """A training job ended in state 3 (FAILED). ``job`` holds the final snapshot."""
+
+    def __init__(self, message: str, *, job: Any) -> None:
+        super().__init__(message)
+        self.job = job
+
+    @property
+    def job_id(self) -> int:
+        job_id: int = self.job.id
+        return job_id
+
+
+class PortraitJobTimeoutError(SpeedPixError, TimeoutError):
+    """The wait's deadline passed before the training job ended. The job keeps running;
+    resume with ``client.jobs.wait(err.job_id)``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: int,
+        timeout: float,
+        job: Any = None,
+        server_unreachable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.timeout = timeout
+        self.job = job
+        self.server_unreachable = server_unreachable
 
 
 #: Names used by the official Python SDK, so code written against it keeps working.

@@ -54,7 +54,7 @@ def check_bool(name: str, value: Any) -> bool | None:
     raise InputError(f"{name} must be True, False or None, got {value!r}")
 
 
-def check_callable(name: str, value: Any) -> Any:
+def check_callable(name: str, value: Any, *, takes: str = "Progress") -> Any:
     if value is not None and not callable(value):
-        raise InputError(f"{name} must be a function taking one Progress, got {value!r}")
+        raise InputError(f"{name} must be a function taking one {takes}, got {value!r}")
     return value

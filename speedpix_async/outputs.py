@@ -42,6 +42,7 @@ __all__ = [
     "file_output",
     "output_from_result",
     "structure_output",
+    "write_atomically",
 ]
 
 F = TypeVar("F", bound="FileOutput")
@@ -192,6 +193,23 @@ def _filename(url: str, metadata: Mapping[str, Any]) -> str:
     if isinstance(name, str) and name:
         return name
     return redact_url(url).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "file"
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file renamed into place (blocking; run
+    it in a thread). A failure leaves nothing behind; a missing parent is an InputError."""
+    if not target.parent.is_dir():
+        raise InputError(
+            f"cannot save to {str(target)!r}: the directory {str(target.parent)!r} does not "
+            "exist; create it first"
+        )
+    temp = _create_partial(target)
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _unbound(cls: type[FileOutput], url: str, metadata: dict[str, Any]) -> FileOutput:

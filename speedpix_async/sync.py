@@ -1,4 +1,4 @@
-"""The blocking API: ``SpeedPix`` and friends, for scripts, notebooks and threads.
+"""The blocking API: ``SpeedPix``, ``Portrait`` and friends, for scripts, notebooks and threads.
 
 Generated from the async classes (``scripts/generate_sync.py``), so the two cannot drift: every
 async method has a blocking twin with the same name (``aclose`` → ``close``, ``aiter_bytes`` →
@@ -21,6 +21,10 @@ from ._sync._generated import (
     FileOutput,
     Files,
     ImageFile,
+    JobHandle,
+    Jobs,
+    Portrait,
+    PortraitImage,
     PredictionHandle,
     Predictions,
     SpeedPix,
@@ -37,6 +41,10 @@ __all__ = [
     "FileOutput",
     "Files",
     "ImageFile",
+    "JobHandle",
+    "Jobs",
+    "Portrait",
+    "PortraitImage",
     "PredictionHandle",
     "Predictions",
     "SpeedPix",

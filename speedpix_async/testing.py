@@ -1,4 +1,5 @@
-"""Pytest fixtures for testing your own SpeedPix code against the local emulator.
+"""Pytest fixtures for testing your own SpeedPix and AI Portrait code against the local
+emulator.
 
 Installed as a pytest plugin (entry point ``speedpix_async``), so the fixtures are available
 without imports once ``speedpix-async[emulator]`` is installed:
@@ -7,7 +8,9 @@ without imports once ``speedpix-async[emulator]`` is installed:
   (register your own workflows on it, read ``.stats``);
 * ``speedpix_server`` — that emulator served on a free loopback port (``.endpoint``);
 * ``speedpix_env`` — ``SPEEDPIX_APP_KEY`` / ``_APP_SECRET`` / ``_ENDPOINT`` pointed at the
-  server, so code that builds ``AsyncSpeedPix()`` from the environment talks to it.
+  server, so code that builds ``AsyncSpeedPix()`` from the environment talks to it;
+* ``portrait_env`` — the same for AI Portrait: ``PAI_PORTRAIT_HOST`` / ``_APP_ID`` / ``_TOKEN``
+  (sample pictures: ``speedpix_server.sample_url("portrait-0-0.png")``).
 
 Example::
 
@@ -33,7 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from .emulator import Emulator, LoopbackServer
 
-__all__ = ["speedpix_emulator", "speedpix_env", "speedpix_server"]
+__all__ = ["portrait_env", "speedpix_emulator", "speedpix_env", "speedpix_server"]
 
 
 @pytest.fixture
@@ -59,4 +62,15 @@ def speedpix_env(
     monkeypatch.setenv("SPEEDPIX_APP_KEY", speedpix_server.emulator.app_key)
     monkeypatch.setenv("SPEEDPIX_APP_SECRET", speedpix_server.emulator.app_secret)
     monkeypatch.setenv("SPEEDPIX_ENDPOINT", speedpix_server.endpoint)
+    return speedpix_server
+
+
+@pytest.fixture
+def portrait_env(
+    speedpix_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> LoopbackServer:
+    """Point the ``PAI_PORTRAIT_*`` environment variables at ``speedpix_server``."""
+    monkeypatch.setenv("PAI_PORTRAIT_HOST", speedpix_server.endpoint)
+    monkeypatch.setenv("PAI_PORTRAIT_APP_ID", speedpix_server.emulator.portrait_app_id)
+    monkeypatch.setenv("PAI_PORTRAIT_TOKEN", speedpix_server.emulator.portrait_token)
     return speedpix_server

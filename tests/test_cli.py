@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from speedpix_async import AsyncSpeedPix
+from speedpix_async import AsyncPortrait, AsyncSpeedPix, PortraitAuthenticationError
 
 pytestmark = pytest.mark.loopback
 
@@ -26,18 +27,37 @@ def _emulator(*flags: str) -> subprocess.Popen[str]:
     )
 
 
-def _ready_line(proc: subprocess.Popen[str]) -> str:
+READY_VARIABLES = [
+    "SPEEDPIX_ENDPOINT",
+    "SPEEDPIX_APP_KEY",
+    "SPEEDPIX_APP_SECRET",
+    "PAI_PORTRAIT_HOST",
+    "PAI_PORTRAIT_APP_ID",
+    "PAI_PORTRAIT_TOKEN",
+]
+
+
+def _ready(proc: subprocess.Popen[str]) -> dict[str, str]:
+    """The ``export NAME=value`` lines the emulator prints once it accepts connections."""
     assert proc.stdout is not None
-    return proc.stdout.readline().strip()
+    variables = {}
+    for _ in READY_VARIABLES:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("export "), line
+        name, _, value = line.removeprefix("export ").partition("=")
+        variables[name] = shlex.split(value)[0]
+    return variables
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_emulator_prints_its_endpoint_serves_and_stops_on_signal(sig: signal.Signals) -> None:
     with _emulator("--time-scale", "0.1") as proc:
         try:
-            line = _ready_line(proc)
-            assert line.startswith("SPEEDPIX_ENDPOINT=http://127.0.0.1:"), line
-            endpoint = line.split("=", 1)[1]
+            variables = _ready(proc)
+            assert list(variables) == READY_VARIABLES
+            endpoint = variables["SPEEDPIX_ENDPOINT"]
+            assert endpoint.startswith("http://127.0.0.1:"), endpoint
+            assert variables["PAI_PORTRAIT_HOST"] == endpoint
             async with AsyncSpeedPix(
                 "demo-app-key", "demo-app-secret", endpoint=endpoint
             ) as client:
@@ -51,14 +71,27 @@ async def test_emulator_prints_its_endpoint_serves_and_stops_on_signal(sig: sign
     assert proc.returncode == 0, stderr
 
 
-def test_emulator_credentials_come_from_flags() -> None:
-    with _emulator("--app-key", "k2", "--app-secret", "s2") as proc:
+async def test_emulator_credentials_come_from_flags_and_are_printed() -> None:
+    flags = ("--app-key", "k2", "--app-secret", "s2")
+    portrait = ("--portrait-app-id", "pid-2", "--portrait-token", "tok 2")
+    with _emulator(*flags, *portrait) as proc:
         try:
-            endpoint = _ready_line(proc).split("=", 1)[1]
-            with httpx.Client() as raw:
+            variables = _ready(proc)
+            assert variables["SPEEDPIX_APP_KEY"] == "k2"
+            assert variables["SPEEDPIX_APP_SECRET"] == "s2"
+            assert variables["PAI_PORTRAIT_APP_ID"] == "pid-2"
+            assert variables["PAI_PORTRAIT_TOKEN"] == "tok 2"  # quoted for the shell
+            endpoint = variables["SPEEDPIX_ENDPOINT"]
+            async with AsyncPortrait(endpoint, "pid-2", "tok 2") as good:
+                sample = f"{endpoint}/_emulator/samples/portrait-0-0.png"
+                assert (await good.check_images([sample]))[0].ok
+            async with AsyncPortrait(endpoint, "pid-2", "wrong") as bad:
+                with pytest.raises(PortraitAuthenticationError, match="token"):
+                    await bad.check_images([sample])
+            async with httpx.AsyncClient() as raw:
                 url = f"{endpoint}/scc/comfy_get_progress"
-                rejected = raw.post(url, content=b"{}", headers={"x-ca-key": "demo-app-key"})
-                known = raw.post(url, content=b"{}", headers={"x-ca-key": "k2"})
+                rejected = await raw.post(url, content=b"{}", headers={"x-ca-key": "demo-app-key"})
+                known = await raw.post(url, content=b"{}", headers={"x-ca-key": "k2"})
             assert rejected.headers["x-ca-error-message"] == "Invalid AppKey"
             assert known.headers["x-ca-error-message"] == "Empty Signature"
         finally:

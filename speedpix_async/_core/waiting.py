@@ -145,6 +145,8 @@ class Schedule:
         self._eta = first_eta
         self._immediate = first_eta is None
         self._refresh = False
+        self._blind = 0
+        """Polls in a row that brought no estimate (for ``backoff``)."""
 
     def delay(self, eta: float | None) -> float:
         """Seconds until the next look, given an estimate of the time remaining.
@@ -152,7 +154,8 @@ class Schedule:
         * a fixed ``interval`` → that interval, exactly (the caller asked for it);
         * a known ETA → just after it: ``eta + margin + ratio·eta``, clamped to
           ``[min_interval, max_interval]``;
-        * no ETA → ``fallback_interval``.
+        * no ETA → ``fallback_interval``, growing by ``backoff`` with each poll that brought
+          none (1, 1.5, 2.25… × fallback for a backoff of 1.5).
 
         The result is then stretched by a random ``0..jitter`` fraction, at most ``jitter_cap``
         seconds (never shortened: looking early only costs a request; and a capped stretch
@@ -162,8 +165,11 @@ class Schedule:
         if self.interval is not None:
             return self.interval
         if eta is None or eta != eta or eta < 0:  # unknown, NaN or nonsense
-            base = policy.fallback_interval
+            base = policy.fallback_interval * policy.backoff**self._blind
+            # Capped so the power stays finite in a very long wait (it is clamped below anyway).
+            self._blind = min(self._blind + 1, 64)
         else:
+            self._blind = 0
             base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
         base = min(policy.max_interval, max(policy.min_interval, base))
         return base + min(base * policy.jitter, policy.jitter_cap) * self._random()

@@ -4,43 +4,33 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
 import httpx
 
-from speedpix_async._config import (
-    PollPolicy,
-    RetryPolicy,
-    TimeoutTypes,
-)
+from speedpix_async._config import PollPolicy, RetryPolicy, TimeoutTypes
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
-from speedpix_async.models import (
-    BatchResult,
-    Prediction,
-    Progress,
-    TaskStatus,
-    UploadedFile,
-)
-from speedpix_async.outputs import (
-    DOWNLOAD_CHUNK,
-)
+from speedpix_async.models import BatchResult, Prediction, Progress, TaskStatus, UploadedFile
+from speedpix_async.outputs import DOWNLOAD_CHUNK
 from speedpix_async.outputs import AudioFile as _AsyncAudioFile
 from speedpix_async.outputs import DocumentFile as _AsyncDocumentFile
 from speedpix_async.outputs import FileOutput as _AsyncFileOutput
 from speedpix_async.outputs import ImageFile as _AsyncImageFile
 from speedpix_async.outputs import VideoFile as _AsyncVideoFile
+from speedpix_async.portrait.client import AsyncPortrait
+from speedpix_async.portrait.images import PortraitImage as _AsyncPortraitImage
+from speedpix_async.portrait.jobs import AsyncJobHandle, AsyncJobs, JobCallback
+from speedpix_async.portrait.models import CheckResult, Job
+from speedpix_async.portrait.options import ModelKind, PortraitConfig, TrainKind
 from speedpix_async.speedpix.batch import BatchInputs
 from speedpix_async.speedpix.client import AsyncSpeedPix
 from speedpix_async.speedpix.files import AsyncFiles
-from speedpix_async.speedpix.options import (
-    FileEncodingStrategy,
-    ProgressCallback,
-)
+from speedpix_async.speedpix.options import FileEncodingStrategy, ProgressCallback
 from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from speedpix_async.speedpix.sources import FileInput
 
@@ -50,6 +40,10 @@ __all__ = [
     "FileOutput",
     "Files",
     "ImageFile",
+    "JobHandle",
+    "Jobs",
+    "Portrait",
+    "PortraitImage",
     "PredictionHandle",
     "Predictions",
     "SpeedPix",
@@ -819,6 +813,351 @@ class DocumentFile(FileOutput):
         return self._async.author
 
 
+class Portrait(SyncWrapper):
+    """Blocking PAI AI Portrait (AI写真) client.
+
+    The host, AppId and Token are shown on the AI Portrait page; they come from ``host`` /
+    ``app_id`` / ``token`` or, when not passed, from the ``PAI_PORTRAIT_HOST`` /
+    ``PAI_PORTRAIT_APP_ID`` / ``PAI_PORTRAIT_TOKEN`` environment variables (the AppId and the
+    Token as a pair, from one source)::
+
+        with Portrait() as portrait:
+            job = portrait.train(photo_urls)
+            job.wait()
+            image = portrait.create(template_url, model_id=job.model_id)
+            image.save("portrait.jpg")
+
+    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 120 s
+        to read (creating a portrait takes tens of seconds), 10 s to connect.
+    :param max_retries: retries of a failed call (default 4); ``train`` and ``create`` are never
+        sent twice.
+    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
+    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
+
+    Blocking twin of :class:`~speedpix_async.Portrait`; every call blocks.
+    """
+
+    _async: AsyncPortrait
+
+    def __init__(
+        self,
+        host: str | None = None,
+        app_id: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        user_agent: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+    ) -> None:
+        runner = Runner("Portrait client")
+        self._attach(
+            AsyncPortrait(
+                host,
+                app_id,
+                token,
+                timeout=timeout,
+                max_retries=max_retries,
+                user_agent=user_agent,
+                http_client=http_client,
+                transport=transport,
+                retry_policy=retry_policy,
+                poll_policy=poll_policy,
+            ),
+            runner,
+        )
+        runner.manage(self._async.aclose)
+
+    def _attach(self, async_obj: AsyncPortrait, runner: Runner) -> None:
+        SyncWrapper.__init__(self, async_obj, runner)
+        self.jobs = Jobs(self._async.jobs, self._runner)
+        """Training jobs: ``get``, ``wait``, ``handle``."""
+
+    @classmethod
+    def _twin(cls, async_obj: AsyncPortrait, runner: Runner) -> Portrait:
+        client = cls.__new__(cls)
+        cls._attach(client, async_obj, runner)
+        return client
+
+    @property
+    def host(self) -> str:
+        """The service address requests go to."""
+        return self._runner.convert(self._async.host)
+
+    @property
+    def app_id(self) -> str:
+        """The AppId (an identifier; the token is never exposed)."""
+        return self._runner.convert(self._async.app_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._runner.convert(self._async.closed)
+
+    def __enter__(self) -> Portrait:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool (if this client created it). Safe to call twice."""
+        self._runner.close_client(self._async)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Portrait:
+        """A client sharing this one's connection pool and credentials with other options.
+        Closing it does not close the shared pool."""
+        return Portrait._twin(
+            self._async.with_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                poll_policy=poll_policy,
+                retry_policy=retry_policy,
+            ),
+            self._runner,
+        )
+
+    def check_images(self, images: Sequence[str]) -> list[CheckResult]:
+        """Check photos before training: one :class:`~speedpix_async.CheckResult` per image, in
+        the order given (``code`` 1 = usable; ``meaning`` says what is wrong otherwise)."""
+        return self._runner.call(self._async.check_images, images)
+
+    def train(
+        self,
+        images: Sequence[str],
+        *,
+        kind: TrainKind = "sd15",
+        prompts: Sequence[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> JobHandle:
+        """Start training a model on photos of one person; returns the job's handle (its
+        ``model_id`` is what ``create`` takes once ``handle.wait()`` succeeded).
+
+        ``kind``: ``"sd15"`` (Stable Diffusion 1.5, the default), ``"sdxl"`` (an SDXL portrait
+        model) or ``"scene_lora"`` (an SDXL scene LoRA; ``prompts`` gives one prompt per photo,
+        and the returned model id is the ``scene_id`` for ``create``). ``config`` passes further
+        training keys through as they are. Never sent twice: a lost answer raises
+        :class:`~speedpix_async.OutcomeUnknownError`.
+        """
+        return JobHandle._twin(
+            self._runner.run(self._async.train, images, kind=kind, prompts=prompts, config=config),
+            self._runner,
+        )
+
+    def create(
+        self,
+        template_image: str | None = None,
+        *,
+        model_id: str | None = None,
+        model_ids: Sequence[str] | None = None,
+        kind: ModelKind = "sd15",
+        config: PortraitConfig | Mapping[str, Any] | None = None,
+    ) -> PortraitImage:
+        """Create a portrait; returns the :class:`~speedpix_async.PortraitImage`.
+
+        Every mode of the guide:
+
+        * one person: ``create(template_url, model_id=job.model_id)``;
+        * a group: ``model_ids=[…]`` — the template holds exactly as many faces;
+        * without training: ``config={"ipa_control_only": True, "ipa_image_path": ref_url}``;
+        * from a prompt instead of a template: ``config={"t2i_prompt": "…"}`` (no template);
+        * SDXL: ``kind="sdxl"``; with a scene LoRA: ``config={"scene_id": scene_model_id}``.
+
+        Every ``config`` key is checked against the guide's range before anything is sent.
+        Never sent twice: a lost answer raises :class:`~speedpix_async.OutcomeUnknownError`.
+        """
+        return PortraitImage._twin(
+            self._runner.run(
+                self._async.create,
+                template_image,
+                model_id=model_id,
+                model_ids=model_ids,
+                kind=kind,
+                config=config,
+            ),
+            self._runner,
+        )
+
+
+class Jobs(SyncWrapper):
+    """Training jobs. Reach it as ``client.jobs``.
+
+    Blocking twin of :class:`~speedpix_async.Jobs`; every call blocks.
+    """
+
+    _async: AsyncJobs
+
+    @classmethod
+    def _twin(cls, async_obj: AsyncJobs, runner: Runner) -> Jobs:
+        return cls(async_obj, runner)
+
+    def get(self, job_id: int) -> Job:
+        """The job's current state (one request)."""
+        return self._runner.call(self._async.get, job_id)
+
+    def wait(
+        self,
+        job_id: int,
+        *,
+        timeout: float | None = None,
+        on_progress: JobCallback | None = None,
+        polling_interval: float | None = None,
+    ) -> Job:
+        """Wait for a job by id (after a restart, or a
+        :class:`~speedpix_async.PortraitJobTimeoutError`) and return it once it succeeded."""
+        return self._runner.call(
+            self._async.wait,
+            job_id,
+            timeout=timeout,
+            on_progress=on_progress,
+            polling_interval=polling_interval,
+        )
+
+    def handle(self, job_id: int, *, model_id: str | None = None) -> JobHandle:
+        """A handle to an existing job, for ``reload()``, ``wait()`` and ``watch()``."""
+        return JobHandle._twin(self._async.handle(job_id, model_id=model_id), self._runner)
+
+
+class JobHandle(SyncWrapper):
+    """A training job. Returned by ``train()`` (with the model being trained) and
+    ``client.jobs.handle(job_id)``.
+
+    Blocking twin of :class:`~speedpix_async.JobHandle`; every call blocks.
+    """
+
+    _async: AsyncJobHandle
+
+    @classmethod
+    def _twin(cls, async_obj: AsyncJobHandle, runner: Runner) -> JobHandle:
+        return cls(async_obj, runner)
+
+    @property
+    def job_id(self) -> int:
+        return self._runner.convert(self._async.job_id)
+
+    @property
+    def model_id(self) -> str | None:
+        """The model being trained (pass it to ``create`` once the job succeeded)."""
+        return self._runner.convert(self._async.model_id)
+
+    @property
+    def job(self) -> Job:
+        """The latest snapshot (call :meth:`reload` to refresh)."""
+        return self._runner.convert(self._async.job)
+
+    def reload(self) -> Job:
+        """Ask the service for the job's current state."""
+        return self._runner.call(self._async.reload)
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_progress: JobCallback | None = None,
+        polling_interval: float | None = None,
+    ) -> Job:
+        """Poll until the job ends and return it (state SUCCESS, ``result`` set).
+
+        ``on_progress`` (a plain or async function) receives every snapshot. Raises
+        :class:`~speedpix_async.PortraitJobFailedError` when the training failed and
+        :class:`~speedpix_async.PortraitJobTimeoutError` when ``timeout`` (default 30 minutes)
+        passes first — the job keeps running; wait again to resume.
+        """
+        return self._runner.call(
+            self._async.wait,
+            timeout=timeout,
+            on_progress=on_progress,
+            polling_interval=polling_interval,
+        )
+
+    def watch(
+        self, *, timeout: float | None = None, polling_interval: float | None = None
+    ) -> BlockingIterator[Job]:
+        """Yield each snapshot until the job ends (the last one is final). Raises like
+        :meth:`wait` when it failed or the deadline passed."""
+        return self._runner.iterate(
+            self._async.watch(timeout=timeout, polling_interval=polling_interval)
+        )
+
+
+class PortraitImage(SyncWrapper):
+    """A created portrait: its bytes, format and size, and ways to keep it.
+
+    Blocking twin of :class:`~speedpix_async.PortraitImage`; every call blocks.
+    """
+
+    _async: _AsyncPortraitImage
+
+    @classmethod
+    def _twin(cls, async_obj: _AsyncPortraitImage, runner: Runner) -> PortraitImage:
+        return cls(async_obj, runner)
+
+    @property
+    def data(self) -> bytes:
+        """The image file's bytes (decoded from the service's base64)."""
+        return self._async.data
+
+    @property
+    def format(self) -> str:
+        """``jpeg``, ``png`` or ``webp``."""
+        return self._async.format
+
+    @property
+    def width(self) -> int:
+        return self._async.width
+
+    @property
+    def height(self) -> int:
+        return self._async.height
+
+    @property
+    def cost_time(self) -> float | None:
+        """Seconds the service spent creating it."""
+        return self._async.cost_time
+
+    @property
+    def request_id(self) -> str | None:
+        return self._async.request_id
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self._runner.convert(self._async.size)
+
+    @property
+    def nbytes(self) -> int:
+        return self._runner.convert(self._async.nbytes)
+
+    @property
+    def extension(self) -> str:
+        """``.jpg``, ``.png`` or ``.webp``."""
+        return self._runner.convert(self._async.extension)
+
+    def read(self) -> bytes:
+        """The image file's bytes."""
+        return self._runner.call(self._async.read)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the image to ``path`` and return it. Atomic: a temporary file next to ``path``
+        is renamed into place, so a failure never leaves a partial file. Refuses a directory
+        and does not create missing parents."""
+        return self._runner.call(self._async.save, path)
+
+
 default_speedpix = DefaultClient(SpeedPix)
 
 
@@ -867,3 +1206,7 @@ register_twin(_AsyncImageFile, ImageFile._twin)
 register_twin(_AsyncVideoFile, VideoFile._twin)
 register_twin(_AsyncAudioFile, AudioFile._twin)
 register_twin(_AsyncDocumentFile, DocumentFile._twin)
+register_twin(AsyncPortrait, Portrait._twin)
+register_twin(AsyncJobs, Jobs._twin)
+register_twin(AsyncJobHandle, JobHandle._twin)
+register_twin(_AsyncPortraitImage, PortraitImage._twin)

@@ -1,4 +1,5 @@
-"""A faithful local emulator of the SpeedPix API (install the ``emulator`` extra).
+"""A faithful local emulator of the SpeedPix API and of PAI AI Portrait (install the
+``emulator`` extra).
 
 It verifies API-gateway signatures over the raw bytes it receives, answers the documented
 envelopes, runs built-in workflows with the documented task lifecycle, and counts what happens
@@ -8,6 +9,8 @@ at ``GET /_emulator/stats``. Unmodified official clients work against it too.
 from ._app import (
     DEFAULT_APP_KEY,
     DEFAULT_APP_SECRET,
+    DEFAULT_PORTRAIT_APP_ID,
+    DEFAULT_PORTRAIT_TOKEN,
     IN_PROCESS_ENDPOINT,
     Emulator,
     LoopbackServer,
@@ -18,6 +21,8 @@ from .speedpix.workflows import InvalidInput, TaskContext, WorkflowFailure
 __all__ = [
     "DEFAULT_APP_KEY",
     "DEFAULT_APP_SECRET",
+    "DEFAULT_PORTRAIT_APP_ID",
+    "DEFAULT_PORTRAIT_TOKEN",
     "IN_PROCESS_ENDPOINT",
     "Emulator",
     "InvalidInput",

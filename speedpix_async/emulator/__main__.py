@@ -1,20 +1,28 @@
 """``python -m speedpix_async.emulator`` / ``speedpix-emulator``: serve the emulator.
 
-Prints ``SPEEDPIX_ENDPOINT=http://HOST:PORT`` once it accepts connections and serves until
-SIGINT or SIGTERM.
+Once it accepts connections it prints every variable a client needs, as ``export`` lines a shell
+can run — ``SPEEDPIX_ENDPOINT`` first, then the SpeedPix and AI Portrait credentials — and
+serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
-from ._app import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, Emulator
+from ._app import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    DEFAULT_PORTRAIT_APP_ID,
+    DEFAULT_PORTRAIT_TOKEN,
+    Emulator,
+)
 from ._faults import FAULT_KINDS, SLOW_SECONDS
 from ._server import bind_socket, endpoint_for, uvicorn_config
 
@@ -24,7 +32,10 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="speedpix-emulator",
-        description="A local emulator of the SpeedPix (智作工坊) API for tests and demos.",
+        description=(
+            "A local emulator of the SpeedPix (智作工坊) API and of PAI AI Portrait, for tests "
+            "and demos."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -39,6 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--app-secret",
         default=os.environ.get("SPEEDPIX_APP_SECRET") or DEFAULT_APP_SECRET,
         help="its secret (default $SPEEDPIX_APP_SECRET or demo-app-secret)",
+    )
+    parser.add_argument(
+        "--portrait-app-id",
+        default=os.environ.get("PAI_PORTRAIT_APP_ID") or DEFAULT_PORTRAIT_APP_ID,
+        help=f"accepted AI Portrait AppId (default $PAI_PORTRAIT_APP_ID or "
+        f"{DEFAULT_PORTRAIT_APP_ID})",
+    )
+    parser.add_argument(
+        "--portrait-token",
+        default=os.environ.get("PAI_PORTRAIT_TOKEN") or DEFAULT_PORTRAIT_TOKEN,
+        help=f"its Token (default $PAI_PORTRAIT_TOKEN or {DEFAULT_PORTRAIT_TOKEN})",
     )
     parser.add_argument(
         "--time-scale",
@@ -74,16 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _AnnouncingServer(uvicorn.Server):
-    """Prints the ready line only once the socket accepts connections."""
+    """Prints the ready lines only once the socket accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, ready_line: str) -> None:
+    def __init__(self, config: uvicorn.Config, ready_lines: str) -> None:
         super().__init__(config)
-        self._ready_line = ready_line
+        self._ready_lines = ready_lines
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets)  # type: ignore[arg-type]
         if self.started:
-            print(self._ready_line, flush=True)
+            print(self._ready_lines, flush=True)
+
+
+def ready_lines(emulator: Emulator, endpoint: str) -> str:
+    """What a client needs, as ``export`` lines (``SPEEDPIX_ENDPOINT`` first)."""
+    variables = {
+        "SPEEDPIX_ENDPOINT": endpoint,
+        "SPEEDPIX_APP_KEY": emulator.app_key,
+        "SPEEDPIX_APP_SECRET": emulator.app_secret,
+        "PAI_PORTRAIT_HOST": endpoint,
+        "PAI_PORTRAIT_APP_ID": emulator.portrait_app_id,
+        "PAI_PORTRAIT_TOKEN": emulator.portrait_token,
+    }
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
 
 
 class _Stop(Exception):
@@ -109,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fault_seed=args.fault_seed,
             slow_seconds=args.slow_seconds,
             throttle_status=args.throttle_status,
+            portrait_app_id=args.portrait_app_id,
+            portrait_token=args.portrait_token,
         )
     except ValueError as exc:
         print(f"speedpix-emulator: {exc}", file=sys.stderr)
@@ -120,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     server = _AnnouncingServer(
         uvicorn_config(emulator.app, log_level=args.log_level),
-        f"SPEEDPIX_ENDPOINT={endpoint_for(sock)}",
+        ready_lines(emulator, endpoint_for(sock)),
     )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the
     # previous handler restored; ours turns SIGTERM into a clean exit instead of a kill.

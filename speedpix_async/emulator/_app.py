@@ -14,23 +14,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._faults import FAULT_KINDS, SLOW_SECONDS, EmulatedReset, FaultInjector
+from ._faults import FAULT_KINDS, PROMPT_ROUTE, SLOW_SECONDS, EmulatedReset, FaultInjector
 from ._gateway import GatewayAuth
 from ._requests import is_loopback
 from ._server import AppServer
 from ._stats import Stats
-from ._store import ObjectStore
+from ._store import SAMPLES_PREFIX, ObjectStore
+from .portrait.api import CREATE_ROUTE, TRAIN_ROUTE, PortraitApi
+from .portrait.samples import sample_picture
+from .portrait.service import PortraitService
 from .speedpix.api import SpeedPixApi
 from .speedpix.images import register_image_workflows
 from .speedpix.tasks import TaskStore
 from .speedpix.workflows import Duration, Handler, Validator, builtin_registry
 
 if TYPE_CHECKING:
+    from ..portrait.client import AsyncPortrait
     from ..speedpix.client import AsyncSpeedPix
 
 __all__ = [
     "DEFAULT_APP_KEY",
     "DEFAULT_APP_SECRET",
+    "DEFAULT_PORTRAIT_APP_ID",
+    "DEFAULT_PORTRAIT_TOKEN",
     "IN_PROCESS_ENDPOINT",
     "Emulator",
     "LoopbackServer",
@@ -38,6 +44,8 @@ __all__ = [
 
 DEFAULT_APP_KEY = "demo-app-key"
 DEFAULT_APP_SECRET = "demo-app-secret"
+DEFAULT_PORTRAIT_APP_ID = "demo-portrait-app-id"
+DEFAULT_PORTRAIT_TOKEN = "demo-portrait-token"
 #: The base URL in-process clients use; ASGITransport routes every host to the app.
 IN_PROCESS_ENDPOINT = "http://speedpix-emulator.local"
 
@@ -58,13 +66,16 @@ class _InProcessTransport(httpx.ASGITransport):
 
 
 class Emulator:
-    """A local SpeedPix service: gateway signature checks, workflows, tasks, stats.
+    """A local SpeedPix and AI Portrait service: signature checks, workflows and tasks,
+    photo checks, training jobs and portraits, faults, stats.
 
     In-process (no sockets)::
 
         emulator = Emulator()
         async with emulator.client() as client:
             await client.run("wf-echo", {"hello": "world"})
+        async with emulator.portrait_client() as portrait:
+            print(await portrait.check_images([emulator.sample_url("portrait-0-1.png")]))
 
     Over a real loopback socket::
 
@@ -86,11 +97,17 @@ class Emulator:
         fault_seed: int | None = None,
         slow_seconds: float = SLOW_SECONDS,
         throttle_status: int = 403,
+        portrait_app_id: str = DEFAULT_PORTRAIT_APP_ID,
+        portrait_token: str = DEFAULT_PORTRAIT_TOKEN,
+        portrait_sdxl: bool = True,
+        portrait_quota: int | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {time_scale}")
         self.app_key = app_key
         self.app_secret = app_secret
+        self.portrait_app_id = portrait_app_id
+        self.portrait_token = portrait_token
         self.time_scale = time_scale
         self.clock_skew = clock_skew
         self.stats = Stats()
@@ -110,9 +127,25 @@ class Emulator:
             seed=fault_seed,
             slow_seconds=slow_seconds,
             throttle_status=throttle_status,
+            after_routes=(PROMPT_ROUTE, TRAIN_ROUTE, CREATE_ROUTE),
         )
         """Fault injection: ``configure(rate=..., kinds=...)``, ``script(kind, route=...)``."""
         self.store.faults = self.faults
+        self.store.samples = sample_picture
+        self.portrait = PortraitService(
+            clock=self.clock, time_scale=time_scale, fetch=self.store.read_url
+        )
+        """AI Portrait jobs and models (``corrupt_model(model_id)``, ``jobs_created``)."""
+        self.portrait_api = PortraitApi(
+            service=self.portrait,
+            credentials={portrait_app_id: portrait_token},
+            stats=self.stats,
+            faults=self.faults,
+            clock=self.clock,
+            time_scale=time_scale,
+            sdxl=portrait_sdxl,
+            quota=portrait_quota,
+        )
         self.api = SpeedPixApi(
             gateway=self.gateway,
             tasks=self.tasks,
@@ -127,7 +160,9 @@ class Emulator:
                 Route("/_emulator/stats", self._stats_endpoint, methods=["GET"]),
                 Route("/_emulator/reset", self._reset_endpoint, methods=["POST"]),
                 Route("/_emulator/health", self._health_endpoint, methods=["GET"]),
+                Route("/_emulator/samples/{name}", self._sample_endpoint, methods=["GET"]),
                 Route("/_store/{key:path}", self.store.handle, methods=["GET", "HEAD", "PUT"]),
+                Route("/api/v1/{rest:path}", self.portrait_api.handle, methods=_ALL_METHODS),
                 Route("/{path:path}", self.api.handle, methods=_ALL_METHODS),
             ]
         )
@@ -192,11 +227,35 @@ class Emulator:
             kwargs.setdefault("transport", self.transport())
         return AsyncSpeedPix(**kwargs)
 
+    def portrait_client(self, **kwargs: Any) -> AsyncPortrait:
+        """An :class:`AsyncPortrait` wired to this emulator in-process, with its credentials."""
+        from ..portrait.client import AsyncPortrait
+
+        kwargs.setdefault("app_id", self.portrait_app_id)
+        kwargs.setdefault("token", self.portrait_token)
+        kwargs.setdefault("host", IN_PROCESS_ENDPOINT)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", self.transport())
+        return AsyncPortrait(**kwargs)
+
+    def sample_url(self, name: str, base_url: str = IN_PROCESS_ENDPOINT) -> str:
+        """The URL of a sample picture (see ``/_emulator/samples``): ``portrait-<person>-<n>``,
+        ``template-<faces>``, ``scene-<n>`` with ``.png`` or ``.jpg``."""
+        if sample_picture(name) is None:
+            raise ValueError(f"no sample picture named {name!r}")
+        return f"{base_url.rstrip('/')}{SAMPLES_PREFIX}{name}"
+
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> LoopbackServer:
         """A context manager running this emulator on a real socket in a background thread."""
         return LoopbackServer(self, host=host, port=port)
 
     # ------------------------------------------------------------------ control endpoints
+
+    async def _sample_endpoint(self, request: Request) -> Response:
+        found = sample_picture(request.path_params["name"])
+        if found is None:
+            return JSONResponse({"error": "no such sample picture"}, status_code=404)
+        return Response(found[0], media_type=found[1])
 
     async def _stats_endpoint(self, request: Request) -> Response:
         if not is_loopback(request):
@@ -234,3 +293,16 @@ class LoopbackServer(AppServer):
         kwargs.setdefault("app_secret", self.emulator.app_secret)
         kwargs.setdefault("endpoint", self.endpoint)
         return AsyncSpeedPix(**kwargs)
+
+    def portrait_client(self, **kwargs: Any) -> AsyncPortrait:
+        """An :class:`AsyncPortrait` that talks to this server over the socket."""
+        from ..portrait.client import AsyncPortrait
+
+        kwargs.setdefault("app_id", self.emulator.portrait_app_id)
+        kwargs.setdefault("token", self.emulator.portrait_token)
+        kwargs.setdefault("host", self.endpoint)
+        return AsyncPortrait(**kwargs)
+
+    def sample_url(self, name: str) -> str:
+        """The URL of a sample picture on this server."""
+        return self.emulator.sample_url(name, self.endpoint)

@@ -11,11 +11,13 @@ Kinds, each injectable on any route at ``rate`` (or scripted one by one for test
 ``envelope``   HTTP 200 with ``status: 20``, ``errCode: InternalError`` / ``SystemBusy``
 =============  ==============================================================================
 
-On ``comfy_prompt`` the last three happen either **before** the task is created or **after** it
-(the task exists, the answer is lost) — the second is what makes naive retries run a workflow
-twice. Rejections (``throttle``, ``unavailable``, ``envelope``) are always before: a gateway or
-backend that refuses a request has not done its work. On the object store, ``throttle`` and
-``unavailable`` answer OSS-style 503s; ``malformed`` and ``envelope`` do not apply there.
+On the routes that do work — ``comfy_prompt``, and AI Portrait's ``train`` and ``create`` —
+the last three happen either **before** the work or **after** it (the task exists, the answer is
+lost); the second is what makes naive retries run a workflow twice. Rejections (``throttle``,
+``unavailable``, ``envelope``) are always before: a gateway or backend that refuses a request
+has not done its work. On the object store, ``throttle`` and ``unavailable`` answer OSS-style
+503s; on AI Portrait, 429 and 503 envelopes; ``malformed`` and ``envelope`` do not apply to the
+object store, ``envelope`` not to AI Portrait (whose only success is HTTP 200).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ._stats import Stats
 __all__ = [
     "AFTER_CAPABLE",
     "FAULT_KINDS",
+    "PROMPT_ROUTE",
     "EmulatedReset",
     "Fault",
     "FaultInjector",
@@ -113,8 +116,11 @@ class FaultInjector:
         slow_seconds: float = SLOW_SECONDS,
         throttle_status: int = 403,
         routes: Iterable[str] | None = None,
+        after_routes: Iterable[str] = (PROMPT_ROUTE,),
     ) -> None:
         self._stats = stats
+        self.after_routes = frozenset(after_routes)
+        """Routes that do work worth losing the answer of: faults there may strike after it."""
         self._lock = threading.Lock()
         self._scripted: dict[str | None, deque[Fault]] = {}
         self.configure(
@@ -192,7 +198,7 @@ class FaultInjector:
                 return None
             kind = self._random.choice(self.kinds)
             after = (
-                route == PROMPT_ROUTE
+                route in self.after_routes
                 and kind in AFTER_CAPABLE
                 and self._random.random() < AFTER_SHARE
             )

@@ -30,6 +30,8 @@ class Stats:
             self.uploads_in_flight = 0
             self.max_concurrent_uploads = 0
             self._submission_keys: set[str] = set()
+            self.portrait_jobs = 0
+            self.portraits = 0
 
     def request(self, route: str) -> None:
         with self._lock:
@@ -42,6 +44,14 @@ class Stats:
         with self._lock:
             self.tasks_by_workflow[workflow_id] += 1
             self._submission_keys.add(key)
+
+    def portrait_job_created(self) -> None:
+        with self._lock:
+            self.portrait_jobs += 1
+
+    def portrait_created(self) -> None:
+        with self._lock:
+            self.portraits += 1
 
     def fault(self, kind: str, phase: str | None = None) -> None:
         with self._lock:
@@ -99,4 +109,8 @@ class Stats:
                 "uploads": self.uploads,
                 "max_concurrent_uploads": self.max_concurrent_uploads,
                 "bytes_downloaded": self.bytes_downloaded,
+                "portrait": {
+                    "jobs_created": self.portrait_jobs,
+                    "portraits_created": self.portraits,
+                },
             }

@@ -38,6 +38,16 @@ UPLOAD_URL_TTL = 15 * 60.0
 OBJECT_URL_TTL = 24 * 3600.0
 #: Largest accepted upload.
 MAX_UPLOAD_BYTES = 8 << 30
+#: Sample pictures the emulator serves (and can download itself) under this path.
+SAMPLES_PREFIX = "/_emulator/samples/"
+
+Samples = Callable[[str], "tuple[bytes, str] | None"]
+"""A sample picture by name: (bytes, content type), or None."""
+
+
+def _no_samples(name: str) -> tuple[bytes, str] | None:
+    return None
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -99,6 +109,8 @@ class ObjectStore:
         self._objects: dict[str, StoredObject] = {}
         self._lock = threading.Lock()
         self.faults: FaultInjector | None = None
+        self.samples: Samples = _no_samples
+        """The emulator's sample pictures, reachable at ``/_emulator/samples/<name>``."""
 
     def close(self) -> None:
         """Delete everything stored (only the directory this store created itself)."""
@@ -186,6 +198,11 @@ class ObjectStore:
             except ValueError as exc:
                 raise StoreError(400, "InvalidArgument", f"bad base64 data URI: {exc}") from exc
         parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.path.startswith(SAMPLES_PREFIX):
+            found = self.samples(unquote(parts.path[len(SAMPLES_PREFIX) :]))
+            if found is None:
+                raise StoreError(404, "NoSuchKey", "The specified sample does not exist.")
+            return found[0]
         if parts.scheme not in ("http", "https") or not parts.path.startswith("/_store/"):
             raise StoreError(
                 404,

@@ -1,0 +1,166 @@
+"""The AI Portrait API, one request per method, and its bodies (docs/protocol.md, "AI Portrait").
+
+Bodies are snake_case on the wire, like the service's answers. ``train`` and ``create`` are not
+idempotent — a lost answer is reported as :class:`~speedpix_async.OutcomeUnknownError`, never
+sent again; ``check`` and the job query are retried like any idempotent call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .._converter import register_wire_models, structure, unstructure
+from .._core.retry import OutcomeUnknown
+from .._core.transport import Reply, Transport
+from .._errors import OutcomeUnknownError, ResponseValidationError
+from .models import CheckResult, Job, JobState, TrainingResult
+
+__all__ = [
+    "CheckRequest",
+    "CreateRequest",
+    "PortraitEndpoints",
+    "TrainRequest",
+    "TrainResponse",
+]
+
+PATH_CHECK = "/api/v1/aigc_images/check"
+PATH_TRAIN = "/api/v1/aigc_images/train"
+PATH_CREATE = "/api/v1/aigc_images/create"
+PATH_JOB = "/api/v1/async_jobs/{job_id}"
+ACTION_CHECK = "AIGCImageCheck"
+ACTION_TRAIN = "AIGCImageTrain"
+ACTION_CREATE = "AIGCImageCreate"
+
+
+@attrs.frozen(kw_only=True)
+class CheckRequest:
+    action: str
+    images: list[str]
+
+
+@attrs.frozen(kw_only=True)
+class CheckResponse:
+    check_results: list[CheckResult]
+    images: list[str] = attrs.Factory(list)
+    cost_time: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TrainRequest:
+    action: str
+    images: list[str]
+    model_name: str | None = None
+    configure: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TrainResponse:
+    job_id: int
+    model_id: str
+
+
+@attrs.frozen(kw_only=True)
+class CreateRequest:
+    action: str
+    model_id: str
+    """``""`` for a portrait without a trained model (reference only) or a group."""
+    model_ids: list[str] | None = None
+    model_name: str | None = None
+    template_image: str | None = None
+    configure: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CreateResponse:
+    image: str
+    cost_time: float | None = None
+
+
+register_wire_models(
+    CheckRequest,
+    CheckResponse,
+    CheckResult,
+    TrainRequest,
+    TrainResponse,
+    CreateRequest,
+    CreateResponse,
+    case="snake",
+)
+
+
+def _lost(operation: str, lost: OutcomeUnknown) -> OutcomeUnknownError:
+    what = {"train": "the training job", "create": "the portrait"}[operation]
+    return OutcomeUnknownError(
+        f"{operation} was sent but no usable answer came back ({lost.cause.message}); "
+        f"{what} may or may not have been made (and billed). The SDK does not send it again: "
+        "check before repeating it",
+        operation=operation,
+        attempts=lost.attempts,
+        request_id=getattr(lost.cause, "request_id", None),
+    )
+
+
+def parse_job(data: Any, job_id: int) -> Job:
+    """The ``job`` object of a job query; wrong types are a ResponseValidationError."""
+    job = data.get("job") if isinstance(data, dict) else None
+    if not isinstance(job, dict):
+        raise ResponseValidationError("the job answer carries no job object @ $.data.job")
+    state = job.get("state")
+    if isinstance(state, bool) or not isinstance(state, int) or state not in range(4):
+        raise ResponseValidationError(
+            f"the job's state is {state!r}, not one of the documented 0–3 @ $.data.job.state"
+        )
+    # The Go SDK matches "Result" case-insensitively; the service sends the capital R.
+    raw_result = job.get("Result", job.get("result"))
+    try:
+        result = TrainingResult.parse(raw_result)
+    except ValueError as exc:
+        raise ResponseValidationError(
+            f"the job's Result is not a JSON object ({exc}) @ $.data.job.Result"
+        ) from exc
+    message = job.get("message")
+    app_id = job.get("app_id")
+    return Job(
+        id=job_id,
+        state=JobState(state),
+        message=message if isinstance(message, str) else "",
+        result=result,
+        app_id=app_id if isinstance(app_id, str) else None,
+        model_id=result.model_id if result else None,
+    )
+
+
+class PortraitEndpoints:
+    """``check``, ``train``, ``create`` and the job query."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def check(self, images: list[str]) -> tuple[CheckResponse, Reply]:
+        reply = await self.transport.call(
+            PATH_CHECK,
+            unstructure(CheckRequest(action=ACTION_CHECK, images=images)),
+            idempotent=True,
+        )
+        return structure(reply.data, CheckResponse, what="the check answer", path="$.data"), reply
+
+    async def train(self, request: TrainRequest) -> tuple[TrainResponse, Reply]:
+        try:
+            reply = await self.transport.call(PATH_TRAIN, unstructure(request), idempotent=False)
+        except OutcomeUnknown as lost:
+            raise _lost("train", lost) from lost.cause
+        return structure(reply.data, TrainResponse, what="the train answer", path="$.data"), reply
+
+    async def create(self, request: CreateRequest) -> tuple[CreateResponse, Reply]:
+        try:
+            reply = await self.transport.call(PATH_CREATE, unstructure(request), idempotent=False)
+        except OutcomeUnknown as lost:
+            raise _lost("create", lost) from lost.cause
+        created = structure(reply.data, CreateResponse, what="the create answer", path="$.data")
+        return created, reply
+
+    async def job(self, job_id: int) -> Job:
+        reply = await self.transport.call(PATH_JOB.format(job_id=job_id), None, idempotent=True)
+        return parse_job(reply.data, job_id)
