@@ -24,13 +24,13 @@ PHOTOS += [f"{HOST}/_emulator/samples/template-2.png", "https://example.invalid/
 async def main() -> None:
     async with AsyncPortrait() as portrait:  # PAI_PORTRAIT_HOST / _APP_ID / _TOKEN
         for result in await portrait.check_images(PHOTOS):
-            print(f"code={int(result.code)} frontal={result.frontal} {result.meaning}: {result.url}")
+            print(f"code={int(result.code)} frontal={result.frontal} {result.meaning}:", result.url)
 
 
 def main_blocking() -> None:
     with Portrait() as portrait:
         for result in portrait.check_images(PHOTOS):
-            print(f"code={int(result.code)} frontal={result.frontal} {result.meaning}: {result.url}")
+            print(f"code={int(result.code)} frontal={result.frontal} {result.meaning}:", result.url)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """AI Portrait guide: train, then create from a prompt instead of a template (``t2i_prompt``).
 
-    python examples/portrait_prompt.py [--blocking]
+python examples/portrait_prompt.py [--blocking]
 """
 
 from __future__ import annotations

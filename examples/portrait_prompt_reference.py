@@ -1,6 +1,6 @@
 """AI Portrait guide: a prompt and one reference photo — no template, no training.
 
-    python examples/portrait_prompt_reference.py [--blocking]
+python examples/portrait_prompt_reference.py [--blocking]
 """
 
 from __future__ import annotations

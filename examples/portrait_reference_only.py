@@ -21,7 +21,8 @@ CONFIG = PortraitConfig(ipa_control_only=True, ipa_weight=0.6, ipa_image_path=RE
 async def main() -> None:
     async with AsyncPortrait() as portrait:
         image = await portrait.create(TEMPLATE, config=CONFIG)
-        print(f"reference-only portrait {image.size} -> {await image.save('ref' + image.extension)}")
+        saved = await image.save("ref" + image.extension)
+        print(f"reference-only portrait {image.size} -> {saved}")
 
 
 def main_blocking() -> None:

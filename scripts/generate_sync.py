@@ -208,9 +208,10 @@ class Generator:
             return []
         for pattern, replacement in DOC_EDITS:
             text = re.sub(pattern, replacement, text)
-        if note:
+        text = self.rename(text)
+        if note:  # after renaming: the note names the async class on purpose
             text = text.rstrip() + note
-        return [indent + quote(self.rename(text))]
+        return [indent + quote(text)]
 
     def signature(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, str]:
         """(parameters, forwarded arguments) of ``fn`` without ``self``."""

@@ -73,7 +73,8 @@ def portrait_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, s
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(one, RUNS))
-    return {(script.name, mode): result for (script, mode), result in zip(RUNS, results)}
+    pairs = zip(RUNS, results, strict=True)
+    return {(script.name, mode): result for (script, mode), result in pairs}
 
 
 @pytest.mark.parametrize("script", SPEEDPIX, ids=[p.name for p in SPEEDPIX])

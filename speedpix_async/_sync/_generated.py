@@ -77,7 +77,7 @@ class SpeedPix(SyncWrapper):
         (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
         untrusted text into inputs).
 
-    Blocking twin of :class:`~speedpix_async.SpeedPix`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncSpeedPix`; every call blocks.
     """
 
     _async: AsyncSpeedPix
@@ -363,7 +363,7 @@ class SpeedPix(SyncWrapper):
 class Predictions(SyncWrapper):
     """Workflow tasks. Reach it as ``client.predictions``.
 
-    Blocking twin of :class:`~speedpix_async.Predictions`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncPredictions`; every call blocks.
     """
 
     _async: AsyncPredictions
@@ -475,7 +475,7 @@ class Predictions(SyncWrapper):
 class Files(SyncWrapper):
     """Uploads and downloads. Reach it as ``client.files``.
 
-    Blocking twin of :class:`~speedpix_async.Files`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncFiles`; every call blocks.
     """
 
     _async: AsyncFiles
@@ -508,7 +508,7 @@ class Files(SyncWrapper):
 class PredictionHandle(SyncWrapper):
     """A submitted task. Returned by ``predictions.create()`` and ``run(..., wait=False)``.
 
-    Blocking twin of :class:`~speedpix_async.PredictionHandle`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncPredictionHandle`; every call blocks.
     """
 
     _async: AsyncPredictionHandle
@@ -834,7 +834,7 @@ class Portrait(SyncWrapper):
     :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
     :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
 
-    Blocking twin of :class:`~speedpix_async.Portrait`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncPortrait`; every call blocks.
     """
 
     _async: AsyncPortrait
@@ -996,7 +996,7 @@ class Portrait(SyncWrapper):
 class Jobs(SyncWrapper):
     """Training jobs. Reach it as ``client.jobs``.
 
-    Blocking twin of :class:`~speedpix_async.Jobs`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncJobs`; every call blocks.
     """
 
     _async: AsyncJobs
@@ -1036,7 +1036,7 @@ class JobHandle(SyncWrapper):
     """A training job. Returned by ``train()`` (with the model being trained) and
     ``client.jobs.handle(job_id)``.
 
-    Blocking twin of :class:`~speedpix_async.JobHandle`; every call blocks.
+    Blocking twin of :class:`~speedpix_async.AsyncJobHandle`; every call blocks.
     """
 
     _async: AsyncJobHandle

@@ -8,6 +8,7 @@ allowed — before anything is sent. Float settings accept integers (the guide's
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -174,8 +175,10 @@ class PortraitConfig:
         known = {field.name for field in attrs.fields(cls)}
         unknown = sorted(str(key) for key in value if key not in known)
         if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InputError(
-                f"config has unknown keys {unknown}; the documented keys are "
+                f"config has unknown keys {unknown}{hint}; the documented keys are "
                 f"{', '.join(sorted(known))}"
             )
         return cls(**value)
@@ -188,7 +191,7 @@ class PortraitConfig:
                 family = {"sd15": "SD 1.5", "sdxl": "SDXL"}[only]
                 raise InputError(
                     f"PortraitConfig.{field.name} applies to {family} only; pass "
-                    f"model={only!r} or leave it out"
+                    f"kind={only!r} or leave it out"
                 )
 
     def to_wire(self) -> dict[str, Any]:

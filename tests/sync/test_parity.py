@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import speedpix_async
 import speedpix_async.sync as sync_api
 from speedpix_async import outputs
+from speedpix_async.portrait.images import PortraitImage
+from speedpix_async.portrait.jobs import AsyncJobHandle, AsyncJobs
 from speedpix_async.speedpix import defaults as _defaults
 from speedpix_async.speedpix.files import AsyncFiles
 from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
@@ -32,6 +35,10 @@ PAIRS = [
     (outputs.VideoFile, sync_api.VideoFile),
     (outputs.AudioFile, sync_api.AudioFile),
     (outputs.DocumentFile, sync_api.DocumentFile),
+    (speedpix_async.AsyncPortrait, sync_api.Portrait),
+    (AsyncJobs, sync_api.Jobs),
+    (AsyncJobHandle, sync_api.JobHandle),
+    (PortraitImage, sync_api.PortraitImage),
 ]
 NAMES = {
     "aclose": "close",
@@ -44,6 +51,9 @@ TYPE_NAMES = {
     "AsyncPredictions": "Predictions",
     "AsyncFiles": "Files",
     "AsyncPredictionHandle": "PredictionHandle",
+    "AsyncPortrait": "Portrait",
+    "AsyncJobs": "Jobs",
+    "AsyncJobHandle": "JobHandle",
 }
 
 
@@ -104,6 +114,19 @@ def test_the_client_constructor_and_resources_match() -> None:
     assert isinstance(client.predictions, sync_api.Predictions)
     assert isinstance(client.files, sync_api.Files)
     client.close()
+
+
+def test_the_portrait_constructor_resources_and_fields_match() -> None:
+    assert _comparable(sync_api.Portrait.__init__) == _comparable(
+        speedpix_async.AsyncPortrait.__init__
+    )
+    client = sync_api.Portrait("http://127.0.0.1:9", "app", "token")
+    assert isinstance(client.jobs, sync_api.Jobs)
+    assert isinstance(client.jobs.handle(5), sync_api.JobHandle)
+    client.close()
+    for field in attrs.fields(PortraitImage):
+        twin = inspect.getattr_static(sync_api.PortraitImage, field.name, None)
+        assert isinstance(twin, property), f"PortraitImage.{field.name} has no blocking twin"
 
 
 def test_module_level_run_matches() -> None:
