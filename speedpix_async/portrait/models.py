@@ -16,8 +16,13 @@ __all__ = ["CheckCode", "CheckResult", "Job", "JobState", "TrainingResult"]
 
 
 class CheckCode(enum.IntEnum):
-    """The result of checking one photo (``check_results[].code``)."""
+    """The result of checking one photo (``check_results[].code``).
 
+    The guide's table lists 1–6; its prose also says a check answers "0 or 1", so 0 is read as
+    a failed check without a detailed reason."""
+
+    NOT_MET = 0
+    """The photo does not meet the requirements (no detailed reason given)."""
     OK = 1
     """The photo meets the requirements."""
     UNREADABLE = 2
@@ -33,8 +38,8 @@ class CheckCode(enum.IntEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> CheckCode | None:
-        # Codes outside 1–6 (the guide's prose also mentions 0) are kept rather than refused:
-        # a new code must not break a check.
+        # Codes the guide does not list are kept rather than refused: a new code must not
+        # break a check.
         if not isinstance(value, int) or isinstance(value, bool):
             return None
         member = int.__new__(cls, value)
@@ -47,6 +52,7 @@ class CheckCode(enum.IntEnum):
 
 
 _MEANINGS = {
+    CheckCode.NOT_MET: "the photo does not meet the requirements (no reason given)",
     CheckCode.OK: "the photo meets the requirements",
     CheckCode.UNREADABLE: "the photo cannot be downloaded or decoded",
     CheckCode.FACE_COUNT: "the photo does not hold exactly one face",

@@ -114,9 +114,12 @@ async def test_check_results_come_back_in_the_order_given(portrait: AsyncPortrai
 
 @respx.mock
 async def test_an_undocumented_check_code_is_kept(portrait: AsyncPortrait) -> None:
-    respx.post(CHECK).mock(return_value=check_answer(URLS[:1], [0]))
-    (result,) = await portrait.check_images(URLS[:1])
-    assert int(result.code) == 0
+    respx.post(CHECK).mock(return_value=check_answer(URLS, [0, 7]))
+    zero, result = await portrait.check_images(URLS)
+    assert zero.code is CheckCode.NOT_MET
+    assert not zero.ok
+    assert "does not meet the requirements" in zero.meaning
+    assert int(result.code) == 7
     assert not result.ok
     assert "does not describe" in result.meaning
 
