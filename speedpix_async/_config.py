@@ -11,7 +11,7 @@ import math
 import os
 import platform
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -321,6 +321,41 @@ def resolve_policies(
     if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
         raise ConfigurationError(f"user_agent must be a non-empty string, got {user_agent!r}")
     return retry, user_agent or default_user_agent()
+
+
+class _Tunable(Protocol):
+    """What :func:`with_changes` needs of a client's configuration."""
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def poll(self) -> PollPolicy: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_Tunable)
+
+
+def with_changes(
+    config: ConfigT,
+    *,
+    timeout: TimeoutTypes | None,
+    max_retries: int | None,
+    poll_policy: PollPolicy | None,
+    retry_policy: RetryPolicy | None,
+) -> ConfigT:
+    """``config`` with a client's ``with_options`` arguments applied (``None``: unchanged)."""
+    retry = retry_policy or config.retry
+    if max_retries is not None:
+        retry = attrs.evolve(retry, max_retries=max_retries)
+    # Both configurations are attrs classes; the plugin cannot see it through the protocol.
+    return attrs.evolve(  # type: ignore[misc]
+        config,
+        timeout=config.timeout if timeout is None else coerce_timeout(timeout),
+        retry=retry,
+        poll=poll_policy or config.poll,
+    )
 
 
 def resolve_config(

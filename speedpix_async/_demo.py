@@ -58,16 +58,20 @@ class Timeline:
         self.line(f"{report.status}{detail}")
 
 
+def _emulator_missing(exc: ImportError) -> int:
+    print(
+        f"the demo needs the emulator extra ({exc.name} is missing): "
+        "pip install 'speedpix-async[emulator]'",
+        file=sys.stderr,
+    )
+    return 1
+
+
 async def run_demo(out: TextIO, *, result_path: Path) -> int:
     try:
         from .emulator import Emulator, make_sample_photo
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(
-            f"the demo needs the emulator extra ({exc.name} is missing): "
-            "pip install 'speedpix-async[emulator]'",
-            file=sys.stderr,
-        )
-        return 1
+        return _emulator_missing(exc)
     with tempfile.TemporaryDirectory(prefix="speedpix-demo-") as workdir, Emulator() as emulator:
         sample = make_sample_photo(Path(workdir) / "product.jpg")
         with emulator.serve() as server:
@@ -111,12 +115,7 @@ async def run_portrait_demo(out: TextIO, *, result_path: Path) -> int:
     try:
         from .emulator import Emulator
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(
-            f"the demo needs the emulator extra ({exc.name} is missing): "
-            "pip install 'speedpix-async[emulator]'",
-            file=sys.stderr,
-        )
-        return 1
+        return _emulator_missing(exc)
     with Emulator(time_scale=PORTRAIT_TIME_SCALE) as emulator, emulator.serve() as server:
         print(f"AI Portrait demo: embedded emulator at {server.endpoint}", file=out)
         timeline = Timeline(out)

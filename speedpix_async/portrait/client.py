@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import attrs
 import httpx
 
-from .._config import PollPolicy, RetryPolicy, TimeoutTypes, coerce_timeout
+from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
 from .._core.http import HttpxBackend, build_http_client
 from .._core.transport import Transport
 from .._errors import (
@@ -205,14 +204,12 @@ class AsyncPortrait:
     ) -> AsyncPortrait:
         """A client sharing this one's connection pool and credentials with other options.
         Closing it does not close the shared pool."""
-        retry = retry_policy or self._config.retry
-        if max_retries is not None:
-            retry = attrs.evolve(retry, max_retries=max_retries)
-        config = attrs.evolve(
+        config = with_changes(
             self._config,
-            timeout=self._config.timeout if timeout is None else coerce_timeout(timeout),
-            retry=retry,
-            poll=poll_policy or self._config.poll,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll_policy=poll_policy,
+            retry_policy=retry_policy,
         )
         return self._from_parts(
             config, self._transport.derive(retry=config.retry, timeout=config.timeout)

@@ -14,9 +14,9 @@ from .._config import (
     PollPolicy,
     RetryPolicy,
     TimeoutTypes,
-    coerce_timeout,
     resolve_config,
     urlsplit_path,
+    with_changes,
 )
 from .._core.http import HttpxBackend, build_http_client
 from .._core.storage import Storage
@@ -211,14 +211,12 @@ class AsyncSpeedPix:
 
         Closing the derived client does not close the shared pool.
         """
-        retry = retry_policy or self._config.retry
-        if max_retries is not None:
-            retry = attrs.evolve(retry, max_retries=max_retries)
-        config = attrs.evolve(
+        config = with_changes(
             self._config,
-            timeout=self._config.timeout if timeout is None else coerce_timeout(timeout),
-            retry=retry,
-            poll=poll_policy or self._config.poll,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll_policy=poll_policy,
+            retry_policy=retry_policy,
         )
         transport = self._transport.derive(retry=config.retry, timeout=config.timeout)
         return self._from_parts(config, transport, resizable=self._resizable)
