@@ -13,12 +13,19 @@
 from __future__ import annotations
 
 import enum
+import typing
+from collections import abc
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
-from cattrs.errors import BaseValidationError, ClassValidationError, IterableValidationError
+from cattrs.errors import (
+    BaseValidationError,
+    ClassValidationError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import ResponseValidationError
@@ -90,7 +97,8 @@ def _structure_str(value: Any, cls: Any) -> Any:
     # cattrs' default is str(value), which would quietly turn a dict or None into text.
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    # An integer id is still an id; a float or a bool is not text.
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
@@ -112,6 +120,62 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
 
 converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(enum.Enum, _structure_enum)
+
+#: Collection types → what they are built as.
+_COLLECTIONS: dict[Any, type] = {
+    list: list,
+    tuple: tuple,
+    set: set,
+    frozenset: frozenset,
+    abc.Sequence: list,
+    abc.MutableSequence: list,
+    abc.Set: frozenset,
+    abc.MutableSet: set,
+}
+
+
+def _item_type(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    return args[0] if args else Any
+
+
+def _is_collection(tp: Any) -> bool:
+    origin = typing.get_origin(tp) or tp
+    if origin not in _COLLECTIONS:
+        return False
+    args = typing.get_args(tp)
+    # A tuple of fixed shape (tuple[int, str]) keeps cattrs' own handling.
+    return origin is not tuple or not args or (len(args) == 2 and args[1] is Ellipsis)
+
+
+def _collection_factory(tp: Any) -> Callable[[Any, Any], Any]:
+    build = _COLLECTIONS[typing.get_origin(tp) or tp]
+    item_type = _item_type(tp)
+
+    def structure_collection(value: Any, _: Any) -> Any:
+        # cattrs would iterate a string into its characters, or a dict into its keys.
+        if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(
+            value, (list, tuple)
+        ):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        items: list[Any] = []
+        errors: list[Exception] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(converter.structure(item, item_type))
+            except Exception as exc:  # collected, as cattrs does, to name every bad index
+                note = IterableValidationNote(f"Structuring @ index {index}", index, item_type)
+                noted: Any = exc  # __notes__ is typed only from Python 3.11 on
+                noted.__notes__ = [*getattr(exc, "__notes__", []), note]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+        return build(items)
+
+    return structure_collection
+
+
+converter.register_structure_hook_factory(_is_collection, _collection_factory)
 
 
 def wire_name(cls: type, field: str) -> str:

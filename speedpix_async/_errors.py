@@ -19,6 +19,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "FaceCountMismatchError",
     "InputError",
@@ -71,6 +72,11 @@ class SpeedPixError(Exception):
 
 class ConfigurationError(SpeedPixError):
     """The client cannot be built or used as configured (credentials, endpoint, options)."""
+
+
+class ClientClosedError(ConfigurationError):
+    """The client was closed — before this call, or (from another thread or task) while it
+    ran. Create a new client, or keep using this one inside its ``with`` block."""
 
 
 class InputError(SpeedPixError, ValueError):
@@ -246,13 +252,18 @@ class ResponseValidationError(APIError):
     """The response could not be read: not JSON, truncated, or not the documented shape.
 
     ``incomplete`` is True when the body looks cut short or garbled in transit (empty, or JSON
-    that stops mid-way): another attempt may get it whole. Whether to retry is decided in one
-    place, the retry rules, from this fact.
+    that stops mid-way): another attempt may get it whole. ``over_limit`` is True when the body
+    is larger or more deeply nested than the client reads (a hostile or broken server: asking
+    again would only repeat it). Whether to retry is decided in one place, the retry rules,
+    from these facts.
     """
 
-    def __init__(self, message: str, *, incomplete: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, incomplete: bool = False, over_limit: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.incomplete = incomplete
+        self.over_limit = over_limit
 
 
 class OutcomeUnknownError(SpeedPixError):

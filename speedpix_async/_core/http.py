@@ -20,18 +20,30 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
+import attrs
 import httpx
 
 from .._config import DEFAULT_MAX_CONNECTIONS, KEEPALIVE_EXPIRY
-from .._errors import APIConnectionError, APITimeoutError, ConfigurationError, SpeedPixError
-from .redact import redact_text
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ConfigurationError,
+    InputError,
+    ResponseValidationError,
+    SpeedPixError,
+)
+from .redact import redact_text, redact_url
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "SHARD_SIZE",
+    "Answer",
     "HttpBackend",
     "HttpxBackend",
     "Response",
@@ -58,6 +70,15 @@ class Response(Protocol):
     def content(self) -> bytes: ...
 
 
+@attrs.frozen
+class Answer:
+    """A complete response as the httpx backend hands it over: its body read under a cap."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes = attrs.field(repr=False)
+
+
 class StreamResponse(Protocol):
     """A response whose body is read on demand (downloads)."""
 
@@ -67,8 +88,8 @@ class StreamResponse(Protocol):
     @property
     def headers(self) -> Mapping[str, str]: ...
 
-    async def aread(self) -> bytes:
-        """The whole (small) body, e.g. an error document."""
+    async def aread(self, limit: int) -> bytes:
+        """The whole (small) body, e.g. an error document, refused past ``limit`` bytes."""
         ...
 
     def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
@@ -87,8 +108,11 @@ class HttpBackend(Protocol):
         headers: Mapping[str, str],
         content: bytes | None,
         timeout: httpx.Timeout,
+        limit: int,
     ) -> Response:
-        """Send a request with a small body and read the whole answer."""
+        """Send a request with a small body and read the whole answer — at most ``limit``
+        bytes once decoded, else :class:`~speedpix_async.ResponseValidationError` with
+        ``over_limit`` set."""
         ...
 
     async def upload(
@@ -99,8 +123,10 @@ class HttpBackend(Protocol):
         headers: Mapping[str, str],
         body: AsyncIterable[bytes],
         timeout: httpx.Timeout,
+        limit: int,
     ) -> Response:
-        """Send a streamed body (``headers`` carry its ``content-length``)."""
+        """Send a streamed body (``headers`` carry its ``content-length``); read the answer
+        as :meth:`request` does."""
         ...
 
     def stream(
@@ -158,6 +184,8 @@ def connection_error(request: httpx.Request, exc: httpx.TransportError) -> Speed
     """
     method = request.method
     url = str(request.url.copy_with(query=None))
+    if isinstance(exc, httpx.LocalProtocolError):
+        return refused_locally(method, url, exc)
     if isinstance(exc, httpx.TimeoutException):
         sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
         phase = _PHASES.get(type(exc), "talking to the server")
@@ -188,6 +216,98 @@ def connection_error(request: httpx.Request, exc: httpx.TransportError) -> Speed
     )
 
 
+def refused_locally(method: str, url: str, exc: Exception) -> InputError:
+    """The HTTP library refused to send a request (a header or body it cannot put on the
+    wire): nothing reached the server, and another attempt would be refused the same way."""
+    return InputError(
+        f"the request {method} {url} was refused before sending, nothing was sent "
+        f"({type(exc).__name__}: {redact_text(str(exc)) or 'no detail'}); header values must "
+        "be visible ASCII, and a body must match its declared length"
+    )
+
+
+#: What we accept: encodings this module inflates itself, under the cap.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def _inflater(encoding: str, first: bytes) -> Any:
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    # "deflate" is a zlib stream by the RFC, a raw one from some servers: its header tells.
+    header = int.from_bytes(first[:2], "big")
+    wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and header % 31 == 0
+    return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+
+
+def _too_large(response: httpx.Response, limit: int) -> ResponseValidationError:
+    request = response.request
+    return ResponseValidationError(
+        f"the response body is larger than {limit:,} bytes, the most this client reads for "
+        "an API answer; the endpoint is not behaving like the API",
+        over_limit=True,
+        status_code=response.status_code,
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+    )
+
+
+def _garbled(response: httpx.Response, exc: Exception) -> ResponseValidationError:
+    request = response.request
+    return ResponseValidationError(
+        f"the response body could not be decompressed ({exc})",
+        incomplete=True,
+        status_code=response.status_code,
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+    )
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body of a streamed response, refused as soon as it passes ``limit`` bytes —
+    however small the compressed body that inflates past it."""
+    encoding = (response.headers.get("content-encoding") or "").strip().lower()
+    parts: list[bytes] = []
+    size = 0
+
+    def keep(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
+        if size > limit:
+            raise _too_large(response, limit)
+        parts.append(piece)
+
+    try:
+        if encoding in ("", "identity", "gzip", "x-gzip", "deflate"):
+            inflater: Any = None
+            async for raw in response.aiter_raw():
+                if encoding in ("", "identity"):
+                    keep(raw)
+                    continue
+                if inflater is None:
+                    inflater = _inflater(encoding, raw)
+                pending = raw
+                while pending:
+                    # max_length: inflate at most one byte past the cap at a time.
+                    keep(inflater.decompress(pending, limit - size + 1))
+                    pending = inflater.unconsumed_tail
+            if inflater is not None:
+                keep(inflater.flush())
+        else:
+            # An encoding we did not ask for (br, zstd): httpx inflates it, a chunk at a time.
+            async for chunk in response.aiter_bytes():
+                keep(chunk)
+    except httpx.StreamConsumed:
+        # An injected transport (a mock) handed over a response it had already read.
+        if len(response.content) > limit:
+            raise _too_large(response, limit) from None
+        return response.content
+    except (zlib.error, httpx.DecodingError) as exc:
+        raise _garbled(response, exc) from exc
+    except httpx.TransportError as exc:
+        raise connection_error(response.request, exc) from exc
+    return b"".join(parts)
+
+
 class _Stream:
     """A streamed httpx response as the core's :class:`~.StreamResponse`."""
 
@@ -196,11 +316,8 @@ class _Stream:
         self.status_code = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
-    async def aread(self) -> bytes:
-        try:
-            return await self._response.aread()
-        except httpx.TransportError as exc:
-            raise connection_error(self._response.request, exc) from exc
+    async def aread(self, limit: int) -> bytes:
+        return await read_capped(self._response, limit)
 
     async def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
         try:
@@ -225,15 +342,9 @@ class HttpxBackend:
         headers: Mapping[str, str],
         content: bytes | None,
         timeout: httpx.Timeout,
-    ) -> httpx.Response:
-        request = self.client.build_request(
-            method, url, content=content, headers=headers, timeout=timeout
-        )
-        try:
-            response = await self.client.send(request)
-        except httpx.TransportError as exc:
-            raise connection_error(request, exc) from exc
-        return response
+        limit: int,
+    ) -> Answer:
+        return await self._exchange(method, url, headers, content, timeout, limit)
 
     async def upload(
         self,
@@ -243,26 +354,62 @@ class HttpxBackend:
         headers: Mapping[str, str],
         body: AsyncIterable[bytes],
         timeout: httpx.Timeout,
-    ) -> httpx.Response:
+        limit: int,
+    ) -> Answer:
         # An explicit Content-Length (in headers) keeps httpx from switching to chunked encoding.
-        request = self.client.build_request(
-            method, url, content=body, headers=headers, timeout=timeout
-        )
+        return await self._exchange(method, url, headers, body, timeout, limit)
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | AsyncIterable[bytes] | None,
+        timeout: httpx.Timeout,
+    ) -> httpx.Request:
         try:
-            response = await self.client.send(request)
+            return self.client.build_request(
+                method,
+                url,
+                content=content,
+                headers={"accept-encoding": ACCEPT_ENCODING, **headers},
+                timeout=timeout,
+            )
+        except (UnicodeEncodeError, ValueError, httpx.InvalidURL) as exc:
+            raise refused_locally(method, redact_url(url), exc) from exc
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        if self.client.is_closed:
+            raise ClientClosedError(
+                "this client is closed; create a new client (or keep using it inside its "
+                "'async with' block)"
+            )
+        try:
+            return await self.client.send(request, stream=True)
         except httpx.TransportError as exc:
             raise connection_error(request, exc) from exc
-        return response
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | AsyncIterable[bytes] | None,
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        response = await self._send(self._build(method, url, headers, content, timeout))
+        try:
+            body = await read_capped(response, limit)
+        finally:
+            await response.aclose()
+        return Answer(response.status_code, response.headers, body)
 
     @contextlib.asynccontextmanager
     async def stream(
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
     ) -> AsyncIterator[_Stream]:
-        request = self.client.build_request(method, url, headers=headers, timeout=timeout)
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise connection_error(request, exc) from exc
+        response = await self._send(self._build(method, url, headers, None, timeout))
         try:
             yield _Stream(response)
         finally:

@@ -97,6 +97,12 @@ def decide(error: SpeedPixError, *, idempotent: bool) -> Decision:
         log.debug("retryable: throttled before reaching the backend")
         return Decision.RETRY
     if isinstance(error, ResponseValidationError):
+        if error.over_limit:
+            if idempotent:
+                log.debug("not retrying: the answer is over the client's limits")
+                return Decision.RAISE
+            log.debug("not retrying: non-idempotent call got an answer over the limits")
+            return Decision.OUTCOME_UNKNOWN
         if not error.incomplete:
             log.debug("not retrying: response is not the API's (%s)", error.message)
             return Decision.RAISE

@@ -49,6 +49,9 @@ _CLASSES: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 
+#: Most bytes read of an object store's own answer (an upload's reply, an error document).
+STORE_ANSWER_LIMIT = 1 << 20
+
 
 class UploadBody(Protocol):
     """A body to PUT: its size and type are known up front, and it can be re-read."""
@@ -131,6 +134,7 @@ class Storage:
                 },
                 body=body.chunks(),
                 timeout=self.timeout,
+                limit=STORE_ANSWER_LIMIT,
             )
             if not 200 <= response.status_code < 300:
                 raise storage_error(
@@ -149,7 +153,7 @@ class Storage:
             "GET", url, headers={"user-agent": self.user_agent}, timeout=self.timeout
         ) as response:
             if not 200 <= response.status_code < 300:
-                body = await response.aread()
+                body = await response.aread(STORE_ANSWER_LIMIT)
                 raise storage_error(
                     response.status_code,
                     response.headers,

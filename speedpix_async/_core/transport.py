@@ -22,7 +22,7 @@ import httpx
 from .._config import RetryPolicy
 from .._errors import (
     APIConnectionError,
-    ConfigurationError,
+    ClientClosedError,
     InputError,
     ResponseValidationError,
     SpeedPixError,
@@ -43,6 +43,7 @@ __all__ = [
     "decode_json_body",
     "dump_json",
     "excerpt",
+    "load_json",
     "try_json",
 ]
 
@@ -73,6 +74,8 @@ class ServiceProfile(Protocol):
 
     name: str
     """Shown in messages: "the SpeedPix API"."""
+    max_body: int
+    """Most bytes of one answer the client reads (decoded); larger answers are refused."""
 
     def sign(
         self, *, method: str, path: str, body: bytes | None, params: QueryParams | None, now: float
@@ -197,7 +200,7 @@ class Transport:
 
     def check_open(self) -> None:
         if self._closed:
-            raise ConfigurationError(
+            raise ClientClosedError(
                 "this client is closed; create a new client (or keep using it inside its "
                 "'async with' block)"
             )
@@ -291,7 +294,12 @@ class Transport:
         state.sent = True
         try:
             response = await self.backend.request(
-                method, url, headers=headers, content=payload, timeout=self.timeout
+                method,
+                url,
+                headers=headers,
+                content=payload,
+                timeout=self.timeout,
+                limit=self.profile.max_body,
             )
         except APIConnectionError as exc:
             state.sent = exc.request_sent
@@ -338,10 +346,48 @@ def excerpt(content: bytes) -> str:
     return text + ("…" if len(content) > _EXCERPT_CHARS else "")
 
 
+#: Deepest nesting of arrays and objects read in an answer (the APIs' answers nest a few
+#: levels; a parser's recursion limit must never be what stops a hostile one).
+MAX_JSON_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """A JSON document nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+def _depth_ok(value: Any) -> bool:
+    # Iterative, so that checking a deep document cannot itself overflow the stack.
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def load_json(content: bytes) -> Any:
+    """``json.loads``, refusing documents nested deeper than :data:`MAX_JSON_DEPTH` with
+    :class:`TooDeep` (never a ``RecursionError``)."""
+    try:
+        value = json.loads(content)
+    except RecursionError:
+        raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if not _depth_ok(value):
+        raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
 def try_json(content: bytes) -> Any:
     """The parsed body, or None when it is not JSON (error bodies are read best-effort)."""
     try:
-        return json.loads(content)
+        return load_json(content)
     except ValueError:
         return None
 
@@ -375,7 +421,13 @@ def decode_json_body(
             **base,
         )
     try:
-        return json.loads(content)
+        return load_json(content)
+    except TooDeep as exc:
+        raise ResponseValidationError(
+            f"the response JSON is {exc}; the endpoint is not behaving like the {service} API",
+            over_limit=True,
+            **base,
+        ) from None
     except ValueError as exc:
         ctype = response.headers.get("content-type") or ""
         looks_json = "json" in ctype.lower() or content.lstrip()[:1] in (b"{", b"[")

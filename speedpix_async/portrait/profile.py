@@ -185,6 +185,8 @@ class PortraitProfile:
     """Signs with an AppId / Token pair; reads the ``code``/``data`` envelope."""
 
     name = "AI Portrait"
+    #: A created portrait comes inline, base64-encoded: allow for a large image.
+    max_body = 32 << 20
 
     def __init__(self, signer: PaiSigner) -> None:
         self.signer = signer

@@ -52,9 +52,22 @@ class PromptRequest:
     return_temp_files: bool | None = None
 
 
+#: Longest task id accepted from the server.
+TASK_ID_MAX = 256
+
+
+def _server_task_id(instance: Any, attribute: Any, value: str) -> None:
+    """A task id from the server must be usable as one: it goes back into request bodies."""
+    if not value or len(value) > TASK_ID_MAX or value != value.strip() or not value.isprintable():
+        raise ValueError(
+            f"taskId {value[:80]!r} is not a task id (empty, too long, or with whitespace or "
+            "control characters)"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class PromptResponse:
-    task_id: str
+    task_id: str = attrs.field(validator=_server_task_id)
     status: TaskStatus = TaskStatus.WAITING
     estimated_duration_in_seconds: float | None = None
 

@@ -282,11 +282,20 @@ def read_envelope(response: Response, call: CallContext) -> Reply:
             request_id=request_id,
         )
     status = payload.get("status")
-    failed = status == ENVELOPE_FAILED or (
-        status != ENVELOPE_OK and (payload.get("errCode") or payload.get("subErrCode"))
-    )
-    if failed:
+    numeric = isinstance(status, int) and not isinstance(status, bool)
+    coded = payload.get("errCode") or payload.get("subErrCode")
+    if numeric and (status == ENVELOPE_FAILED or (status != ENVELOPE_OK and coded)):
         raise _envelope_error(response, call, payload)
+    if not numeric or status != ENVELOPE_OK:
+        raise ResponseValidationError(
+            f"the envelope's status is {status!r}, not the number {ENVELOPE_OK} (success) or "
+            f"{ENVELOPE_FAILED} (failure) @ $.status",
+            status_code=status_code,
+            method=call.method,
+            url=call.url,
+            request_id=request_id,
+            api_invoke_id=_str_or_none(payload.get("apiInvokeId")),
+        )
     data = payload.get("data")
     invoke_id = _str_or_none(payload.get("apiInvokeId"))
     if not isinstance(data, dict):
@@ -306,6 +315,8 @@ class SpeedPixProfile:
     """Signs with an app key / secret pair; reads the ``status``/``data`` envelope."""
 
     name = "SpeedPix"
+    #: API answers are small JSON envelopes (outputs are URLs, not inline files).
+    max_body = 8 << 20
 
     def __init__(self, signer: GatewaySigner) -> None:
         self.signer = signer
