@@ -18,6 +18,8 @@ import attrs
 import httpx
 
 from ._errors import ConfigurationError
+from ._redact import redact_url
+from ._validate import header_problem
 from ._version import __version__
 
 __all__ = [
@@ -185,34 +187,60 @@ def default_user_agent() -> str:
     )
 
 
-def normalize_endpoint(endpoint: str, *, argument: str = "endpoint") -> str:
-    """Validate ``http(s)://host[:port][/prefix]`` and drop a trailing slash."""
-    if not isinstance(endpoint, str) or not endpoint.strip():
+def normalize_base_url(
+    value: Any,
+    *,
+    argument: str,
+    example: str,
+    credentials_hint: str,
+    default_scheme: str | None = None,
+) -> str:
+    """Validate ``http(s)://host[:port][/prefix]`` and drop a trailing slash. Messages never
+    show credentials written into the URL. With ``default_scheme``, a bare host is accepted."""
+    if not isinstance(value, str) or not value.strip():
+        shown = redact_url(value) if isinstance(value, str) else repr(value)
+        raise ConfigurationError(f"{argument} must be a URL such as {example!r}, got {shown!r}")
+    text = value.strip()
+    shown = redact_url(text)
+    if any(not ch.isprintable() or ch.isspace() for ch in text):
         raise ConfigurationError(
-            f"{argument} must be a URL such as {DEFAULT_ENDPOINT!r}, got {endpoint!r}"
+            f"{argument} {shown!r} contains whitespace or control characters; copy it again"
         )
-    text = endpoint.strip()
+    if default_scheme is not None and "://" not in text:
+        text = f"{default_scheme}://{text}"
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        hint = f"https://{text}" if "://" not in text else DEFAULT_ENDPOINT
+    if parts.username or parts.password:
         raise ConfigurationError(
-            f"{argument} {endpoint!r} needs an http:// or https:// scheme and a host; "
-            f"did you mean {hint!r}?"
+            f"{argument} must not embed credentials in the URL (user:password@…); "
+            f"{credentials_hint}"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        rest = text.split("://", 1)[1] if "://" in text else text
+        hint = f"https://{rest}" if rest and not rest.startswith("/") else example
+        raise ConfigurationError(
+            f"{argument} {shown!r} needs an http:// or https:// scheme and a host; "
+            f"did you mean {redact_url(hint)!r}?"
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(
-            f"{argument} {endpoint!r} must not contain a query string or fragment; "
+            f"{argument} {shown!r} must not contain a query string or fragment; "
             "give only scheme, host, port and an optional path prefix"
-        )
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            f"{argument} must not embed credentials in the URL; pass app_key/app_secret instead"
         )
     try:
         _ = parts.port
     except ValueError as exc:
-        raise ConfigurationError(f"{argument} {endpoint!r} has an invalid port") from exc
+        raise ConfigurationError(f"{argument} {shown!r} has an invalid port") from exc
     return text.rstrip("/")
+
+
+def normalize_endpoint(endpoint: str, *, argument: str = "endpoint") -> str:
+    """The SpeedPix endpoint: ``http(s)://host[:port][/prefix]`` without a trailing slash."""
+    return normalize_base_url(
+        endpoint,
+        argument=argument,
+        example=DEFAULT_ENDPOINT,
+        credentials_hint="pass app_key/app_secret instead",
+    )
 
 
 def urlsplit_path(endpoint: str) -> str:
@@ -253,7 +281,9 @@ SPEEDPIX_CREDENTIALS = CredentialNames(
 )
 
 
-def _credential(name: str, value: str | None, source: str, console: str) -> str | None:
+def _credential(
+    name: str, value: str | None, source: str, console: str, *, in_header: bool
+) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -264,6 +294,13 @@ def _credential(name: str, value: str | None, source: str, console: str) -> str 
         raise ConfigurationError(
             f"{name} from {source} has leading or trailing whitespace; "
             f"copy it again from {console} without spaces or newlines"
+        )
+    problem = header_problem(value) if in_header else None
+    if problem is not None:
+        # The key is an identifier, not a secret: naming what is wrong with it is safe.
+        raise ConfigurationError(
+            f"{name} from {source} cannot be sent in a request header: {problem}; copy it "
+            f"again from {console}"
         )
     return value
 
@@ -281,8 +318,10 @@ def resolve_credentials(
     """
     key_arg, secret_arg = names.key_argument, names.secret_argument
     key_var, secret_var = names.key_variable, names.secret_variable
-    key = _credential(key_arg, key, f"the {key_arg} argument", names.console)
-    secret = _credential(secret_arg, secret, f"the {secret_arg} argument", names.console)
+    key = _credential(key_arg, key, f"the {key_arg} argument", names.console, in_header=True)
+    secret = _credential(
+        secret_arg, secret, f"the {secret_arg} argument", names.console, in_header=False
+    )
     both = f"pass both {key_arg}= and {secret_arg}=, or neither to read {key_var} and {secret_var}"
     if key is not None or secret is not None:
         if key is None:
@@ -290,8 +329,10 @@ def resolve_credentials(
         if secret is None:
             raise ConfigurationError(f"{key_arg} was given but {secret_arg} was not; {both}")
         return key, secret
-    key = _credential(key_var, env.get(key_var), f"${key_var}", names.console)
-    secret = _credential(secret_var, env.get(secret_var), f"${secret_var}", names.console)
+    key = _credential(key_var, env.get(key_var), f"${key_var}", names.console, in_header=True)
+    secret = _credential(
+        secret_var, env.get(secret_var), f"${secret_var}", names.console, in_header=False
+    )
     if key is None and secret is None:
         raise ConfigurationError(
             f"no {names.product} credentials: pass {key_arg}= and {secret_arg}=, or set the "
@@ -320,6 +361,9 @@ def resolve_policies(
         retry = attrs.evolve(retry, max_retries=max_retries)
     if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
         raise ConfigurationError(f"user_agent must be a non-empty string, got {user_agent!r}")
+    problem = header_problem(user_agent) if user_agent is not None else None
+    if problem is not None:
+        raise ConfigurationError(f"user_agent {user_agent!r} cannot be sent: {problem}")
     return retry, user_agent or default_user_agent()
 
 

@@ -69,6 +69,18 @@ class SpeedPixError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (ProcessPoolExecutor, multiprocessing). Exception's
+        # default calls ``cls(*args)``, which keyword-only fields break: rebuild without
+        # calling __init__, then restore every field.
+        return (_rebuild, (type(self), self.args), dict(self.__dict__))
+
+
+def _rebuild(cls: type[SpeedPixError], args: tuple[Any, ...]) -> SpeedPixError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class ConfigurationError(SpeedPixError):
     """The client cannot be built or used as configured (credentials, endpoint, options)."""
@@ -500,3 +512,9 @@ class PortraitJobTimeoutError(SpeedPixError, TimeoutError):
 #: Names used by the official Python SDK, so code written against it keeps working.
 SpeedPixException = SpeedPixError
 PredictionError = PredictionFailedError
+
+
+# Tracebacks and reprs show the public path (speedpix_async.InputError), which is also where
+# pickle finds the classes again.
+for _name in __all__:
+    globals()[_name].__module__ = "speedpix_async"

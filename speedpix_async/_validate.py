@@ -16,6 +16,27 @@ __all__ = [
 ]
 
 
+def header_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an HTTP header value (RFC 9110: visible ASCII, spaces inside),
+    or None when it can. Checked where values enter, so the HTTP library never refuses one
+    mid-call."""
+    if value != value.strip(" \t"):
+        return "it has leading or trailing whitespace"
+    for ch in value:
+        if not " " <= ch <= "~":
+            kind = "a control character" if ord(ch) < 0x20 or ord(ch) == 0x7F else "non-ASCII"
+            return f"it contains {kind} ({ch!r}); only visible ASCII can go in an HTTP header"
+    return None
+
+
+def check_header_value(name: str, value: str) -> str:
+    """``value`` if it can be sent as an HTTP header value, else :class:`InputError`."""
+    problem = header_problem(value)
+    if problem is not None:
+        raise InputError(f"{name} {value[:80]!r} cannot be sent: {problem}")
+    return value
+
+
 def check_identifier(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     """A workflow/alias/version id: a non-empty string without surrounding whitespace."""
     if value is None and allow_none:

@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from ._redact import redact_url
+
 __all__ = [
     "BatchResult",
     "Prediction",
@@ -211,8 +213,9 @@ class Prediction:
 class UploadedFile:
     """A file uploaded with ``client.files.create`` (docs/protocol.md, "Uploads")."""
 
-    access_url: str
-    """Pass this as a workflow input value."""
+    access_url: str = attrs.field(repr=lambda url: repr(redact_url(url)))
+    """Pass this as a workflow input value (time-limited; its query string is a credential, so
+    the repr hides it)."""
     object_key: str
     path: str
     expire_time: int | None = None

@@ -25,8 +25,8 @@ import anyio
 import anyio.to_thread
 
 from ._converter import converter, structure
-from ._core.redact import redact_url
 from ._errors import InputError
+from ._redact import redact_url
 from .models import TaskResult
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from .._errors import (
     ResponseValidationError,
     SpeedPixError,
 )
-from .redact import redact_text, redact_url
+from .._redact import protect_http_logs, redact_text, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -333,6 +333,8 @@ class HttpxBackend:
     def __init__(self, client: httpx.AsyncClient, *, owns_client: bool) -> None:
         self.client = client
         self.owns_client = owns_client
+        # httpx logs each request's URL at INFO: signed upload and download URLs included.
+        protect_http_logs()
 
     async def request(
         self,

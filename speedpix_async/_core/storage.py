@@ -27,8 +27,8 @@ from .._errors import (
     ServerError,
     SpeedPixError,
 )
+from .._redact import redact_text, redact_url
 from .http import HttpBackend, StreamResponse
-from .redact import redact_text, redact_url
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_retry_after
 
 __all__ = ["Storage", "UploadBody", "storage_error"]

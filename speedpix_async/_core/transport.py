@@ -28,9 +28,9 @@ from .._errors import (
     SpeedPixError,
     TimestampError,
 )
+from .._redact import redact_text
 from .._signing import QueryParams, Signature
 from .http import HttpBackend, Response
-from .redact import redact_text
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_http_date
 from .waiting import Deadline, DeadlineExceeded
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -16,6 +15,7 @@ from .._config import (
     RetryPolicy,
     TimeoutTypes,
     coerce_timeout,
+    normalize_base_url,
     resolve_credentials,
     resolve_policies,
 )
@@ -67,29 +67,13 @@ class PortraitClientConfig:
 def normalize_host(host: str, *, argument: str = "host") -> str:
     """``http(s)://host[:port][/prefix]`` or a bare host (read as ``http://``), without a
     trailing slash — as the official SDKs accept it."""
-    if not isinstance(host, str) or not host.strip():
-        raise ConfigurationError(
-            f"{argument} must be the service address shown on the AI Portrait page, e.g. "
-            f"'http://ai-service.xxx.cn-hangzhou.alicontainer.com'; got {host!r}"
-        )
-    text = host.strip()
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{argument} {host!r} needs an http:// or https:// scheme and a host"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError(
-            f"{argument} must be only scheme, host, port and an optional path (no query, "
-            "fragment or credentials); pass app_id/token separately"
-        )
-    try:
-        _ = parts.port
-    except ValueError as exc:
-        raise ConfigurationError(f"{argument} has an invalid port") from exc
-    return text.rstrip("/")
+    return normalize_base_url(
+        host,
+        argument=argument,
+        example="http://ai-service.xxx.cn-hangzhou.alicontainer.com",
+        credentials_hint="pass app_id/token separately",
+        default_scheme="http",
+    )
 
 
 def resolve_portrait_config(

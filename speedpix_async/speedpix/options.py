@@ -14,7 +14,13 @@ from typing import Any, Literal
 import attrs
 
 from .._errors import InputError
-from .._validate import check_bool, check_callable, check_identifier, check_seconds
+from .._validate import (
+    check_bool,
+    check_callable,
+    check_header_value,
+    check_identifier,
+    check_seconds,
+)
 from ..models import Progress
 
 __all__ = [
@@ -71,6 +77,7 @@ class SubmitOptions:
         check_bool("return_temp_files", return_temp_files)
         if resource_config_id is not None:
             check_identifier("resource_config_id", resource_config_id)
+            check_header_value("resource_config_id", resource_config_id)
             if " " in resource_config_id:
                 raise InputError(
                     "resource_config_id is a comma-separated list of ids without spaces, e.g. "

@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from .._core.http import Response
-from .._core.redact import redact_url
 from .._core.retry import parse_retry_after
 from .._core.transport import CallContext, Reply, decode_json_body, excerpt, try_json
 from .._errors import (
@@ -30,6 +29,7 @@ from .._errors import (
     SignatureError,
     TimestampError,
 )
+from .._redact import redact_url
 from .._signing import GatewaySigner, QueryParams, Signature
 
 __all__ = ["ENVELOPE_FAILED", "ENVELOPE_OK", "SpeedPixProfile", "read_envelope"]

@@ -98,7 +98,12 @@ async def test_bad_calls_are_refused_before_anything_is_sent(
 CONSTRUCTION: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("nothing-set", {}, {}, "PAI_PORTRAIT_APP_ID and PAI_PORTRAIT_TOKEN"),
     ("no-host", {"app_id": "a", "token": "token-value"}, {}, "PAI_PORTRAIT_HOST"),
-    ("empty-host", {"host": " ", "app_id": "a", "token": "token-value"}, {}, "service address"),
+    (
+        "empty-host",
+        {"host": " ", "app_id": "a", "token": "token-value"},
+        {},
+        "must be a URL such as",
+    ),
     ("id-without-token", {"host": "https://x.test", "app_id": "a"}, {}, "token"),
     (
         "half-from-env",
