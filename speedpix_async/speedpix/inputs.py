@@ -6,7 +6,8 @@ Three passes, so that nothing is sent unless everything is usable:
 1. **walk** the input (nested dicts and lists), check that every value can be JSON, and collect
    the file references: ``Path``/``PathLike``, ``bytes``, binary file objects, async byte
    iterators, and — only when ``upload_local_paths`` is on — strings written as local paths
-   (``./``, ``../``, ``/``, ``~/``, a drive letter, ``file://``) with a media extension;
+   (``./``, ``../``, ``/``, ``~/``, a Windows drive letter, ``file://``) with a media
+   extension; a container inside itself or nested deeper than :data:`MAX_INPUT_DEPTH` is refused;
 2. **open** every file (existence, type, size, readability) — a problem is an
    :class:`InputError` naming the input key, raised before any request;
 3. **upload** the distinct files concurrently (one file referenced twice uploads once) or inline
@@ -30,12 +31,22 @@ from ..models import UploadedFile
 from .files import Uploader
 from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
 
-__all__ = ["UPLOAD_CONCURRENCY", "format_path", "looks_like_local_media_path", "prepare_inputs"]
+__all__ = [
+    "MAX_INPUT_DEPTH",
+    "UPLOAD_CONCURRENCY",
+    "format_path",
+    "looks_like_local_media_path",
+    "prepare_inputs",
+]
 
 #: Files of one prediction uploaded at the same time.
 UPLOAD_CONCURRENCY = 4
+#: Deepest nesting of dicts and lists accepted in ``input``; a workflow's inputs are a few levels
+#: deep, and a bound keeps a runaway structure a clear error instead of a ``RecursionError``.
+MAX_INPUT_DEPTH = 100
 
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+#: A drive letter makes a path only on Windows; elsewhere ``"C:/photo.png"`` is text.
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]") if os.name == "nt" else None
 _PATH_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\", "~\\")
 
 Path_ = tuple[Any, ...]
@@ -52,7 +63,7 @@ def _local_path(text: str) -> str | None:
     """The filesystem path a string is written as, or None if it is not written as one."""
     if text.startswith("file://"):
         return unquote(urlsplit(text).path) or None
-    if text.startswith(_PATH_PREFIXES) or _DRIVE.match(text):
+    if text.startswith(_PATH_PREFIXES) or (_DRIVE is not None and _DRIVE.match(text)):
         return text
     return None
 
@@ -60,8 +71,9 @@ def _local_path(text: str) -> str | None:
 def looks_like_local_media_path(text: str) -> str | None:
     """The path if ``text`` is written as a local path with a media extension, else None.
 
-    ``"./photo.png"``, ``"/abs/clip.mp4"``, ``"~/a.jpg"``, ``"C:\\\\x.webp"`` and
-    ``"file:///tmp/a.png"`` qualify; ``"photo.png"``, ``"/etc/hostname"`` and URLs do not.
+    ``"./photo.png"``, ``"/abs/clip.mp4"``, ``"~/a.jpg"``, ``"file:///tmp/a.png"`` (and, on
+    Windows, ``"C:\\\\x.webp"``) qualify; ``"photo.png"``, ``"/etc/hostname"`` and URLs do not.
+    The file's content must still sniff as media when it is opened.
     """
     path = _local_path(text)
     if path is None or "\n" in path:
@@ -75,6 +87,10 @@ class _Walker:
     def __init__(self, *, upload_local_paths: bool) -> None:
         self.upload_local_paths = upload_local_paths
         self.files: list[tuple[Path_, Any]] = []
+        #: Indexes into ``files`` of paths taken from strings: their content must be media.
+        self.from_strings: set[int] = set()
+        #: ids of the containers being walked, to tell a cycle from a shared value.
+        self._open: set[int] = set()
 
     def walk(self, value: Any, path: Path_) -> Any:
         if value is None or isinstance(value, (bool, int)):
@@ -99,18 +115,8 @@ class _Walker:
         ):
             self.files.append((path, value))
             return None
-        if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise InputError(
-                        f"{format_path(path)} has a key {key!r} of type {type(key).__name__}; "
-                        "JSON object keys must be strings"
-                    )
-                out[key] = self.walk(item, (*path, key))
-            return out
-        if isinstance(value, (list, tuple)):
-            return [self.walk(item, (*path, index)) for index, item in enumerate(value)]
+        if isinstance(value, (Mapping, list, tuple)):
+            return self._container(value, path)
         if callable(getattr(value, "read", None)):
             self.files.append((path, value))
             return None
@@ -120,6 +126,35 @@ class _Walker:
             "object)"
         )
 
+    def _container(
+        self, value: Mapping[Any, Any] | list[Any] | tuple[Any, ...], path: Path_
+    ) -> Any:
+        if len(path) >= MAX_INPUT_DEPTH:
+            raise InputError(
+                f"{format_path(path[:3])}… is nested more than {MAX_INPUT_DEPTH} levels deep; "
+                "flatten it (a workflow's inputs are a few levels at most)"
+            )
+        if id(value) in self._open:
+            raise InputError(
+                f"{format_path(path)} contains itself (a circular reference), which JSON cannot "
+                "carry; pass a copy without the cycle"
+            )
+        self._open.add(id(value))
+        try:
+            if not isinstance(value, Mapping):
+                return [self.walk(item, (*path, index)) for index, item in enumerate(value)]
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InputError(
+                        f"{format_path(path)} has a key {key!r} of type {type(key).__name__}; "
+                        "JSON object keys must be strings"
+                    )
+                out[key] = self.walk(item, (*path, key))
+            return out
+        finally:
+            self._open.discard(id(value))
+
     def _string_file(self, local: str, original: str, path: Path_) -> None:
         candidate = Path(local).expanduser()
         if not candidate.exists():
@@ -128,6 +163,7 @@ class _Walker:
                 "file exists; fix the path — or, if it is meant as text, build the client with "
                 "upload_local_paths=False"
             )
+        self.from_strings.add(len(self.files))
         self.files.append((path, candidate))
 
 
@@ -161,8 +197,10 @@ async def prepare_inputs(
     sources: dict[Hashable, FileSource] = {}
     placements: list[tuple[Path_, Hashable]] = []
     try:
-        for path, value in walker.files:
-            source = await open_source(value, where=format_path(path))
+        for index, (path, value) in enumerate(walker.files):
+            source = await open_source(
+                value, where=format_path(path), media_only=index in walker.from_strings
+            )
             if source.identity in sources:
                 source.close()
             else:

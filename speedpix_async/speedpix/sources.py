@@ -144,16 +144,51 @@ class FileSource:
             cleanup()
 
 
-def _path_chunks(path: Path) -> Callable[[], AsyncIterator[bytes]]:
+def _shorter(where: str, label: str, size: int, got: int) -> InputError:
+    return InputError(
+        f"{where}: {label} is shorter than its reported size (read {got:,} of {size:,} bytes); "
+        "it changed while being read — pass it again once it is stable, or pass its bytes"
+    )
+
+
+def _larger(where: str, label: str, size: int) -> InputError:
+    return InputError(
+        f"{where}: {label} is larger than its reported size of {size:,} bytes (a special file "
+        "such as those under /proc, or a file that grew while being read); copy it to a regular "
+        "file, or pass its bytes"
+    )
+
+
+def _path_chunks(path: Path, size: int, where: str) -> Callable[[], AsyncIterator[bytes]]:
+    """Stream exactly ``size`` bytes; a file that ends early or goes on past it is refused,
+    so what is sent is what was measured (and never more than a limit checked on ``size``)."""
+    label = repr(str(path))
+
     async def stream() -> AsyncIterator[bytes]:
         async with await anyio.open_file(path, "rb") as handle:
-            while True:
-                chunk = await handle.read(CHUNK_SIZE)
+            remaining = size
+            while remaining > 0:
+                chunk = await handle.read(min(CHUNK_SIZE, remaining))
                 if not chunk:
-                    return
+                    raise _shorter(where, label, size, size - remaining)
+                remaining -= len(chunk)
                 yield chunk
+            if await handle.read(1):
+                raise _larger(where, label, size)
 
     return stream
+
+
+def _check_head(head: bytes, size: int, where: str, label: str) -> None:
+    """The first read must agree with the measured size, before anything is sent."""
+    if len(head) > size:
+        raise _larger(where, label, size)
+    if len(head) < min(size, MAGIC_BYTES):
+        raise _shorter(where, label, size, len(head))
+
+
+def _is_media(content_type: str) -> bool:
+    return content_type.startswith(("image/", "video/", "audio/"))
 
 
 async def _source_from_path(
@@ -163,9 +198,12 @@ async def _source_from_path(
     filename: str | None,
     content_type: str | None,
     cleanup: Callable[[], None] | None = None,
+    media_only: bool = False,
 ) -> FileSource:
+    label = repr(str(path))
+
     def inspect() -> tuple[os.stat_result, bytes, str]:
-        resolved = path.expanduser()
+        resolved = Path(os.path.realpath(path.expanduser()))
         try:
             info = resolved.stat()
         except FileNotFoundError:
@@ -186,9 +224,19 @@ async def _source_from_path(
             raise InputError(
                 f"{where}: cannot read {str(path)!r} ({exc.strerror}); check its permissions"
             ) from exc
-        return info, head, os.path.realpath(resolved)
+        _check_head(head, info.st_size, where, label)
+        return info, head, str(resolved)
 
     info, head, real = await anyio.to_thread.run_sync(inspect)
+    if media_only and not _is_media(sniffed := detect_content_type(head, None)):
+        # A string is only taken for a file because it looks like a media path; the bytes must
+        # agree, so a renamed or symlinked text file (a .env, a key) is never sent as a picture.
+        raise InputError(
+            f"{where}: {label} is written as a media file path but is not an image, video or "
+            f"audio file (its content reads as {sniffed}); pass Path({str(path)!r}) to upload "
+            "it anyway, or build the client with upload_local_paths=False to send the string "
+            "as text"
+        )
     name = filename or path.name or "file"
     ctype = _canonical(content_type) if content_type else detect_content_type(head, name)
     return FileSource(
@@ -196,7 +244,7 @@ async def _source_from_path(
         size=info.st_size,
         content_type=ctype,
         identity=("path", real, info.st_size, info.st_mtime_ns),
-        open=_path_chunks(Path(real)),
+        open=_path_chunks(Path(real), info.st_size, where),
         cleanup=cleanup,
     )
 
@@ -267,12 +315,27 @@ async def _spool_source(
         raise
 
 
+def _refuse_devices(obj: Any, where: str) -> None:
+    """A device (``/dev/zero``, a disk, a terminal) has no size to upload: reads never end or
+    stop at an arbitrary point. Pipes and sockets are fine; they are spooled."""
+    try:
+        mode = os.fstat(obj.fileno()).st_mode
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise InputError(
+            f"{where}: the file object {_file_name(obj) or ''!r} is a device, not a regular file; "
+            "copy what you need to a regular file, or pass its bytes"
+        )
+
+
 async def _source_from_fileobj(
     obj: Any, where: str, *, filename: str | None, content_type: str | None
 ) -> FileSource:
     if isinstance(obj, io.TextIOBase):
         raise InputError(f"{where}: the file is open in text mode; open it with 'rb'")
     name = filename or _file_name(obj) or "file"
+    _refuse_devices(obj, where)
     seekable = False
     try:
         seekable = bool(obj.seekable())
@@ -306,6 +369,8 @@ async def _source_from_fileobj(
         raise InputError(f"{where}: cannot read the file object ({exc})") from exc
     if isinstance(head, str):
         raise InputError(f"{where}: the file object returns text; open it with 'rb'")
+    label = f"the file object {name!r}"
+    _check_head(head, size, where, label)
     lock = anyio.Lock()
 
     async def stream() -> AsyncIterator[bytes]:
@@ -316,7 +381,7 @@ async def _source_from_fileobj(
             while remaining > 0:
                 chunk = await anyio.to_thread.run_sync(obj.read, min(CHUNK_SIZE, remaining))
                 if not chunk:
-                    return
+                    raise _shorter(where, label, size, size - remaining)
                 remaining -= len(chunk)
                 yield chunk
 
@@ -336,11 +401,14 @@ async def open_source(
     where: str = "file",
     filename: str | None = None,
     content_type: str | None = None,
+    media_only: bool = False,
 ) -> FileSource:
     """Turn a path, bytes, binary file object or async byte iterator into a :class:`FileSource`.
 
     Raises :class:`InputError` (naming ``where``) for a missing, unreadable or non-regular file,
-    a text-mode file object, or a value of another type. Call :meth:`FileSource.close` when done.
+    a text-mode file object, a size that the bytes read do not match, or a value of another
+    type. ``media_only`` (for strings taken as paths) also refuses a path whose content is not an
+    image, video or audio file. Call :meth:`FileSource.close` when done.
     """
     if filename is not None and (not isinstance(filename, str) or not filename.strip()):
         raise InputError(f"filename must be a non-empty string, got {filename!r}")
@@ -350,7 +418,11 @@ async def open_source(
         )
     if isinstance(value, (str, os.PathLike)):
         return await _source_from_path(
-            Path(os.fspath(value)), where, filename=filename, content_type=content_type
+            Path(os.fspath(value)),
+            where,
+            filename=filename,
+            content_type=content_type,
+            media_only=media_only,
         )
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes_source(bytes(value), filename=filename, content_type=content_type)
