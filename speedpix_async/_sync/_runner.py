@@ -17,6 +17,10 @@ through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this fi
   like ``run_many``) is driven entirely by a single portal task that hands items over through a
   zero-buffer memory stream; stopping early cancels that task, so the generator is closed in the
   task that opened it.
+* **Closing under callers' feet.** ``close()`` from one thread while others wait on calls
+  cancels those calls on the loop and waits until they have unwound *before* the async client
+  closes its pool (no socket is left open behind a half-finished request); the waiting callers
+  get a :class:`ClientClosedError`, never a bare ``CancelledError``.
 * **Lifetimes.** The portal thread never references the Runner, so a Runner nobody references
   is garbage-collected and its finalizer stops the thread and closes the async client.
 """
@@ -24,6 +28,7 @@ through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this fi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
@@ -39,7 +44,7 @@ import anyio
 import attrs
 from anyio.from_thread import BlockingPortal
 
-from .._errors import ConfigurationError
+from .._errors import ClientClosedError, ConfigurationError
 from ..models import TaskStatus
 
 __all__ = [
@@ -71,6 +76,38 @@ def register_twin(async_type: type, twin: Callable[[Any, Runner], Any]) -> None:
     """Teach :meth:`Runner.convert` to turn an ``async_type`` object into ``twin(obj, runner)``
     (exact type: a twin is registered for each async class)."""
     _twins[async_type] = twin
+
+
+class _Calls:
+    """The calls in flight on one loop, shared between the Runner and the loop thread's
+    shutdown (which must not reference the Runner, see "Lifetimes")."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    def track(self) -> Callable[[], None]:
+        """Count the current task (on the loop thread) among the calls to cancel on close;
+        returns the function that stops counting it."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self.closing:
+            task.cancel()
+        self.tasks.add(task)
+        return lambda: self.tasks.discard(task)
+
+    async def drain(self) -> None:
+        """Cancel every call still running and wait until each has unwound (its ``finally``
+        blocks, and so its connections, done) — run on the loop before the clients close."""
+        self.closing = True
+        # Calls submitted just before close() have their first step queued ahead of this one;
+        # one more turn lets them register so they are cancelled too.
+        await asyncio.sleep(0)
+        running = list(self.tasks)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=CANCEL_GRACE)
 
 
 class _PortalThread:
@@ -132,6 +169,7 @@ class Runner:
         self._lock = threading.Lock()
         self._thread: _PortalThread | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._calls = _Calls()
         self._closed = False
         self._pid = os.getpid()
         self._warned = False
@@ -191,7 +229,7 @@ class Runner:
                 "used after fork(); create a new client in the child process"
             )
         if self._closed:
-            raise ConfigurationError(
+            raise ClientClosedError(
                 f"this {self._label} is closed; create a new one (or keep using it inside its "
                 "'with' block)"
             )
@@ -214,11 +252,12 @@ class Runner:
         if thread is None:
             with self._lock:
                 if self._closed:
-                    raise ConfigurationError(f"this {self._label} is closed")
+                    raise ClientClosedError(f"this {self._label} is closed; create a new one")
                 if self._thread is None:
                     self._thread = _PortalThread(f"speedpix-portal-{next(_counter)}")
+                    closers = (self._calls.drain, *self._closers)
                     self._finalizer = weakref.finalize(
-                        self, _PortalThread.shutdown, self._thread, tuple(self._closers)
+                        self, _PortalThread.shutdown, self._thread, closers
                     )
                 thread = self._thread
         assert thread.portal is not None
@@ -236,11 +275,14 @@ class Runner:
         # Event, and only a cancelled call ever waits on it.
         unwound = threading.Lock()
         unwound.acquire()
+        calls = self._calls
 
         async def task() -> T:
+            untrack = calls.track()
             try:
                 return await fn(*args, **kwargs)
             finally:
+                untrack()
                 unwound.release()
 
         # What BlockingPortal.start_task_soon does — a task on the portal's loop and a future
@@ -251,11 +293,30 @@ class Runner:
         future = asyncio.run_coroutine_threadsafe(task(), started.loop)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            # Only close() cancels a call on the loop side; the caller's own interruptions
+            # (KeyboardInterrupt) arrive as themselves.
+            if self._closed:
+                raise self.closed_under_call() from None
+            raise
         except BaseException:
             if not future.done():
                 future.cancel()
                 unwound.acquire(timeout=CANCEL_GRACE)
             raise
+
+    def closed_under_call(self) -> ClientClosedError:
+        """The error for a caller whose call was cancelled because the client was closed."""
+        return ClientClosedError(
+            f"this {self._label} was closed by another thread while the call was running, so "
+            "the call was cancelled (a prediction it had already submitted may still run on the "
+            "server); close the client only after its calls return"
+        )
+
+    @property
+    def calls(self) -> _Calls:
+        """The calls in flight, which ``close()`` cancels and waits for."""
+        return self._calls
 
     def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`run`, with async objects anywhere in the result turned into their blocking
@@ -350,10 +411,12 @@ class BlockingIterator(Iterator[T], Generic[T]):
         send, receive = portal.call(_memory_stream)
         finished = self._finished
         source = self._source
+        calls = self._runner.calls
 
         async def pump() -> None:
             # This task owns the iteration and both stream ends: with a zero buffer, every item
             # was taken by the consumer before the loop ends, so closing both here loses nothing.
+            untrack = calls.track()
             try:
                 iterator = source.__aiter__()
                 try:
@@ -366,6 +429,7 @@ class BlockingIterator(Iterator[T], Generic[T]):
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass  # the consumer stopped listening
             finally:
+                untrack()
                 send.close()
                 receive.close()
                 finished.set()
@@ -383,7 +447,12 @@ class BlockingIterator(Iterator[T], Generic[T]):
             item = portal.call(self._receive.receive)
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self._closed = True
-            self._future.result()  # re-raises what ended the async side, if anything
+            try:
+                self._future.result()  # re-raises what ended the async side, if anything
+            except concurrent.futures.CancelledError:
+                if self._runner.closed:
+                    raise self._runner.closed_under_call() from None
+                raise
             raise StopIteration from None
         except BaseException:
             self.close()

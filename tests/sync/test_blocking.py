@@ -19,6 +19,7 @@ from PIL import Image
 
 import speedpix_async.sync as speedpix
 from speedpix_async import (
+    ClientClosedError,
     ConfigurationError,
     InputError,
     PredictionFailedError,
@@ -293,3 +294,58 @@ def test_unused_client_closes_without_starting_a_loop_thread(emulator: Emulator)
     client.close()
     assert portal_threads() == before
     assert client.closed
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts descriptors in /proc")
+def test_close_while_other_threads_wait_cancels_them_with_a_typed_error(
+    server: LoopbackServer,
+) -> None:
+    before = open_descriptors()
+    client = SpeedPix(
+        server.emulator.app_key,
+        server.emulator.app_secret,
+        endpoint=server.endpoint,
+        retry_policy=FAST_RETRY,
+        poll_policy=FAST_POLL,
+    )
+    errors: list[BaseException] = []
+    started = threading.Barrier(9)
+
+    def work(n: int) -> None:
+        started.wait()
+        try:
+            # Half wait in run(), half iterate run_many (a generator driven by its own task).
+            if n % 2:
+                client.run("wf-sleep", {"seconds": 60}, polling_interval=0.05)
+            else:
+                for _ in client.run_many("wf-sleep", [{"seconds": 60}] * 3):
+                    pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for thread in threads:
+            thread.start()
+        started.wait()
+        time.sleep(0.5)
+        closing = time.monotonic()
+        client.close()
+        for thread in threads:
+            thread.join(10)
+        took = time.monotonic() - closing
+        gc.collect()
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(errors) == 8
+    assert all(type(error) is ClientClosedError for error in errors), errors
+    assert "closed by another thread" in str(errors[0])
+    assert took < 8, f"close and the callers' wake-up took {took:.1f}s"
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert open_descriptors() <= before
+    with pytest.raises(ClientClosedError, match="is closed"):
+        client.run("wf-echo", {})
