@@ -4,7 +4,9 @@ A feeder pulls inputs lazily — one only when a slot is free, so a generator of
 never materialised — and starts one worker per input; at most ``concurrency`` workers exist. A
 worker runs the prediction to the end and hands over a :class:`BatchResult`; its slot frees only
 once the consumer has taken the result, so a slow consumer slows submission instead of piling up
-results. A failure is a value (``result.error``): one bad input never loses the others.
+results. A failure is a value (``result.error``): one bad input never loses the others. When the
+caller's input iterator itself raises, the predictions already started still finish and their
+results are delivered; then its exception is raised, as itself.
 
 Concurrency hazards, and the rules that keep them away:
 
@@ -103,9 +105,10 @@ class AsyncBatch:
         # only then does its slot free — in flight (running or handing over) <= concurrency.
         send, receive = anyio.create_memory_object_stream[BatchResult](0)
         slots = anyio.Semaphore(self.concurrency)
+        broken: list[BaseException] = []
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._feed, tasks, group, send, slots)
+                group.start_soon(self._feed, tasks, group, send, slots, broken)
                 async with receive:
                     try:
                         async for result in receive:
@@ -117,12 +120,13 @@ class AsyncBatch:
                         group.cancel_scope.cancel()
                         return
         except BaseExceptionGroup as exc:
-            # Only the feeder can fail (workers turn errors into results): that is the caller's
-            # own input iterator raising — hand back its error as itself.
             raise first_exception(exc) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await release()
+        if broken:
+            # Everything submitted before the iterator broke has been delivered above.
+            raise broken[0]
 
     async def _feed(
         self,
@@ -130,6 +134,7 @@ class AsyncBatch:
         group: anyio.abc.TaskGroup,
         send: MemoryObjectSendStream[BatchResult],
         slots: anyio.Semaphore,
+        broken: list[BaseException],
     ) -> None:
         items = _each(self._inputs)
         async with send:
@@ -142,6 +147,17 @@ class AsyncBatch:
                         item = await items.__anext__()
                     except StopAsyncIteration:
                         slots.release()
+                        return
+                    except Exception as exc:
+                        # The caller's iterator broke: stop feeding, but let the predictions
+                        # already started finish and deliver; _results raises it afterwards.
+                        slots.release()
+                        _note(
+                            exc,
+                            f"run_many: the inputs iterator raised after {index} inputs; "
+                            f"the results of those {index} were delivered first",
+                        )
+                        broken.append(exc)
                         return
                     group.start_soon(self._work, tasks, index, item, send.clone(), slots)
                     index += 1
@@ -179,3 +195,9 @@ class AsyncBatch:
                 prediction = latest[-1]
             return BatchResult(index=index, input=item, error=exc, prediction=prediction)
         return BatchResult(index=index, input=item, output=output, prediction=latest[-1])
+
+
+def _note(exc: BaseException, note: str) -> None:
+    add_note = getattr(exc, "add_note", None)  # Python 3.11+
+    if add_note is not None:
+        add_note(note)

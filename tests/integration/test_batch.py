@@ -239,3 +239,25 @@ async def test_an_input_iterator_that_raises_surfaces_its_own_error(client: Asyn
     with pytest.raises(LookupError, match="the input source broke"):
         await consume()
     assert closed == [True]
+
+
+async def test_work_submitted_before_the_input_iterator_breaks_is_delivered(
+    client: AsyncSpeedPix, emulator: Emulator
+) -> None:
+    async def inputs() -> AsyncIterator[dict[str, Any]]:
+        for n in range(3):
+            yield {"seconds": 1 + n, "n": n}
+        raise LookupError("the input source broke")
+
+    delivered: list[BatchResult] = []
+
+    async def consume() -> None:
+        async for result in client.run_many("wf-sleep", inputs(), concurrency=8):
+            delivered.append(result)
+
+    with pytest.raises(LookupError, match="the input source broke") as caught:
+        await consume()
+    assert sorted(r.index for r in delivered) == [0, 1, 2]
+    assert all(r.ok and r.prediction is not None and r.prediction.task_id for r in delivered)
+    assert emulator.stats.snapshot()["tasks_created"]["total"] == 3
+    assert any("after 3 inputs" in note for note in getattr(caught.value, "__notes__", []))
