@@ -57,7 +57,7 @@ class Recorder:
 
 async def record(polls: int) -> tuple[Recorder, Recorder]:
     emulator = Emulator(time_scale=1.0)
-    policy = PollPolicy(min_interval=0.01, max_interval=0.2, fallback_interval=0.05)
+    policy = PollPolicy(min_interval=0.05, max_interval=0.2, fallback_interval=0.05)
     async with emulator.client(poll_policy=policy) as client:
         await client.run("wf-echo", {"warm": "up"})
         one = Recorder()

@@ -19,7 +19,7 @@ import httpx
 
 from ._errors import ConfigurationError
 from ._redact import redact_url
-from ._validate import header_problem
+from ._validate import MIN_POLL_INTERVAL, header_problem
 from ._version import __version__
 
 __all__ = [
@@ -150,6 +150,13 @@ class PollPolicy:
         if self.interval is not None:
             _positive_finite("polling_interval", self.interval)
         _positive_finite("PollPolicy.min_interval", self.min_interval)
+        for name in ("interval", "min_interval", "fallback_interval"):
+            value = getattr(self, name)
+            if value is not None and value < MIN_POLL_INTERVAL:
+                raise ConfigurationError(
+                    f"PollPolicy.{name} must be at least {MIN_POLL_INTERVAL} s, got {value!r}; "
+                    "polling faster only loads the server"
+                )
         _positive_finite("PollPolicy.max_interval", self.max_interval)
         _positive_finite("PollPolicy.fallback_interval", self.fallback_interval)
         _positive_finite("PollPolicy.default_timeout", self.default_timeout)

@@ -8,12 +8,19 @@ from typing import Any
 from ._errors import InputError
 
 __all__ = [
+    "MIN_POLL_INTERVAL",
     "check_bool",
     "check_callable",
     "check_identifier",
+    "check_interval",
     "check_seconds",
     "check_task_id",
 ]
+
+#: The shortest wait between two polls of one task or job that a caller may ask for. A task's
+#: state changes a few times a second at most; polling faster only loads the server (and, on
+#: loopback, spins the client at hundreds of requests a second).
+MIN_POLL_INTERVAL = 0.05
 
 
 def header_problem(value: str) -> str | None:
@@ -66,6 +73,17 @@ def check_seconds(name: str, value: Any, *, allow_none: bool = True) -> float | 
     number = float(value)
     if math.isnan(number) or math.isinf(number) or number <= 0:
         raise InputError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return number
+
+
+def check_interval(name: str, value: Any) -> float | None:
+    """A polling interval: :func:`check_seconds`, and at least :data:`MIN_POLL_INTERVAL`."""
+    number = check_seconds(name, value)
+    if number is not None and number < MIN_POLL_INTERVAL:
+        raise InputError(
+            f"{name} must be at least {MIN_POLL_INTERVAL} s, got {value!r}; polling faster "
+            "only loads the server — leave it unset to poll at the server's estimated end"
+        )
     return number
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import ssl
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -149,6 +150,18 @@ _PHASES: dict[type[httpx.TimeoutException], str] = {
 }
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context every pool of this process shares, built on first use.
+
+    Building one loads the CA bundle — 20 to 100 ms of blocking work, which in async code
+    stalls the event loop — so it is done once per process, not once per client. It is made
+    the way httpx makes its default (certifi's CAs, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured
+    as read at that first use); verification stays on.
+    """
+    return httpx.create_ssl_context()
+
+
 def build_http_client(
     *,
     timeout: httpx.Timeout,
@@ -171,6 +184,7 @@ def build_http_client(
         timeout=timeout,
         limits=limits,
         transport=transport,
+        verify=tls_context(),
         follow_redirects=False,
         # Proxies from the environment are honoured (httpx default); TLS verification stays on.
     )
@@ -462,8 +476,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             max_keepalive_connections=SHARD_SIZE,
             keepalive_expiry=keepalive_expiry,
         )
-        # One TLS context for all shards: building one loads the CA bundle (~20 ms each).
-        context = httpx.create_ssl_context()
+        context = tls_context()
         self._shards = [
             httpx.AsyncHTTPTransport(limits=limits, verify=context) for _ in range(shards)
         ]

@@ -18,7 +18,7 @@ import attrs
 from .._config import PollPolicy
 from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
 from .._errors import InputError, PortraitJobFailedError, PortraitJobTimeoutError
-from .._validate import check_callable, check_seconds
+from .._validate import check_callable, check_interval, check_seconds
 from .endpoints import PortraitEndpoints
 from .models import Job, JobState
 
@@ -69,7 +69,7 @@ class JobWaits:
         """Wait until the job ends; return it (SUCCESS) or raise."""
         check_callable("on_progress", on_progress, takes="Job")
         deadline = self.deadline(check_seconds("timeout", timeout))
-        interval = check_seconds("polling_interval", polling_interval)
+        interval = check_interval("polling_interval", polling_interval)
         waiter = self.waiter(job, deadline, interval)
         last = [job]
 
@@ -198,7 +198,7 @@ class AsyncJobHandle:
         """Yield each snapshot until the job ends (the last one is final). Raises like
         :meth:`wait` when it failed or the deadline passed."""
         deadline = self._waits.deadline(check_seconds("timeout", timeout))
-        interval = check_seconds("polling_interval", polling_interval)
+        interval = check_interval("polling_interval", polling_interval)
         waiter = self._waits.waiter(self._job, deadline, interval)
         while not self._job.done:
             try:

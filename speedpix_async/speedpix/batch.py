@@ -20,7 +20,7 @@ Concurrency hazards, and the rules that keep them away:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
 from types import TracebackType
 from typing import Any
 
@@ -35,7 +35,11 @@ from .inputs import UPLOAD_CONCURRENCY
 from .options import RunOptions
 from .tasks import Tasks
 
-__all__ = ["AsyncBatch", "BatchInputs", "PoolFor"]
+__all__ = ["MAX_CONCURRENCY", "AsyncBatch", "BatchInputs", "PoolFor"]
+
+#: The most predictions one ``run_many`` runs at once. Each holds a connection and a few KiB;
+#: beyond this, a machine runs out of ports and descriptors before the service gets faster.
+MAX_CONCURRENCY = 10_000
 
 BatchInputs = Iterable[Any] | AsyncIterable[Any]
 PoolFor = Callable[[int], Awaitable[tuple[Tasks, Callable[[], Awaitable[None]]]]]
@@ -67,6 +71,12 @@ class AsyncBatch:
         check_identifier("workflow_id", workflow_id)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if concurrency > MAX_CONCURRENCY:
+            raise InputError(
+                f"concurrency must be at most {MAX_CONCURRENCY:,}, got {concurrency:,}; more "
+                "predictions at once than that exhausts local ports and descriptors — run "
+                "several batches, or shard the inputs across machines"
+            )
         if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
             inputs, (str, bytes, dict)
         ):
@@ -77,7 +87,12 @@ class AsyncBatch:
         self._workflow_id = workflow_id
         self._inputs = inputs
         self._options = options
+        if isinstance(inputs, Sized):
+            # A list of 3 inputs needs 3 slots and connections, not ``concurrency``.
+            concurrency = max(1, min(concurrency, len(inputs)))
         self.concurrency = concurrency
+        """Predictions run at once: the ``concurrency`` asked for, or fewer when fewer inputs
+        were given."""
         self._pool_for = pool_for
         self._iterator: AsyncIterator[BatchResult] | None = None
 

@@ -19,6 +19,7 @@ from .._validate import (
     check_callable,
     check_header_value,
     check_identifier,
+    check_interval,
     check_seconds,
 )
 from ..models import Progress
@@ -119,7 +120,7 @@ class WaitOptions:
         return cls(
             timeout=check_seconds("timeout", timeout),
             on_progress=check_callable("on_progress", on_progress),
-            polling_interval=check_seconds("polling_interval", polling_interval),
+            polling_interval=check_interval("polling_interval", polling_interval),
         )
 
 

@@ -15,6 +15,7 @@ from speedpix_async import (
     AuthenticationError,
     ConfigurationError,
     InputError,
+    PollPolicy,
     ResponseValidationError,
     RetryPolicy,
     ServerError,
@@ -49,6 +50,24 @@ def answering(response: httpx.Response) -> AsyncSpeedPix:
 async def run_with(client: AsyncSpeedPix, *args: Any, **kwargs: Any) -> Any:
     async with client:
         return await client.run(*args, **kwargs)
+
+
+async def many_with(client: AsyncSpeedPix, inputs: list[Any], **kwargs: Any) -> Any:
+    async with client:
+        return [result async for result in client.run_many("wf-echo", inputs, **kwargs)]
+
+
+def circular() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["loop"] = loop
+    return loop
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 async def poll_with(client: AsyncSpeedPix) -> Any:
@@ -162,6 +181,50 @@ CASES: list[tuple[str, Case, type[Exception], str]] = [
         lambda p: run_with(emulator_client(), "wf-echo", {}, polling_interval=0),
         InputError,
         "polling_interval must be a finite number",
+    ),
+    (
+        "a polling interval of a microsecond",
+        lambda p: run_with(emulator_client(), "wf-echo", {}, polling_interval=1e-6),
+        InputError,
+        "polling_interval must be at least 0.05 s",
+    ),
+    (
+        "a poll policy polling every microsecond",
+        lambda p: run_with(emulator_client(poll_policy=PollPolicy(min_interval=1e-6)), "wf", {}),
+        ConfigurationError,
+        "PollPolicy.min_interval must be at least 0.05 s",
+    ),
+    (
+        "a million predictions at once",
+        lambda p: many_with(emulator_client(), [{}], concurrency=10**6),
+        InputError,
+        "concurrency must be at most 10,000",
+    ),
+    (
+        "an input that contains itself",
+        lambda p: run_with(emulator_client(), "wf-echo", circular()),
+        InputError,
+        """input["loop"] contains itself""",
+    ),
+    (
+        "an input 5,000 levels deep",
+        lambda p: run_with(emulator_client(), "wf-echo", {"deep": nested(5000)}),
+        InputError,
+        "nested more than 100 levels deep; flatten it",
+    ),
+    (
+        "a text file named like a picture",
+        lambda p: run_with(
+            emulator_client(), "wf-echo", {"image": str(write(p / "notes.png", b"API_TOKEN=x"))}
+        ),
+        InputError,
+        "is written as a media file path but is not an image, video or audio file",
+    ),
+    (
+        "a header value with a NUL",
+        lambda p: run_with(emulator_client(), "wf-echo", {}, resource_config_id="pool\x00"),
+        InputError,
+        "control character",
     ),
     (
         "an on_progress that is not callable",

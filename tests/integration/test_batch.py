@@ -261,3 +261,13 @@ async def test_work_submitted_before_the_input_iterator_breaks_is_delivered(
     assert all(r.ok and r.prediction is not None and r.prediction.task_id for r in delivered)
     assert emulator.stats.snapshot()["tasks_created"]["total"] == 3
     assert any("after 3 inputs" in note for note in getattr(caught.value, "__notes__", []))
+
+
+async def test_a_batch_of_few_inputs_takes_only_the_slots_it_needs(emulator: Emulator) -> None:
+    async with emulator.client() as client:
+        batch = client.run_many("wf-echo", [{"n": 1}], concurrency=10_000)
+        assert batch.concurrency == 1
+        results = [result async for result in batch]
+        assert [r.output["echo"] for r in results] == [{"n": 1}]
+        # A generator has no length: the asked-for concurrency stands.
+        assert client.run_many("wf-echo", iter([{}]), concurrency=50).concurrency == 50

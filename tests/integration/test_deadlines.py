@@ -69,7 +69,7 @@ async def test_the_deadline_covers_awaited_progress_callbacks(emulator: Emulator
     async with emulator.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as client:
         with pytest.raises(PredictionTimeoutError) as info:
             await client.run(
-                "wf-echo", {"n": 1}, timeout=0.5, on_progress=slow_callback, polling_interval=0.01
+                "wf-echo", {"n": 1}, timeout=0.5, on_progress=slow_callback, polling_interval=0.05
             )
     assert len(reports) == 1
     assert info.value.task_id is not None  # the task exists: resume it by id

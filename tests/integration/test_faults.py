@@ -107,7 +107,7 @@ async def test_waiting_survives_a_burst_of_503s(faulty: LoopbackServer, route: s
     # More 503s in a row than the transport retries (4): the wait itself must outlast them.
     faulty.emulator.faults.script("unavailable", route=route, times=25)
     async with client_for(faulty) as client:
-        output = await client.run("wf-sleep", {"seconds": 2}, polling_interval=0.02)
+        output = await client.run("wf-sleep", {"seconds": 2}, polling_interval=0.05)
     assert output == {"slept": 2}
     stats = faulty.emulator.stats.snapshot()
     assert stats["faults_injected"]["by_kind"]["unavailable"] == 25

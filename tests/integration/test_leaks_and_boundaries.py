@@ -3,10 +3,13 @@ refuses, errors that do not pickle, signed URLs in logs and reprs, credentials i
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
 import pickle
+import ssl
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +38,7 @@ from speedpix_async import (
     SubmitTimeoutError,
     TaskStatus,
 )
+from speedpix_async._core.http import build_http_client, tls_context
 from speedpix_async.emulator import Emulator
 from speedpix_async.portrait.models import Job, JobState
 from tests.conftest import FAST_POLL, FAST_RETRY
@@ -233,3 +237,31 @@ def test_every_public_error_class_pickles(cls: type[SpeedPixError]) -> None:
     assert type(again) is cls
     assert vars(again) == vars(error)
     assert str(again) == str(error)
+
+
+def test_the_tls_context_is_built_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[int] = []
+    real = httpx.create_ssl_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    tls_context.cache_clear()
+    try:
+        clients = [AsyncSpeedPix("k", "s", endpoint="http://127.0.0.1:9") for _ in range(5)]
+        clients += [AsyncSpeedPix("k", "s", endpoint="https://api.test") for _ in range(5)]
+        portraits = [
+            AsyncPortrait(app_id="app", token="token", host="https://portrait.test")
+            for _ in range(3)
+        ]
+        wide = build_http_client(timeout=httpx.Timeout(5.0), max_connections=1000)
+        assert len(built) == 1
+    finally:
+        tls_context.cache_clear()
+    for client in clients:
+        asyncio.run(client.aclose())
+    for portrait in portraits:
+        asyncio.run(portrait.aclose())
+    asyncio.run(wide.aclose())

@@ -32,7 +32,7 @@ from tests.conftest import FAST_RETRY
 
 #: Training takes 0.6 s and a portrait 0.02 s at this scale.
 SCALE = 0.01
-POLL = PollPolicy(min_interval=0.01, max_interval=0.1, fallback_interval=0.05, backoff=1.5)
+POLL = PollPolicy(min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5)
 TRAIN_ROUTE = "/api/v1/aigc_images/train"
 CREATE_ROUTE = "/api/v1/aigc_images/create"
 JOB_ROUTE = "/api/v1/async_jobs"

@@ -103,7 +103,7 @@ def test_errors_keep_their_types(sync_client: SpeedPix) -> None:
 
 def test_watch_is_a_plain_iterator(sync_client: SpeedPix) -> None:
     handle = sync_client.predictions.create("wf-sleep", {"seconds": 2})
-    statuses = [str(report.status) for report in handle.watch(polling_interval=0.02)]
+    statuses = [str(report.status) for report in handle.watch(polling_interval=0.05)]
     assert statuses[-1] == "succeeded"
     assert "running" in statuses
 
@@ -112,7 +112,7 @@ def test_stopping_a_watch_early_stops_polling(
     sync_client: SpeedPix, server: LoopbackServer
 ) -> None:
     handle = sync_client.predictions.create("wf-sleep", {"seconds": 50})
-    with handle.watch(polling_interval=0.02) as reports:
+    with handle.watch(polling_interval=0.05) as reports:
         first = next(reports)
     assert not first.status.is_terminal
     polls = server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
@@ -159,7 +159,7 @@ def test_a_call_from_the_loop_thread_raises_instead_of_deadlocking(sync_client: 
 
     started = time.monotonic()
     with pytest.raises(ConfigurationError, match="own event-loop thread"):
-        sync_client.run("wf-sleep", {"seconds": 1}, on_progress=on_progress, polling_interval=0.02)
+        sync_client.run("wf-sleep", {"seconds": 1}, on_progress=on_progress, polling_interval=0.05)
     assert time.monotonic() - started < 10
 
 
@@ -172,7 +172,7 @@ def test_sigint_during_a_long_wait_cancels_the_task(
     started = time.monotonic()
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        sync_client.run("wf-sleep", {"seconds": 60}, polling_interval=0.02)
+        sync_client.run("wf-sleep", {"seconds": 60}, polling_interval=0.05)
     elapsed = time.monotonic() - started
     timer.join()
     assert elapsed < 3, f"KeyboardInterrupt took {elapsed:.2f}s"
