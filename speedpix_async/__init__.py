@@ -55,6 +55,7 @@ from ._errors import (
     TimestampError,
     UnsupportedOperationError,
 )
+from ._logging import configure_from_env as _configure_logging
 from ._version import __version__
 from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
 from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
@@ -149,3 +150,5 @@ __all__ = [
     "run",
     "set_default_client",
 ]
+
+_configure_logging()  # SPEEDPIX_LOG=debug|info

@@ -13,6 +13,7 @@ waits for the training job with progress, creates a portrait from a template, sa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -167,6 +168,18 @@ async def run_portrait_demo(out: TextIO, *, result_path: Path) -> int:
     return 0
 
 
+def _unwritable(target: Path) -> str | None:
+    """Why the picture could not be saved at ``target``, or None when it can."""
+    if target.is_dir():
+        return "it is a directory; name a file, e.g. --output out/result.png"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it first or pick another --output"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable; pick another --output"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m speedpix_async demo", description=__doc__.split("\n\n")[0]
@@ -186,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     default = "portrait.png" if args.service == "portrait" else "result.png"
     target = Path(args.output or default).absolute()
+    problem = _unwritable(target)
+    if problem:
+        # Checked before the run, not after it: a minute of work should not end in a traceback.
+        print(f"demo: cannot save to {target}: {problem}", file=sys.stderr)
+        return 2
     if args.service == "portrait":
         return anyio.run(lambda: run_portrait_demo(sys.stdout, result_path=target))
     return anyio.run(lambda: run_demo(sys.stdout, result_path=target))

@@ -33,7 +33,7 @@ class TaskStatus(str, enum.Enum):
     """
 
     WAITING = "waiting"
-    """Queued; ``Progress.last_queue_remaining`` says how many tasks are ahead."""
+    """Queued; ``Progress.queue_position`` says how many tasks are ahead."""
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -78,29 +78,30 @@ class Progress:
     status: TaskStatus
     progress: float = 0.0
     """Fraction done, 0..1 (meaningful while running)."""
-    eta_relative: float | None = None
-    """Estimated seconds until the task finishes, per the server."""
-    last_queue_remaining: int | None = None
-    """Tasks ahead in the queue (meaningful while waiting)."""
+    eta: float | None = None
+    """Estimated seconds until the task finishes, per the server (``etaRelative``)."""
+    queue_position: int | None = None
+    """Tasks ahead in the queue, meaningful while waiting (``lastQueueRemaining``)."""
     message: str | None = None
     """Short human-readable progress text from the server."""
     state: dict[str, Any] | None = None
     """Per-node detail; its structure is not documented."""
 
     @property
-    def eta(self) -> float | None:
-        """Alias of :attr:`eta_relative`."""
-        return self.eta_relative
-
-    @property
-    def queue_position(self) -> int | None:
-        """Alias of :attr:`last_queue_remaining`."""
-        return self.last_queue_remaining
-
-    @property
     def percent(self) -> float:
         """``progress`` as a percentage clamped to 0..100."""
         return max(0.0, min(100.0, self.progress * 100.0))
+
+    def __str__(self) -> str:
+        """One line for a log or a terminal: ``running 42% (~3.1 s left)``."""
+        status = str(self.status)
+        if self.status == TaskStatus.WAITING:
+            ahead = "" if self.queue_position is None else f", {self.queue_position} ahead"
+            return f"{status}{ahead}"
+        if self.status.is_terminal:
+            return status
+        left = "" if self.eta is None else f" (~{self.eta:.1f} s left)"
+        return f"{status} {self.percent:.0f}%{left}"
 
 
 @attrs.frozen(kw_only=True)
@@ -188,8 +189,8 @@ class Prediction:
             self,
             status=report.status,
             progress=report.progress,
-            eta=report.eta_relative,
-            queue_position=report.last_queue_remaining,
+            eta=report.eta,
+            queue_position=report.queue_position,
             message=report.message,
         )
 

@@ -12,8 +12,13 @@ without imports once ``speedpix-async[emulator]`` is installed:
 * ``portrait_env`` — the same for AI Portrait: ``PAI_PORTRAIT_HOST`` / ``_APP_ID`` / ``_TOKEN``
   (sample pictures: ``speedpix_server.sample_url("portrait-0-0.png")``).
 
-Example::
+The fixtures are plain (not async), so they work under either async test runner. Mark async
+tests the way your runner wants — ``@pytest.mark.asyncio`` for pytest-asyncio (or set
+``asyncio_mode = "auto"`` and drop the marker), ``@pytest.mark.anyio`` for anyio's plugin::
 
+    import pytest
+
+    @pytest.mark.asyncio  # or @pytest.mark.anyio
     async def test_my_pipeline(speedpix_emulator):
         def upper(inputs, ctx):
             return {"text": inputs["t"].upper()}

@@ -123,6 +123,7 @@ def test_demo_runs_the_guides_sample_and_writes_result_png(tmp_path: Path) -> No
     assert "running" in out
     assert "succeeded" in out
     assert "result: 1024x1024 png" in out
+    assert "on a 1024x1024 white canvas" in out
     result = tmp_path / "result.png"
     assert f"result image: {result}" in out
     from PIL import Image
@@ -131,6 +132,29 @@ def test_demo_runs_the_guides_sample_and_writes_result_png(tmp_path: Path) -> No
         assert image.size == (1024, 1024)
         assert image.format == "PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
+
+
+@pytest.mark.parametrize("service", ["speedpix", "portrait"])
+def test_demo_checks_where_it_will_save_before_running(tmp_path: Path, service: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speedpix_async",
+            "demo",
+            service,
+            "--output",
+            str(tmp_path / "missing" / "x.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "the folder" in done.stderr
+    assert "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "embedded emulator" not in done.stdout  # nothing ran
 
 
 def test_unknown_command_fails_with_usage() -> None:

@@ -24,6 +24,7 @@ LEAVES = {
     "_errors",
     "_converter",
     "_redact",
+    "_logging",
     "_signing",
     "_validate",
     "models",

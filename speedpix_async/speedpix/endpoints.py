@@ -105,6 +105,7 @@ register_wire_models(
     Progress,
     TaskResult,
     case="camel",
+    renames={"eta": "etaRelative", "queue_position": "lastQueueRemaining"},
 )
 
 

@@ -240,7 +240,7 @@ class TaskView:
     async def poll_progress(self, aimed: bool = False) -> Look[Prediction]:
         report = await self.tasks.endpoints.progress(self.snapshot.id)
         self._update(self.snapshot.with_progress(report))
-        return Look(report=report, done=report.status.is_terminal, eta=report.eta_relative)
+        return Look(report=report, done=report.status.is_terminal, eta=report.eta)
 
     async def look(self, aimed: bool) -> Look[Prediction]:
         """One poll. Aimed at the predicted end, it asks for the result straight away."""
@@ -264,9 +264,10 @@ class TaskView:
                 task_id=final.id,
                 status=final.status,
                 progress=1.0,
-                eta_relative=0.0,
-                last_queue_remaining=0,
-                message=final.message,
+                eta=0.0,
+                queue_position=0,
+                # Not the last progress text ("running …"): the task has finished.
+                message="succeeded",
             )
             return Look(report=report, done=True, final=final)
         if result.status.is_terminal:

@@ -50,7 +50,7 @@ async def test_full_lifecycle_over_a_real_socket() -> None:
     assert _distinct([str(r.status) for r in reports]) == ["waiting", "running", "succeeded"]
     waiting = [r for r in reports if r.status == TaskStatus.WAITING]
     running = [r for r in reports if r.status == TaskStatus.RUNNING]
-    assert all(r.last_queue_remaining is not None and r.progress == 0 for r in waiting)
+    assert all(r.queue_position is not None and r.progress == 0 for r in waiting)
     progress = [r.progress for r in running]
     assert progress == sorted(progress)
     assert 0 < progress[-1] < 1
@@ -188,7 +188,7 @@ async def test_get_and_reload_report_progress_without_output(client: AsyncSpeedP
 
 async def test_watch_yields_until_terminal(client: AsyncSpeedPix) -> None:
     handle = await client.predictions.create("wf-sleep", {"seconds": 2})
-    seen = [report async for report in handle.watch(polling_interval=0.02)]
+    seen = [report async for report in handle.watch(polling_interval=0.05)]
     assert seen[-1].status == TaskStatus.SUCCEEDED
     assert all(not r.status.is_terminal for r in seen[:-1])
     assert len(seen) >= 2
@@ -199,7 +199,7 @@ async def test_watch_stops_at_its_deadline(client: AsyncSpeedPix) -> None:
     seen: list[Progress] = []
 
     async def consume() -> None:
-        async for report in handle.watch(timeout=0.1, polling_interval=0.02):
+        async for report in handle.watch(timeout=0.1, polling_interval=0.05):
             seen.append(report)
 
     with pytest.raises(PredictionTimeoutError):
@@ -214,7 +214,7 @@ async def test_async_progress_callbacks_are_awaited(client: AsyncSpeedPix) -> No
     async def record(report: Progress) -> None:
         seen.append(str(report.status))
 
-    await client.run("wf-echo", {}, on_progress=record, polling_interval=0.01)
+    await client.run("wf-echo", {}, on_progress=record, polling_interval=0.05)
     assert seen
     assert seen[-1] == "succeeded"
 

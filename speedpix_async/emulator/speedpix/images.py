@@ -171,7 +171,11 @@ def white_background(inputs: dict[str, Any], ctx: TaskContext) -> dict[str, Any]
     file_object = _file_object(ctx, canvas, name="white_background.png")
     return {
         "images": file_object,
-        "info": f"subject {box[2] - box[0]}x{box[3] - box[1]} px on white",
+        # Describes the output: where the subject (found as box in the input) now sits.
+        "info": (
+            f"subject found at {box[2] - box[0]}x{box[3] - box[1]} px, placed at "
+            f"{size[0]}x{size[1]} px on a {WHITE_CANVAS}x{WHITE_CANVAS} white canvas"
+        ),
     }
 
 
