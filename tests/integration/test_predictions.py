@@ -311,3 +311,19 @@ async def test_two_waits_on_one_handle_both_get_the_result(client: AsyncSpeedPix
         group.start_soon(wait_once)
         group.start_soon(wait_once)
     assert results == [{"slept": 1}, {"slept": 1}]
+
+
+async def test_progress_reads_as_one_line_and_the_last_report_says_succeeded(
+    client: AsyncSpeedPix,
+) -> None:
+    seen: list[Progress] = []
+    # No fixed interval: the wait polls at the ETA and may finish on the result call alone.
+    await client.run("wf-sleep", {"seconds": 1}, on_progress=seen.append)
+    last = seen[-1]
+    assert last.status == TaskStatus.SUCCEEDED
+    assert last.message == "succeeded"
+    assert str(last) == "succeeded"
+    running = Progress(task_id="1", status=TaskStatus.RUNNING, progress=0.5, eta=2.0)
+    assert str(running) == "running 50% (~2.0 s left)"
+    waiting = Progress(task_id="1", status=TaskStatus.WAITING, queue_position=3)
+    assert str(waiting) == "waiting, 3 ahead"
