@@ -276,6 +276,10 @@ def _garbled(response: httpx.Response, exc: Exception) -> ResponseValidationErro
     )
 
 
+#: Most bytes one inflate step produces.
+INFLATE_STEP = 1 << 20
+
+
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """The decoded body of a streamed response, refused as soon as it passes ``limit`` bytes —
     however small the compressed body that inflates past it."""
@@ -301,8 +305,10 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
                     inflater = _inflater(encoding, raw)
                 pending = raw
                 while pending:
-                    # max_length: inflate at most one byte past the cap at a time.
-                    keep(inflater.decompress(pending, limit - size + 1))
+                    # max_length: inflate in steps of at most INFLATE_STEP, and never more than
+                    # one byte past the cap, so a bomb costs the cap and one step of memory.
+                    step = min(INFLATE_STEP, limit - size + 1)
+                    keep(inflater.decompress(pending, step))
                     pending = inflater.unconsumed_tail
             if inflater is not None:
                 keep(inflater.flush())
