@@ -51,6 +51,7 @@ def examples(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks; they print measurements and assert nothing."""
     session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/client_construction.py")
     session.run("python", "benchmarks/request_overhead.py")
     session.run("python", "benchmarks/path_of_run.py")
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
