@@ -59,14 +59,19 @@ RETRY_BUDGET = 120.0
 DEFAULT_WAIT_TIMEOUT = 1800.0
 #: Adaptive polling never polls more often than this…
 POLL_MIN_INTERVAL = 0.1
-#: …nor less often than this, whatever the server's ETA says.
+#: …nor, while the server gives no estimate, less often than this.
 POLL_MAX_INTERVAL = 5.0
+#: A poll aimed at the server's estimate of the end may be this far ahead: one poll per task
+#: whether it takes 2 s or 20 minutes. The cost: a task that fails early is noticed at its
+#: estimated end — pass ``polling_interval=`` (or a smaller ``max_aim``) to look sooner.
+POLL_MAX_AIM = 3600.0
 #: Used while the server has given no usable ETA.
 POLL_FALLBACK_INTERVAL = 1.0
-#: A poll aimed at the expected end lands this much after it: 0.05 s + 2 % of the wait, so a
-#: 2 s ETA polls at 2.09 s and a 60 s ETA at 61.25 s.
+#: A poll aimed at the expected end lands this much after it: 0.05 s + 1 % of the wait, so a
+#: 2 s ETA polls at 2.07 s, a 30 s ETA at 30.35 s and a 300 s ETA at 303.05 s. (A poll that
+#: lands early costs one request and brings a fresh estimate; one that lands late costs lag.)
 POLL_ETA_MARGIN = 0.05
-POLL_ETA_MARGIN_RATIO = 0.02
+POLL_ETA_MARGIN_RATIO = 0.01
 #: Up to this fraction is added at random to each delay (never subtracted: polling early only
 #: costs a request) so thousands of predictions do not poll in lock-step…
 POLL_JITTER = 0.1
@@ -135,6 +140,9 @@ class PollPolicy:
     """A fixed interval in seconds; ``None`` (default) follows the server's ETA."""
     min_interval: float = POLL_MIN_INTERVAL
     max_interval: float = POLL_MAX_INTERVAL
+    """The longest wait between polls while the server gives no estimate."""
+    max_aim: float = POLL_MAX_AIM
+    """The furthest ahead a poll aimed at the server's estimated end may be."""
     fallback_interval: float = POLL_FALLBACK_INTERVAL
     """The wait while the server gives no estimate…"""
     backoff: float = 1.0
@@ -158,6 +166,11 @@ class PollPolicy:
                     "polling faster only loads the server"
                 )
         _positive_finite("PollPolicy.max_interval", self.max_interval)
+        if _positive_finite("PollPolicy.max_aim", self.max_aim) < self.min_interval:
+            raise ConfigurationError(
+                "PollPolicy.max_aim must not be below min_interval "
+                f"({self.max_aim} < {self.min_interval})"
+            )
         _positive_finite("PollPolicy.fallback_interval", self.fallback_interval)
         _positive_finite("PollPolicy.default_timeout", self.default_timeout)
         _positive_finite("PollPolicy.eta_margin", self.eta_margin, allow_zero=True)

@@ -4,9 +4,10 @@ Services describe a job by two functions — *look* (one poll; when the poll is 
 the server predicted, it may fetch the final state straight away) and *finish* (fetch the final
 state once a look says the job ended) — and this module does the rest for every service:
 
-* the **schedule** follows the server's own estimate of the time remaining: sparse early, a poll
-  just after the expected end, never tighter than ``min_interval`` nor sparser than
-  ``max_interval``, jittered upward so thousands of waits do not poll in lock-step;
+* the **schedule** follows the server's own estimate of the time remaining: one poll just after
+  the expected end, however far (up to ``max_aim``); without an estimate, polls every
+  ``fallback_interval`` growing to ``max_interval``; never tighter than ``min_interval``;
+  jittered upward so thousands of waits do not poll in lock-step;
 * the **deadline** bounds everything — sleeps, looks, the final fetch and awaited progress
   callbacks. It is enforced around each step, never around a loop that yields (``watch()`` is an
   async generator, and a cancel scope must not span a ``yield``);
@@ -153,9 +154,11 @@ class Schedule:
 
         * a fixed ``interval`` → that interval, exactly (the caller asked for it);
         * a known ETA → just after it: ``eta + margin + ratio·eta``, clamped to
-          ``[min_interval, max_interval]``;
+          ``[min_interval, max_aim]`` — requests per task stay near two for any length when the
+          estimate holds;
         * no ETA → ``fallback_interval``, growing by ``backoff`` with each poll that brought
-          none (1, 1.5, 2.25… × fallback for a backoff of 1.5).
+          none (1, 1.5, 2.25… × fallback for a backoff of 1.5), clamped to
+          ``[min_interval, max_interval]``.
 
         The result is then stretched by a random ``0..jitter`` fraction, at most ``jitter_cap``
         seconds (never shortened: looking early only costs a request; and a capped stretch
@@ -168,10 +171,12 @@ class Schedule:
             base = policy.fallback_interval * policy.backoff**self._blind
             # Capped so the power stays finite in a very long wait (it is clamped below anyway).
             self._blind = min(self._blind + 1, 64)
+            ceiling = policy.max_interval
         else:
             self._blind = 0
             base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
-        base = min(policy.max_interval, max(policy.min_interval, base))
+            ceiling = policy.max_aim
+        base = min(ceiling, max(policy.min_interval, base))
         return base + min(base * policy.jitter, policy.jitter_cap) * self._random()
 
     def plan(self) -> tuple[float, bool]:
@@ -182,11 +187,7 @@ class Schedule:
         if self._refresh:
             self._refresh = False
             return self.policy.min_interval, False
-        aimed = (
-            self.interval is None
-            and self._eta is not None
-            and self._eta <= self.policy.max_interval
-        )
+        aimed = self.interval is None and self._eta is not None and self._eta <= self.policy.max_aim
         return self.delay(self._eta), aimed
 
     def observe(self, look: Look[Any], aimed: bool) -> None:
