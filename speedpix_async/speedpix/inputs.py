@@ -86,9 +86,9 @@ def looks_like_local_media_path(text: str) -> str | None:
 class _Walker:
     def __init__(self, *, upload_local_paths: bool) -> None:
         self.upload_local_paths = upload_local_paths
-        self.files: list[tuple[Path_, Any]] = []
-        #: Indexes into ``files`` of paths taken from strings: their content must be media.
-        self.from_strings: set[int] = set()
+        #: ``(where, value, media_only)``: media_only for paths taken from strings, whose
+        #: content must then be media.
+        self.files: list[tuple[Path_, Any, bool]] = []
         #: ids of the containers being walked, to tell a cycle from a shared value.
         self._open: set[int] = set()
 
@@ -113,12 +113,12 @@ class _Walker:
         if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)) or hasattr(
             value, "__aiter__"
         ):
-            self.files.append((path, value))
+            self.files.append((path, value, False))
             return None
         if isinstance(value, (Mapping, list, tuple)):
             return self._container(value, path)
         if callable(getattr(value, "read", None)):
-            self.files.append((path, value))
+            self.files.append((path, value, False))
             return None
         raise InputError(
             f"{format_path(path)} is a {type(value).__name__}, which cannot be sent as JSON; use "
@@ -163,8 +163,7 @@ class _Walker:
                 "file exists; fix the path — or, if it is meant as text, build the client with "
                 "upload_local_paths=False"
             )
-        self.from_strings.add(len(self.files))
-        self.files.append((path, candidate))
+        self.files.append((path, candidate, True))
 
 
 def _place(tree: Any, path: Path_, value: Any) -> None:
@@ -197,10 +196,8 @@ async def prepare_inputs(
     sources: dict[Hashable, FileSource] = {}
     placements: list[tuple[Path_, Hashable]] = []
     try:
-        for index, (path, value) in enumerate(walker.files):
-            source = await open_source(
-                value, where=format_path(path), media_only=index in walker.from_strings
-            )
+        for path, value, media_only in walker.files:
+            source = await open_source(value, where=format_path(path), media_only=media_only)
             if source.identity in sources:
                 source.close()
             else:

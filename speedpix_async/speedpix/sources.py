@@ -15,7 +15,7 @@ import mimetypes
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any, BinaryIO, Union, cast
 
@@ -166,17 +166,25 @@ def _path_chunks(path: Path, size: int, where: str) -> Callable[[], AsyncIterato
 
     async def stream() -> AsyncIterator[bytes]:
         async with await anyio.open_file(path, "rb") as handle:
-            remaining = size
-            while remaining > 0:
-                chunk = await handle.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    raise _shorter(where, label, size, size - remaining)
-                remaining -= len(chunk)
+            async for chunk in _exactly(handle.read, size, where, label):
                 yield chunk
             if await handle.read(1):
                 raise _larger(where, label, size)
 
     return stream
+
+
+async def _exactly(
+    read: Callable[[int], Awaitable[bytes]], size: int, where: str, label: str
+) -> AsyncIterator[bytes]:
+    """``size`` bytes from ``read`` in :data:`CHUNK_SIZE` pieces; ending early is refused."""
+    remaining = size
+    while remaining > 0:
+        chunk = await read(min(CHUNK_SIZE, remaining))
+        if not chunk:
+            raise _shorter(where, label, size, size - remaining)
+        remaining -= len(chunk)
+        yield chunk
 
 
 def _check_head(head: bytes, size: int, where: str, label: str) -> None:
@@ -373,16 +381,15 @@ async def _source_from_fileobj(
     _check_head(head, size, where, label)
     lock = anyio.Lock()
 
+    async def read_in_thread(count: int) -> bytes:
+        chunk: bytes = await anyio.to_thread.run_sync(obj.read, count)
+        return chunk
+
     async def stream() -> AsyncIterator[bytes]:
         # One reader at a time: the object has a single position, and a retry must start over.
         async with lock:
             await anyio.to_thread.run_sync(obj.seek, start)
-            remaining = size
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(obj.read, min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    raise _shorter(where, label, size, size - remaining)
-                remaining -= len(chunk)
+            async for chunk in _exactly(read_in_thread, size, where, label):
                 yield chunk
 
     ctype = _canonical(content_type) if content_type else detect_content_type(head, name)
