@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -25,22 +24,15 @@ from speedpix_async import (
     SubmitOutcomeUnknownError,
 )
 from speedpix_async.emulator._server import AppServer
+from tests.unit.test_hostile_answers import MIB, gzip_bomb
 
 pytestmark = pytest.mark.loopback
 
-MIB = 1 << 20
 #: What the client may hold while refusing any of these answers (its cap is 8 MiB for SpeedPix
 #: and 32 MiB for AI Portrait envelopes; the rest is the server's own 1 MiB pieces and slack).
 MEMORY_BOUND = 48 * MIB
 
 Body = Callable[[], AsyncIterator[bytes]]
-
-
-def gzip_bomb(inflated: int) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    parts = [compressor.compress(bytes(MIB)) for _ in range(inflated // MIB)]
-    parts.append(compressor.flush())
-    return b"".join(parts)
 
 
 BOMB = gzip_bomb(1 << 30)  # about 1 MiB on the wire, 1 GiB inflated
