@@ -379,7 +379,10 @@ def load_json(content: bytes) -> Any:
         value = json.loads(content)
     except RecursionError:
         raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
-    if not _depth_ok(value):
+    # Every poll passes here: a document with fewer openers than the limit cannot be too deep,
+    # and counting bytes costs far less than walking the parsed tree.
+    openers = content.count(b"[") + content.count(b"{")
+    if openers >= MAX_JSON_DEPTH and not _depth_ok(value):
         raise TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
     return value
 
