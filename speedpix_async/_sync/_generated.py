@@ -327,6 +327,9 @@ class SpeedPix(SyncWrapper):
         on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
         polling_interval: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        resubmit_unknown: bool = False,
+        shard: tuple[int, int] | None = None,
     ) -> BlockingIterator[BatchResult]:
         """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
         :class:`~speedpix_async.BatchResult` per input as each finishes::
@@ -340,6 +343,16 @@ class SpeedPix(SyncWrapper):
         applies to each prediction. To stop early, iterate inside ``async with
         client.run_many(...) as results:``, or cancel the consuming task: unfinished predictions
         stop being awaited (their server tasks run on — the API cannot cancel them).
+
+        ``journal=path`` makes the batch survive a crash: each input's submit, task id and
+        final result are written to that file (fsync'd) before the batch relies on them. Run the
+        same batch again with the same inputs and journal after the process died — even by
+        ``kill -9`` — and nothing is submitted twice: finished results come back from the
+        journal without a request, known tasks are waited on by id, and an input whose submit
+        was on the wire when the process died yields
+        :class:`~speedpix_async.SubmitOutcomeUnknownError` (``resubmit_unknown=True`` submits
+        it again, accepting a possible duplicate). ``shard=(I, N)`` runs only inputs I, I+N,
+        I+2N… (1-based I) so N processes share one inputs list; give each its own journal.
         """
         return self._runner.iterate(
             self._async.run_many(
@@ -356,6 +369,9 @@ class SpeedPix(SyncWrapper):
                 on_progress=on_progress,
                 output_type=output_type,
                 polling_interval=polling_interval,
+                journal=journal,
+                resubmit_unknown=resubmit_unknown,
+                shard=shard,
             )
         )
 

@@ -8,6 +8,11 @@ results. A failure is a value (``result.error``): one bad input never loses the 
 caller's input iterator itself raises, the predictions already started still finish and their
 results are delivered; then its exception is raised, as itself.
 
+With ``journal=path`` every input's submit, task id and end are recorded durably first (see
+:mod:`speedpix_async.speedpix.journal`): a re-run after a crash replays finished results, resumes
+known tasks by id and never re-submits an input whose submit may have reached the server.
+``shard=(I, N)`` takes every N-th input starting at the I-th, keeping the inputs' own indices.
+
 Concurrency hazards, and the rules that keep them away:
 
 * The task group lives inside an async generator. That is only sound when the generator is
@@ -20,6 +25,8 @@ Concurrency hazards, and the rules that keep them away:
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
 from types import TracebackType
 from typing import Any
@@ -28,14 +35,16 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._core.concurrency import BaseExceptionGroup, first_exception
-from .._errors import InputError
+from .._core.journal import open_journal
+from .._errors import InputError, PredictionFailedError, SubmitOutcomeUnknownError
 from .._validate import check_identifier
-from ..models import BatchResult, Prediction
+from ..models import BatchResult, Prediction, TaskStatus
 from .inputs import UPLOAD_CONCURRENCY
+from .journal import BatchJournal, fingerprint, replay
 from .options import RunOptions
-from .tasks import Tasks
+from .tasks import Tasks, Track, failed
 
-__all__ = ["MAX_CONCURRENCY", "AsyncBatch", "BatchInputs", "PoolFor"]
+__all__ = ["MAX_CONCURRENCY", "AsyncBatch", "BatchInputs", "PoolFor", "check_shard"]
 
 #: The most predictions one ``run_many`` runs at once. Each holds a connection and a few KiB;
 #: beyond this, a machine runs out of ports and descriptors before the service gets faster.
@@ -67,8 +76,17 @@ class AsyncBatch:
         *,
         concurrency: int,
         pool_for: PoolFor,
+        journal: str | os.PathLike[str] | None = None,
+        resubmit_unknown: bool = False,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         check_identifier("workflow_id", workflow_id)
+        self._shard = check_shard(shard)
+        if journal is not None and not isinstance(journal, (str, os.PathLike)):
+            raise InputError(f"journal must be a file path, got {type(journal).__name__}")
+        self._journal_path = journal
+        self._journal: BatchJournal | None = None
+        self._resubmit_unknown = bool(resubmit_unknown)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if concurrency > MAX_CONCURRENCY:
@@ -89,7 +107,8 @@ class AsyncBatch:
         self._options = options
         if isinstance(inputs, Sized):
             # A list of 3 inputs needs 3 slots and connections, not ``concurrency``.
-            concurrency = max(1, min(concurrency, len(inputs)))
+            mine = len(inputs) if shard is None else -(-len(inputs) // self._shard[1])
+            concurrency = max(1, min(concurrency, mine))
         self.concurrency = concurrency
         """Predictions run at once: the ``concurrency`` asked for, or fewer when fewer inputs
         were given."""
@@ -114,8 +133,32 @@ class AsyncBatch:
             # properly: unfinished predictions are cancelled (the server tasks run on).
             await self._iterator.aclose()  # type: ignore[attr-defined]
 
+    def _open_journal(self) -> BatchJournal | None:
+        if self._journal_path is None:
+            return None
+        options = self._options.submit
+        shard = self._shard
+        identity = {
+            "alias_id": options.alias_id,
+            "version_id": options.version_id,
+            "shard": None if shard == (1, 1) else f"{shard[0]}/{shard[1]}",
+        }
+        journal = open_journal(self._journal_path)
+        try:
+            return BatchJournal(journal, self._workflow_id, identity)
+        except BaseException:
+            journal.close()
+            raise
+
     async def _results(self) -> AsyncIterator[BatchResult]:
-        tasks, release = await self._pool_for(self.concurrency + UPLOAD_CONCURRENCY)
+        # Opened (and checked) before anything is sent; closed when the batch ends however.
+        journal = self._journal = await anyio.to_thread.run_sync(self._open_journal)
+        try:
+            tasks, release = await self._pool_for(self.concurrency + UPLOAD_CONCURRENCY)
+        except BaseException:
+            if journal is not None:
+                journal.close()
+            raise
         # Zero buffer: a worker's send completes only when the consumer takes the result, and
         # only then does its slot free — in flight (running or handing over) <= concurrency.
         send, receive = anyio.create_memory_object_stream[BatchResult](0)
@@ -139,6 +182,8 @@ class AsyncBatch:
         finally:
             with anyio.CancelScope(shield=True):
                 await release()
+            if journal is not None:
+                journal.close()
         if broken:
             # Everything submitted before the iterator broke has been delivered above.
             raise broken[0]
@@ -154,12 +199,17 @@ class AsyncBatch:
         items = _each(self._inputs)
         async with send:
             try:
-                index = 0
+                index = -1
+                shard, shards = self._shard
                 while True:
                     # A slot first, then the input: nothing is pulled before there is room.
                     await slots.acquire()
                     try:
                         item = await items.__anext__()
+                        index += 1
+                        while index % shards != shard - 1:
+                            item = await items.__anext__()
+                            index += 1
                     except StopAsyncIteration:
                         slots.release()
                         return
@@ -169,13 +219,12 @@ class AsyncBatch:
                         slots.release()
                         _note(
                             exc,
-                            f"run_many: the inputs iterator raised after {index} inputs; "
-                            f"the results of those {index} were delivered first",
+                            f"run_many: the inputs iterator raised after {index + 1} inputs; "
+                            "the results of those were delivered first",
                         )
                         broken.append(exc)
                         return
                     group.start_soon(self._work, tasks, index, item, send.clone(), slots)
-                    index += 1
             finally:
                 # Close the caller's iterator (its cleanup runs) even when we are cancelled.
                 with anyio.CancelScope(shield=True):
@@ -203,13 +252,92 @@ class AsyncBatch:
             latest[:] = [snapshot]
 
         try:
-            output = await tasks.run(self._workflow_id, item, self._options, track=track)
+            final = await self._final(tasks, index, item, track)
+            if not final.succeeded:
+                raise failed(final)
+            output = tasks.typed_output(final, self._options)
         except Exception as exc:
             prediction = getattr(exc, "prediction", None)
             if prediction is None and latest:
                 prediction = latest[-1]
             return BatchResult(index=index, input=item, error=exc, prediction=prediction)
-        return BatchResult(index=index, input=item, output=output, prediction=latest[-1])
+        return BatchResult(index=index, input=item, output=output, prediction=final)
+
+    async def _final(self, tasks: Tasks, index: int, item: Any, track: Track) -> Prediction:
+        """Input ``index``'s task, run (or resumed, or replayed from the journal) to its end."""
+        journal = self._journal
+        entry = digest = None
+        if journal is not None:
+            digest = fingerprint(item)
+            entry = journal.entry(index)
+            if entry is not None and entry.fingerprint != digest:
+                raise InputError(
+                    f"input {index} differs from the input the journal {journal.path!r} "
+                    "recorded for it; nothing was sent for it — run with the inputs the journal "
+                    "was written for, or give a new journal path"
+                )
+        options = self._options
+        deadline = tasks.deadline(options.wait.timeout)
+        if entry is not None and entry.end is not None:
+            final = replay(entry, tasks.storage)
+            track(final)
+            return final
+        if entry is not None and entry.task_id is not None:
+            snapshot = Prediction(
+                id=entry.task_id,
+                status=TaskStatus.WAITING,
+                workflow_id=self._workflow_id,
+                alias_id=options.submit.alias_id,
+                version_id=options.submit.version_id,
+            )
+            fresh = False
+        elif entry is not None and not self._resubmit_unknown:
+            raise SubmitOutcomeUnknownError(
+                f"input {index} was being submitted when an earlier run stopped, before the "
+                "answer came back: its task may or may not exist, and the API cannot list tasks "
+                "to check. It was not submitted again; pass resubmit_unknown=True "
+                "(--resubmit-unknown) to submit it again, accepting a possible duplicate",
+                workflow_id=self._workflow_id,
+                alias_id=options.submit.alias_id,
+                version_id=options.submit.version_id,
+            )
+        else:
+            before_send = None
+            if journal is not None and digest is not None:
+                before_send = functools.partial(journal.submitting, index, digest)
+            snapshot = await tasks.submit(
+                self._workflow_id, item, options.submit, deadline, before_send=before_send
+            )
+            if journal is not None:
+                await journal.submitted(index, snapshot.id)
+            fresh = True
+        track(snapshot)
+        try:
+            final = await tasks.wait(
+                snapshot, options.wait, deadline=deadline, fresh=fresh, track=track
+            )
+        except PredictionFailedError as exc:
+            final = exc.prediction
+        if journal is not None:
+            await journal.ended(index, final)
+        return final
+
+
+def check_shard(shard: Any) -> tuple[int, int]:
+    """``(I, N)``: this process runs inputs I, I+N, I+2N… (1-based I, as ``--shard I/N``)."""
+    if shard is None:
+        return (1, 1)
+    if (
+        isinstance(shard, tuple)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 1 <= shard[0] <= shard[1]
+    ):
+        return (shard[0], shard[1])
+    raise InputError(
+        f"shard must be (I, N) with 1 <= I <= N — this process takes every N-th input starting "
+        f"at the I-th — got {shard!r}"
+    )
 
 
 def _note(exc: BaseException, note: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -385,6 +386,9 @@ class AsyncSpeedPix:
         on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
         polling_interval: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        resubmit_unknown: bool = False,
+        shard: tuple[int, int] | None = None,
     ) -> AsyncBatch:
         """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
         :class:`~speedpix_async.BatchResult` per input as each finishes::
@@ -398,6 +402,16 @@ class AsyncSpeedPix:
         applies to each prediction. To stop early, iterate inside ``async with
         client.run_many(...) as results:``, or cancel the consuming task: unfinished predictions
         stop being awaited (their server tasks run on — the API cannot cancel them).
+
+        ``journal=path`` makes the batch survive a crash: each input's submit, task id and
+        final result are written to that file (fsync'd) before the batch relies on them. Run the
+        same batch again with the same inputs and journal after the process died — even by
+        ``kill -9`` — and nothing is submitted twice: finished results come back from the
+        journal without a request, known tasks are waited on by id, and an input whose submit
+        was on the wire when the process died yields
+        :class:`~speedpix_async.SubmitOutcomeUnknownError` (``resubmit_unknown=True`` submits
+        it again, accepting a possible duplicate). ``shard=(I, N)`` runs only inputs I, I+N,
+        I+2N… (1-based I) so N processes share one inputs list; give each its own journal.
         """
         options = RunOptions.of(
             alias_id=alias_id,
@@ -412,7 +426,14 @@ class AsyncSpeedPix:
             polling_interval=polling_interval,
         )
         return AsyncBatch(
-            workflow_id, inputs, options, concurrency=concurrency, pool_for=self._pool_for
+            workflow_id,
+            inputs,
+            options,
+            concurrency=concurrency,
+            pool_for=self._pool_for,
+            journal=journal,
+            resubmit_unknown=resubmit_unknown,
+            shard=shard,
         )
 
 

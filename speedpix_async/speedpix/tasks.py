@@ -13,7 +13,7 @@ from the loop as a final snapshot with ``error`` set and is raised here as
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -78,9 +78,18 @@ class Tasks:
     # ------------------------------------------------------------------ submit
 
     async def submit(
-        self, workflow_id: str, input: Any, options: SubmitOptions, deadline: Deadline
+        self,
+        workflow_id: str,
+        input: Any,
+        options: SubmitOptions,
+        deadline: Deadline,
+        *,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Prediction:
-        """Prepare the input (uploading its files) and submit one task, within ``deadline``."""
+        """Prepare the input (uploading its files) and submit one task, within ``deadline``.
+
+        ``before_send`` is awaited once the input is ready, just before ``comfy_prompt`` goes
+        out (a batch journal records the submit there)."""
         check_identifier("workflow_id", workflow_id)
         inputs: dict[str, Any] | None = None
         with deadline.scope():
@@ -106,6 +115,8 @@ class Tasks:
             randomise_seeds=options.randomise_seeds,
             return_temp_files=options.return_temp_files,
         )
+        if before_send is not None:
+            await before_send()
         created_at = _dt.datetime.now(_dt.timezone.utc)
         submitted, reply = await self.endpoints.submit(
             request, resource_config_id=options.resource_config_id, deadline=deadline
@@ -164,6 +175,10 @@ class Tasks:
         snapshot = await self.submit(workflow_id, input, options.submit, deadline)
         track(snapshot)
         final = await self.wait(snapshot, options.wait, deadline=deadline, fresh=True, track=track)
+        return self.typed_output(final, options)
+
+    def typed_output(self, final: Prediction, options: RunOptions) -> Any:
+        """A succeeded task's output as ``run`` returns it (structured into ``output_type``)."""
         if options.output_type is None:
             return final.output
         return structure_output(final.output, options.output_type, self.storage)
