@@ -165,4 +165,5 @@ def test_unknown_command_fails_with_usage() -> None:
         timeout=30,
     )
     assert done.returncode == 2
-    assert "usage" in done.stderr
+    assert "Usage: speedpix" in done.stderr
+    assert "No such command 'dance'" in done.stderr

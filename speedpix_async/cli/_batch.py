@@ -1,0 +1,169 @@
+"""``speedpix batch``: one prediction per line of a JSON-lines file, surviving a crash.
+
+Results are appended to ``--out`` as they finish, one JSON line per input. The journal
+(``--journal``, default ``<out>.journal``) is the durable record: each run rewrites ``--out``
+from it (results of earlier runs first), so after ``kill -9`` the same command completes the
+batch with nothing submitted twice and every result present once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import AsyncSpeedPix, BatchResult
+from .._errors import InputError
+from ..speedpix.batch import check_shard
+from ._display import BatchDisplay, Display, to_json
+from ._files import remove_partials, save_files
+from ._runtime import json_option, run_async
+from ._speedpix import timeout_option
+from ._values import read_json_lines
+
+__all__ = ["batch"]
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` → ``(2, 4)``."""
+    if text is None:
+        return None
+    first, sep, second = text.partition("/")
+    try:
+        shard = (int(first), int(second)) if sep else None
+    except ValueError:
+        shard = None
+    if shard is None:
+        raise InputError(f"--shard {text!r}: write I/N, e.g. --shard 2/4 (the second of four)")
+    return check_shard(shard)
+
+
+def result_line(result: BatchResult, files: list[Path] | None) -> dict[str, Any]:
+    """The line ``--out`` gets for one input."""
+    prediction = result.prediction
+    line: dict[str, Any] = {
+        "index": result.index,
+        "task_id": prediction.id if prediction else None,
+        "status": str(prediction.status) if prediction else "not submitted",
+    }
+    if result.ok:
+        line["status"] = "succeeded"
+        line["output"] = result.output
+        if files is not None:
+            line["files"] = [str(path) for path in files]
+    else:
+        error = result.error
+        line["error"] = {"type": type(error).__name__, "message": str(error)}
+    return line
+
+
+@click.command()
+@click.argument("workflow")
+@click.argument("inputs", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON-lines file of results, one per input (rewritten from the journal on a re-run)",
+)
+@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option(
+    "--files-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="save every file output here, as <index>-<name>",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the crash journal (default <out>.journal)",
+)
+@click.option(
+    "--resubmit-unknown",
+    is_flag=True,
+    help="submit again inputs whose earlier submit may or may not have reached the server",
+)
+@click.option(
+    "--shard", default=None, metavar="I/N", help="run only every N-th input from the I-th"
+)
+@click.option("--alias", "alias_id", default=None, help="the workflow alias (default main)")
+@click.option("--version", "version_id", default=None, help="a workflow version instead")
+@click.option("--resource-config-id", default=None)
+@timeout_option
+@json_option
+def batch(
+    workflow: str,
+    inputs: Path,
+    out: Path,
+    concurrency: int,
+    files_dir: Path | None,
+    journal: Path | None,
+    resubmit_unknown: bool,
+    shard: str | None,
+    alias_id: str | None,
+    version_id: str | None,
+    resource_config_id: str | None,
+    timeout: float | None,
+    json_mode: bool,
+) -> int:
+    """Run WORKFLOW once per line of INPUTS (a JSON object per line); re-run the same command
+    after a crash to finish the batch."""
+    display = Display(json_mode=json_mode)
+    items = read_json_lines(inputs)
+    where = parse_shard(shard)
+    mine = len(items) if where is None else len(range(where[0] - 1, len(items), where[1]))
+    if files_dir is not None:
+        files_dir.mkdir(parents=True, exist_ok=True)
+        remove_partials(files_dir)
+    if not out.parent.is_dir():
+        raise InputError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
+    journal_path = journal or out.with_name(out.name + ".journal")
+    progress = BatchDisplay(display, total=mine, concurrency=min(concurrency, max(mine, 1)))
+
+    async def main() -> int:
+        async with AsyncSpeedPix() as client:
+            results = client.run_many(
+                workflow,
+                items,
+                concurrency=concurrency,
+                alias_id=alias_id,
+                version_id=version_id,
+                resource_config_id=resource_config_id,
+                timeout=timeout,
+                journal=journal_path,
+                resubmit_unknown=resubmit_unknown,
+                shard=where,
+            )
+            # Rewritten whole each run: the journal replays earlier runs' results into it.
+            with out.open("w", encoding="utf-8") as sink, progress.shown():
+                async with results as each:
+                    async for result in each:
+                        files = None
+                        if result.ok and files_dir is not None:
+                            files = await save_files(
+                                result.output,
+                                files_dir,
+                                prefix=f"{result.index}-",
+                                keep_existing=True,
+                            )
+                        sink.write(to_json(result_line(result, files)) + "\n")
+                        sink.flush()
+                        progress.add(ok=result.ok)
+        summary = {
+            "inputs": mine,
+            "succeeded": progress.succeeded,
+            "failed": progress.failed,
+            "results": str(out),
+            "journal": str(journal_path),
+        }
+        if json_mode:
+            display.result(summary)
+        else:
+            display.note(
+                f"{progress.succeeded} succeeded, {progress.failed} failed; results in {out}"
+            )
+        return 0 if progress.failed == 0 else 1
+
+    return run_async(main)

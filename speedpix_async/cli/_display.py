@@ -1,0 +1,173 @@
+"""What the command shows while it works: rich progress bars on a terminal, plain lines
+otherwise (a pipe, a log file, ``--json``). Progress goes to stderr; results go to stdout, so
+``speedpix run … --json | jq`` sees only the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ..models import Progress as TaskProgress
+
+__all__ = ["BatchDisplay", "Display", "to_json"]
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON for output values (file outputs are their URL strings)."""
+    return json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+
+
+class Display:
+    """Where a command writes: rich when stderr is a terminal and ``--json`` is off."""
+
+    def __init__(self, *, json_mode: bool, stdout: TextIO | None = None) -> None:
+        self.json_mode = json_mode
+        self.stdout = stdout or sys.stdout
+        self.err = Console(stderr=True, highlight=False)
+        self.live = self.err.is_terminal and not json_mode
+
+    def result(self, value: Any) -> None:
+        """A command's result on stdout: one JSON document with ``--json``, else readable."""
+        if self.json_mode:
+            print(to_json(value), file=self.stdout, flush=True)
+        elif isinstance(value, str):
+            print(value, file=self.stdout, flush=True)
+        else:
+            print(to_json(value, indent=2), file=self.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """A human note on stderr (skipped with ``--json``)."""
+        if not self.json_mode:
+            self.err.print(text, markup=False)
+
+    @contextmanager
+    def task(self, label: str) -> Iterator[TaskBar]:
+        """A progress display for one waited-on task or job."""
+        if not self.live:
+            yield TaskBar(None, label, self)
+            return
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+        )
+        with bar:
+            yield TaskBar(bar, label, self)
+
+
+class TaskBar:
+    """Updates one task's progress: status, percent, ETA, queue position."""
+
+    def __init__(self, bar: Progress | None, label: str, display: Display) -> None:
+        self._bar = bar
+        self._label = label
+        self._display = display
+        self._last = ""
+        self._id = bar.add_task(label, total=100, detail="submitting") if bar else None
+
+    def update(self, status: str, percent: float | None = None, detail: str = "") -> None:
+        text = status + (f"  {detail}" if detail else "")
+        if self._bar is not None and self._id is not None:
+            completed = None if percent is None else max(0.0, min(100.0, percent))
+            self._bar.update(self._id, completed=completed, detail=text)
+        elif status != self._last:
+            # Plain: one line per state change (not per poll).
+            self._last = status
+            self._display.note(f"{self._label}: {text}")
+
+    def progress(self, report: TaskProgress) -> None:
+        """The ``on_progress`` callback of a SpeedPix wait."""
+        parts = []
+        if report.queue_position:
+            parts.append(f"queue position {report.queue_position}")
+        if report.eta is not None and not report.status.is_terminal:
+            parts.append(f"eta {report.eta:.1f}s")
+        self.update(str(report.status), report.percent, ", ".join(parts))
+
+
+class BatchDisplay:
+    """Overall progress of a batch: done / failed / in flight, rate, ETA."""
+
+    #: Seconds between plain progress lines.
+    PLAIN_EVERY = 5.0
+
+    def __init__(self, display: Display, *, total: int, concurrency: int) -> None:
+        self._display = display
+        self.total = total
+        self.concurrency = concurrency
+        self.succeeded = 0
+        self.failed = 0
+        self._start = time.monotonic()
+        self._last_line = self._start
+        self._bar: Progress | None = None
+        self._id: Any = None
+
+    @contextmanager
+    def shown(self) -> Iterator[BatchDisplay]:
+        if not self._display.live:
+            yield self
+            self._line()
+            return
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self._display.err,
+        )
+        with self._bar:
+            self._id = self._bar.add_task("batch", total=self.total, counts=self._counts())
+            yield self
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+    def _counts(self) -> str:
+        in_flight = min(self.concurrency, self.total - self.finished)
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        rate = self.finished / elapsed
+        return f"{self.succeeded} done, {self.failed} failed, {in_flight} in flight, {rate:.1f}/s"
+
+    def add(self, *, ok: bool) -> None:
+        if ok:
+            self.succeeded += 1
+        else:
+            self.failed += 1
+        if self._bar is not None:
+            self._bar.update(self._id, completed=self.finished, counts=self._counts())
+        elif time.monotonic() - self._last_line >= self.PLAIN_EVERY:
+            self._line()
+
+    def _line(self) -> None:
+        self._last_line = time.monotonic()
+        self._display.note(f"batch: {self.finished}/{self.total}: {self._counts()}")
