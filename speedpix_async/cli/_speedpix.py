@@ -48,7 +48,8 @@ async def _finish(display: Display, final: Prediction, out: Path | None) -> int:
     if out is not None:
         await anyio.Path(out).mkdir(parents=True, exist_ok=True)
         files = await save_files(final.output, out)
-    display.note(f"task {final.id} {final.status}")
+    if display.live:  # the live bar is gone; plain output already said so
+        display.note(f"task {final.id} {final.status}")
     display.result(describe(final, files))
     return 0
 

@@ -88,7 +88,13 @@ def read_json_lines(path: Path) -> list[Any]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"{path}:{number}: not UTF-8 text; save the file as UTF-8"
+                ) from None
             if line.strip():
                 yield number, line

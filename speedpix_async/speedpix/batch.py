@@ -305,9 +305,17 @@ class AsyncBatch:
             before_send = None
             if journal is not None and digest is not None:
                 before_send = functools.partial(journal.submitting, index, digest)
-            snapshot = await tasks.submit(
-                self._workflow_id, item, options.submit, deadline, before_send=before_send
-            )
+            try:
+                snapshot = await tasks.submit(
+                    self._workflow_id, item, options.submit, deadline, before_send=before_send
+                )
+            except SubmitOutcomeUnknownError:
+                raise  # the submit record stays open: the next run reports it as unknown
+            except Exception:
+                if journal is not None:
+                    # A definite answer (or no send at all): no task exists, a re-run may retry.
+                    await journal.rejected(index)
+                raise
             if journal is not None:
                 await journal.submitted(index, snapshot.id)
             fresh = True

@@ -7,6 +7,8 @@ One JSON line per event (docs/architecture.md, "Batches that survive a crash"):
   batch;
 * ``{"i": 3, "submit": fingerprint}`` — durable *before* input 3's ``comfy_prompt`` is sent;
 * ``{"i": 3, "task": "task-id"}`` — durable before the batch starts waiting on it;
+* ``{"i": 3, "rejected": true}`` — the submit got a definite refusal (no task exists): the
+  input counts as never submitted;
 * ``{"i": 3, "end": {...}, "result": {...}}`` — the final snapshot and the raw
   ``comfy_get_result`` answer, durable before the result is handed to the caller.
 
@@ -103,6 +105,8 @@ class BatchJournal:
         known = self._entries.get(index)
         if "submit" in record:
             self._entries[index] = Entry(fingerprint=str(record["submit"]))
+        elif "rejected" in record:
+            self._entries.pop(index, None)
         elif known is not None and "task" in record:
             self._entries[index] = attrs.evolve(known, task_id=str(record["task"]))
         elif known is not None and isinstance(record.get("end"), dict):
@@ -122,6 +126,11 @@ class BatchJournal:
     async def submitted(self, index: int, task_id: str) -> None:
         """Input ``index`` became task ``task_id``."""
         await self._append({"i": index, "task": task_id})
+
+    async def rejected(self, index: int) -> None:
+        """Input ``index``'s submit failed with a definite answer: no task exists for it."""
+        if index in self._entries:
+            await self._append({"i": index, "rejected": True})
 
     async def ended(self, index: int, final: Prediction) -> None:
         """Input ``index``'s task reached a final state."""

@@ -168,3 +168,26 @@ def test_version_and_the_console_script(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"speedpix {__version__}"
+
+
+def test_a_terminal_gets_live_progress_bars(
+    speedpix_env: LoopbackServer,
+    speedpix: Shell,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich treats stderr as a terminal
+    monkeypatch.setenv("COLUMNS", "120")
+    assert speedpix("run", "wf-sleep", "-i", "seconds=1") == 0
+    assert "\x1b[" in speedpix.err, "a live display draws with terminal escapes"
+    assert json.loads(speedpix.out)["output"] == {"slept": 1}, "stdout keeps the plain result"
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"seconds": 0.5}\n{"seconds": 1}\n')
+    out = tmp_path / "out.jsonl"
+    assert speedpix("batch", "wf-sleep", str(inputs), "--out", str(out)) == 0
+    assert "2 done, 0 failed" in speedpix.err
+    assert len(out.read_text().splitlines()) == 2
+
+    assert speedpix("run", "wf-sleep", "-i", "seconds=1", "--json") == 0
+    assert speedpix.err == "", "--json turns the display off even on a terminal"

@@ -10,6 +10,7 @@ import pytest
 
 from speedpix_async import (
     AsyncSpeedPix,
+    BadRequestError,
     BatchResult,
     FileOutput,
     InputError,
@@ -89,6 +90,19 @@ async def test_failed_tasks_are_final_and_replayed_as_failures(
         assert result.prediction is not None
         assert result.prediction.error == "boom"
     assert str(again[0].error) == str(first[0].error)
+
+
+async def test_a_refused_submit_is_not_unknown_and_runs_again(
+    client: AsyncSpeedPix, emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "refused.journal"
+    inputs = [{"seconds": "three"}, {"seconds": 0.1}]
+    for _ in range(2):
+        results = await _collect(client, "wf-sleep", inputs, journal=journal)
+        assert isinstance(results[0].error, BadRequestError), "refused again, not 'unknown'"
+        assert results[1].ok
+    assert emulator.stats.tasks_created == 1
+    assert emulator.stats.requests["/scc/comfy_prompt"] == 3
 
 
 async def test_known_task_ids_are_resumed_and_unknown_submits_are_not_repeated(
