@@ -59,3 +59,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")
     session.run("python", "benchmarks/fanout.py", "--n", "1000", "--seconds", "2")
     session.run("python", "benchmarks/chaos.py", "--n", "500", "--fault-rate", "0.15")
+    session.run("python", "benchmarks/compare_official.py", "--n", "200")
