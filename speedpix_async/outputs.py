@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -214,6 +215,20 @@ def write_atomically(target: Path, data: bytes) -> None:
 
 def _unbound(cls: type[FileOutput], url: str, metadata: dict[str, Any]) -> FileOutput:
     return cls(url, metadata=metadata)
+
+
+#: ``.<name>.<8 hex digits>.part``: the temporary file a save downloads into.
+_PARTIAL_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.part")
+
+
+def leftover_partials(folder: Path) -> list[Path]:
+    """The temporary files of saves into ``folder`` that never finished (a process killed
+    mid-download cannot remove its own)."""
+    return [
+        path
+        for path in folder.glob(".*.part")
+        if _PARTIAL_NAME.fullmatch(path.name) and path.is_file()
+    ]
 
 
 def _create_partial(target: Path) -> Path:

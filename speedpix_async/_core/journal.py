@@ -32,10 +32,8 @@ __all__ = ["Journal", "open_journal"]
 class Journal:
     """A journal open for appending. Create it with :func:`open_journal`."""
 
-    def __init__(self, path: Path, fd: int, records: list[dict[str, Any]]) -> None:
+    def __init__(self, path: Path, fd: int) -> None:
         self.path = path
-        self.records = records
-        """What the file held when it was opened (complete lines only)."""
         self._fd = fd
         self._pending: list[bytes] = []
         self._queued = 0
@@ -43,7 +41,7 @@ class Journal:
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
-        return f"Journal({str(self.path)!r}, {len(self.records)} records at open)"
+        return f"Journal({str(self.path)!r})"
 
     async def append(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line; return once it is on disk."""
@@ -101,8 +99,9 @@ def _read(path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, good
 
 
-def open_journal(path: str | os.PathLike[str]) -> Journal:
-    """Open (creating it if needed) the journal at ``path`` and read what it holds."""
+def open_journal(path: str | os.PathLike[str]) -> tuple[Journal, list[dict[str, Any]]]:
+    """Open (creating it if needed) the journal at ``path``; also returns the records it held
+    (complete lines only), which the journal itself does not keep."""
     target = Path(path)
     if target.is_dir():
         raise InputError(f"the journal path {str(target)!r} is a directory; give a file name")
@@ -123,7 +122,7 @@ def open_journal(path: str | os.PathLike[str]) -> Journal:
     except BaseException:
         os.close(fd)
         raise
-    return Journal(target, fd, records)
+    return Journal(target, fd), records
 
 
 def _lock(fd: int, path: Path) -> None:

@@ -120,7 +120,6 @@ def batch(
     if not out.parent.is_dir():
         raise InputError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
     journal_path = journal or out.with_name(out.name + ".journal")
-    progress = BatchDisplay(display, total=mine, concurrency=min(concurrency, max(mine, 1)))
 
     async def main() -> int:
         async with AsyncSpeedPix() as client:
@@ -136,6 +135,7 @@ def batch(
                 resubmit_unknown=resubmit_unknown,
                 shard=where,
             )
+            progress = BatchDisplay(display, total=mine, concurrency=results.concurrency)
             # Rewritten whole each run: the journal replays earlier runs' results into it.
             with out.open("w", encoding="utf-8") as sink, progress.shown():
                 async with results as each:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..outputs import FileOutput
+from ..outputs import FileOutput, leftover_partials
 
 __all__ = ["file_outputs", "remove_partials", "save_files"]
-
-#: The temporary name ``FileOutput.save`` downloads into (``speedpix_async.outputs``).
-_PARTIAL = re.compile(r"\..+\.[0-9a-f]{8}\.part")
 
 
 def file_outputs(output: Any) -> Iterator[FileOutput]:
@@ -55,11 +51,8 @@ async def save_files(
 
 
 def remove_partials(folder: Path) -> int:
-    """Delete the temporary ``.<name>.<random>.part`` files a killed process left in
-    ``folder`` (a save renames its temporary file into place only once complete)."""
-    removed = 0
-    for leftover in folder.glob(".*.part"):
-        if _PARTIAL.fullmatch(leftover.name) and leftover.is_file():
-            leftover.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    """Delete the partial downloads a killed process left in ``folder``; returns how many."""
+    leftovers = leftover_partials(folder)
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return len(leftovers)

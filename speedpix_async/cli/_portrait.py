@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .. import AsyncPortrait
-from .._errors import InputError
 from ..portrait.models import Job
 from ._display import Display, TaskBar
 from ._runtime import json_option, run_async
+from ._values import parse_assignments
 
 __all__ = ["portrait"]
 
@@ -37,19 +36,6 @@ def _show_job(bar: TaskBar) -> Any:
         bar.update(job.state.name.lower(), percent, job.message)
 
     return show
-
-
-def _config(pairs: tuple[str, ...]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"-c {pair!r}: write key=value, e.g. -c lora_weights=0.9")
-        try:
-            config[key] = json.loads(text)
-        except ValueError:
-            config[key] = text
-    return config
 
 
 @click.group()
@@ -161,7 +147,7 @@ def create(
 ) -> int:
     """Create a portrait from a TEMPLATE URL (or from -c t2i_prompt=… without one)."""
     display = Display(json_mode=json_mode)
-    config = _config(pairs)
+    config = parse_assignments(pairs, None, option="-c")
 
     async def main() -> int:
         async with AsyncPortrait() as client:

@@ -19,8 +19,4 @@ json_option = click.option(
 
 def run_async(main: Callable[[], Awaitable[int]]) -> int:
     """Run a command's coroutine on a fresh event loop; its int is the exit code."""
-
-    async def call() -> int:
-        return await main()
-
-    return anyio.run(call)
+    return anyio.run(main)

@@ -10,7 +10,7 @@ import click
 
 from .. import AsyncSpeedPix
 from ..models import Prediction
-from ._display import Display, TaskBar
+from ._display import Display
 from ._files import save_files
 from ._runtime import json_option, run_async
 from ._values import parse_assignments
@@ -52,13 +52,6 @@ async def _finish(display: Display, final: Prediction, out: Path | None) -> int:
         display.note(f"task {final.id} {final.status}")
     display.result(describe(final, files))
     return 0
-
-
-async def _wait(
-    client: AsyncSpeedPix, bar: TaskBar, task_id: str, timeout: float | None
-) -> Prediction:
-    bar.update("waiting", 0.0, f"task {task_id}")
-    return await client.predictions.wait(task_id, timeout=timeout, on_progress=bar.progress)
 
 
 timeout_option = click.option(
@@ -141,7 +134,10 @@ def wait(task_id: str, out: Path | None, timeout: float | None, json_mode: bool)
     async def main() -> int:
         async with AsyncSpeedPix() as client:
             with display.task(f"task {task_id}") as bar:
-                final = await _wait(client, bar, task_id, timeout)
+                bar.update("waiting", 0.0, f"task {task_id}")
+                final = await client.predictions.wait(
+                    task_id, timeout=timeout, on_progress=bar.progress
+                )
             return await _finish(display, final, out)
 
     return run_async(main)

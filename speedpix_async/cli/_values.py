@@ -46,23 +46,27 @@ def _resolve(value: Any, base: Path) -> Any:
     return value
 
 
-def parse_assignments(pairs: Iterable[str], base: Path) -> dict[str, Any]:
-    """The input dict of ``-i key=value`` options."""
-    inputs: dict[str, Any] = {}
+def parse_assignments(
+    pairs: Iterable[str], base: Path | None, *, option: str = "-i"
+) -> dict[str, Any]:
+    """The dict of ``-i key=value`` options (``base``: where ``@file`` paths start; None: no
+    files, as for ``portrait create -c``)."""
+    hint = " (key=@file to upload a file)" if base is not None else ""
+    values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise InputError(f"-i {pair!r}: write key=value (key=@file to upload a file)")
-        if key in inputs:
-            raise InputError(f"-i {key}=… is given twice; give each input once")
-        if text.startswith("@"):
-            inputs[key] = file_reference(text, base)
+            raise InputError(f"{option} {pair!r}: write key=value{hint}")
+        if key in values:
+            raise InputError(f"{option} {key}=… is given twice; give each once")
+        if base is not None and text.startswith("@"):
+            values[key] = file_reference(text, base)
             continue
         try:
-            inputs[key] = json.loads(text)
+            values[key] = json.loads(text)
         except ValueError:
-            inputs[key] = text
-    return inputs
+            values[key] = text
+    return values
 
 
 def read_json_lines(path: Path) -> list[Any]:

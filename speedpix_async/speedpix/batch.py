@@ -143,9 +143,9 @@ class AsyncBatch:
             "version_id": options.version_id,
             "shard": None if shard == (1, 1) else f"{shard[0]}/{shard[1]}",
         }
-        journal = open_journal(self._journal_path)
+        journal, records = open_journal(self._journal_path)
         try:
-            return BatchJournal(journal, self._workflow_id, identity)
+            return BatchJournal(journal, records, self._workflow_id, identity)
         except BaseException:
             journal.close()
             raise
@@ -253,7 +253,7 @@ class AsyncBatch:
 
         try:
             final = await self._final(tasks, index, item, track)
-            if not final.succeeded:
+            if not final.succeeded:  # only a failure replayed from the journal returns here
                 raise failed(final)
             output = tasks.typed_output(final, self._options)
         except Exception as exc:
@@ -325,7 +325,9 @@ class AsyncBatch:
                 snapshot, options.wait, deadline=deadline, fresh=fresh, track=track
             )
         except PredictionFailedError as exc:
-            final = exc.prediction
+            if journal is not None:
+                await journal.ended(index, exc.prediction)
+            raise
         if journal is not None:
             await journal.ended(index, final)
         return final

@@ -74,10 +74,15 @@ def _header(workflow_id: str, identity: Mapping[str, Any]) -> dict[str, Any]:
 class BatchJournal:
     """The journal of one batch: what earlier runs recorded, and the records of this one."""
 
-    def __init__(self, journal: Journal, workflow_id: str, identity: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        records: list[dict[str, Any]],
+        workflow_id: str,
+        identity: Mapping[str, Any],
+    ) -> None:
         self._journal = journal
         expected = _header(workflow_id, identity)
-        records = journal.records
         if records and records[0] != expected:
             found = records[0]
             raise InputError(

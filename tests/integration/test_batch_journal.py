@@ -158,13 +158,15 @@ async def test_a_journal_refuses_another_batch_and_changed_inputs(
 
 async def test_one_process_per_journal(tmp_path: Path) -> None:
     path = tmp_path / "locked.journal"
-    held = open_journal(path)
+    held, _ = open_journal(path)
     try:
         with pytest.raises(InputError, match="in use by another process"):
             open_journal(path)
     finally:
         held.close()
-    open_journal(path).close()
+    again, records = open_journal(path)
+    again.close()
+    assert records == []
 
 
 async def test_a_line_that_is_not_a_record_is_refused(tmp_path: Path) -> None:
