@@ -1,36 +1,42 @@
-"""Fan out N predictions at once through one client and measure how well they come back.
+"""Fan out N predictions at once through one client: a scaling table.
 
-Runs ``client.run_many("wf-sleep", ..., concurrency=N)`` against an emulator in a separate
-process on loopback and reports:
+For each size and HTTP backend, ``client.run_many("wf-sleep", ..., concurrency=N)`` runs in a
+fresh process (so its peak memory is its own) against one emulator in another process on
+loopback, and the table reports, as min / median of ``--rounds`` runs:
 
 * wall time from the first submit to the last result;
-* lag between the server finishing a task (its ``taskEndTime``) and the client handing the
-  result to the caller (p50 / p95 / max);
+* client CPU per request, and the emulator's CPU per request on the same runs;
 * requests per prediction (from the emulator's stats);
-* client CPU seconds.
+* p95 lag between the server finishing a task (its ``taskEndTime``) and the caller getting it;
+* peak RSS growth per prediction in flight, and the most sockets the client had open.
 
-    python benchmarks/fanout.py [--n 1000] [--seconds 2]
+    python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends aiohttp,httpx]
+        [--seconds 2] [--time-scale 1] [--rounds 3]
 
-Targets: wall <= 1.25 x the task duration + 0.5 s; p95 lag <= 0.5 s; <= 4 requests per prediction.
+``--time-scale`` runs long tasks quickly (``--seconds 300 --time-scale 0.01`` takes 3 s per
+task) while the server reports its estimates in the same scaled time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
+from typing import Any
 
 import anyio
-from _common import (
-    EmulatorProcess,
-    cpu_seconds,
-    emulator_process,
-    raise_fd_limit,
-    reset_stats,
-    stats,
-)
+from _common import cpu_seconds, emulator_process, raise_fd_limit, reset_stats, stats
 
-from speedpix_async import AsyncSpeedPix
+from speedpix_async import AsyncSpeedPix, HttpBackendName
+
+#: How often the client's open sockets are counted during a run.
+SAMPLE_EVERY = 0.05
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -38,76 +44,145 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def fan_out(endpoint: EmulatorProcess, n: int, seconds: float) -> dict[str, float]:
+def open_sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def rss_kib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
+
+
+async def one_run(
+    endpoint: str, pid: int, n: int, seconds: float, backend: HttpBackendName
+) -> dict[str, float]:
+    """One fan-out in this process; returns its figures."""
     lags: list[float] = []
-    starts: list[float] = []
     failures = 0
-    async with AsyncSpeedPix("demo-app-key", "demo-app-secret", endpoint=endpoint) as client:
-        await client.run("wf-echo", {"warm": "up"})  # connection and code paths
+    peak_sockets = 0
+    async with AsyncSpeedPix(
+        "demo-app-key", "demo-app-secret", endpoint=endpoint, http_backend=backend
+    ) as client:
+        await client.run("wf-echo", {"warm": "up"})  # a connection and the code paths
         reset_stats(endpoint)
+        baseline_sockets = open_sockets()
+        rss_before = rss_kib()
+        server_before = _server_cpu(pid)
         cpu_before = cpu_seconds()
-        server_cpu_before = endpoint.cpu_seconds()
         started = time.perf_counter()
-        inputs = ({"seconds": seconds, "i": i} for i in range(n))
-        async for result in client.run_many("wf-sleep", inputs, concurrency=n):
-            received = time.time()
-            if not result.ok or result.prediction is None or result.prediction.completed_at is None:
-                failures += 1
-                continue
-            lags.append(received - result.prediction.completed_at.timestamp())
-            if result.prediction.started_at is not None:
-                starts.append(result.prediction.started_at.timestamp())
+        async with anyio.create_task_group() as group:
+
+            async def sample() -> None:
+                nonlocal peak_sockets
+                while True:
+                    peak_sockets = max(peak_sockets, open_sockets() - baseline_sockets)
+                    await anyio.sleep(SAMPLE_EVERY)
+
+            group.start_soon(sample)
+            inputs = ({"seconds": seconds, "i": i} for i in range(n))
+            async for result in client.run_many("wf-sleep", inputs, concurrency=n):
+                received = time.time()
+                prediction = result.prediction
+                if not result.ok or prediction is None or prediction.completed_at is None:
+                    failures += 1
+                    continue
+                lags.append(received - prediction.completed_at.timestamp())
+            group.cancel_scope.cancel()
         wall = time.perf_counter() - started
         cpu = cpu_seconds() - cpu_before
-        server_cpu = endpoint.cpu_seconds() - server_cpu_before
-    server = stats(endpoint)
-    scc_requests = sum(
-        count
-        for route, count in server["requests"]["by_route"].items()
-        if route.startswith("/scc/")
-    )
+        server_cpu = _server_cpu(pid) - server_before
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    routes = stats(endpoint)["requests"]["by_route"]
+    requests = sum(count for route, count in routes.items() if route.startswith("/scc/"))
     return {
         "wall": wall,
-        "lag_p50": percentile(lags, 0.50) if lags else float("nan"),
+        "cpu_per_request_ms": 1000 * cpu / max(requests, 1),
+        "server_cpu_per_request_ms": 1000 * server_cpu / max(requests, 1),
+        "requests_per_prediction": requests / n,
         "lag_p95": percentile(lags, 0.95) if lags else float("nan"),
-        "lag_max": max(lags) if lags else float("nan"),
-        "lag_mean": statistics.fmean(lags) if lags else float("nan"),
-        "requests_per_prediction": scc_requests / n,
-        # Server-side start times: how long the burst of submits took to land.
-        "start_spread": (max(starts) - min(starts)) if starts else float("nan"),
-        "cpu": cpu,
-        "server_cpu": server_cpu,
+        "rss_kib_per_prediction": max(0.0, peak_rss - rss_before) / n,
+        "peak_sockets": peak_sockets,
         "failures": failures,
-        "tasks_created": server["tasks_created"]["total"],
     }
+
+
+def _server_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_in_child(endpoint: str, pid: int, n: int, seconds: float, backend: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", endpoint, str(pid), str(n), str(seconds), backend],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+COLUMNS = (
+    ("wall", "wall s", "{:.2f}"),
+    ("cpu_per_request_ms", "client ms/req", "{:.3f}"),
+    ("server_cpu_per_request_ms", "emulator ms/req", "{:.3f}"),
+    ("requests_per_prediction", "req/pred", "{:.2f}"),
+    ("lag_p95", "p95 lag s", "{:.3f}"),
+    ("rss_kib_per_prediction", "RSS KiB/pred", "{:.1f}"),
+    ("peak_sockets", "sockets", "{:.0f}"),
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="predictions (default 1000)")
+    parser.add_argument("--sizes", default="200,1000,5000,10000", help="predictions per run")
+    parser.add_argument("--backends", default="aiohttp,httpx", help="http_backend values")
     parser.add_argument("--seconds", type=float, default=2.0, help="task duration (default 2)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="emulator --time-scale")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per row (default 3)")
     args = parser.parse_args()
     limit = raise_fd_limit()
-    with emulator_process() as endpoint:
-        figures = anyio.run(fan_out, endpoint, args.n, args.seconds)
-    wall_target = 1.25 * args.seconds + 0.5
-    f = figures
+    sizes = [int(size) for size in args.sizes.split(",")]
+    backends = args.backends.split(",")
+    flags = ["--time-scale", str(args.time_scale)] if args.time_scale != 1.0 else []
     print(
-        f"{args.n} predictions of wf-sleep {args.seconds:g}s, concurrency {args.n}, "
-        f"emulator in another process (fd limit {limit})"
+        f"run_many of wf-sleep {args.seconds:g}s (time scale {args.time_scale:g}), "
+        f"concurrency = N, emulator in another process, fd limit {limit}; "
+        f"min / median of {args.rounds} runs, each in a fresh process"
     )
-    print(f"  wall time:                {f['wall']:7.3f} s   (target <= {wall_target:.2f} s)")
+    widths = [max(len(title), 13) for _, title, _ in COLUMNS]
     print(
-        f"  lag server end -> client: p50 {f['lag_p50']:.3f} s, p95 {f['lag_p95']:.3f} s, "
-        f"max {f['lag_max']:.3f} s   (target p95 <= 0.5 s)"
+        f"{'N':>6} {'backend':8} "
+        + " ".join(f"{title:>{w}}" for (_, title, _), w in zip(COLUMNS, widths, strict=True))
+        + "  failed"
     )
-    print(f"  requests per prediction:  {f['requests_per_prediction']:7.2f}     (target <= 4)")
-    print(
-        f"  spread of task starts:    {f['start_spread']:7.3f} s   (time for the submits to land)"
-    )
-    print(f"  client CPU:               {f['cpu']:7.2f} s   (emulator: {f['server_cpu']:.2f} s)")
-    print(f"  failed predictions:       {f['failures']:7.0f}     tasks: {f['tasks_created']:.0f}")
+    with emulator_process(*flags) as endpoint:
+        for n in sizes:
+            for backend in backends:
+                rows = [
+                    run_in_child(endpoint, endpoint.pid, n, args.seconds, backend)
+                    for _ in range(args.rounds)
+                ]
+                cells = []
+                for (key, _, fmt), width in zip(COLUMNS, widths, strict=True):
+                    values = [row[key] for row in rows]
+                    low, mid = fmt.format(min(values)), fmt.format(statistics.median(values))
+                    cells.append(f"{low + ' / ' + mid:>{width}}")
+                failed = sum(row["failures"] for row in rows)
+                print(f"{n:6d} {backend:8} " + " ".join(cells) + f"  {failed:6.0f}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _, _, endpoint, pid, n, seconds, backend = sys.argv
+        raise_fd_limit()
+        choice: HttpBackendName = "aiohttp" if backend == "aiohttp" else "httpx"
+        figures = anyio.run(one_run, endpoint, int(pid), int(n), float(seconds), choice)
+        print(json.dumps(figures))
+    else:
+        main()

@@ -17,6 +17,7 @@ Blocking code uses the generated twins ``SpeedPix`` and ``Portrait`` (and
 """
 
 from ._config import ClientConfig, PollPolicy, RetryPolicy
+from ._core.backends import HttpBackendName
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -97,6 +98,7 @@ __all__ = [
     "FaceCountMismatchError",
     "FileEncodingStrategy",
     "FileOutput",
+    "HttpBackendName",
     "ImageFile",
     "InputError",
     "Job",

@@ -29,6 +29,30 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+#: The HTTP backends the transport suite runs on (DESIGN 4.8).
+BACKENDS = ("httpx", "aiohttp")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of the transport suite (marked ``backends``) that talk over a socket run once per
+    HTTP backend; in-process tests use an injected httpx transport, so they run once."""
+    marked = metafunc.definition.get_closest_marker
+    over_sockets = marked("loopback") or {"server", "loopback_client"} & set(
+        metafunc.fixturenames
+    )
+    if marked("backends") and over_sockets and "http_backend" in metafunc.fixturenames:
+        metafunc.parametrize("http_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def http_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The backend every client built without ``http_backend=`` uses in this test (through
+    ``SPEEDPIX_HTTP_BACKEND``): httpx, or each backend in turn for the transport suite."""
+    name: str = getattr(request, "param", "httpx")
+    monkeypatch.setenv("SPEEDPIX_HTTP_BACKEND", name)
+    return name
+
+
 @pytest.fixture
 def emulator() -> Emulator:
     return Emulator(time_scale=TIME_SCALE)
@@ -47,9 +71,13 @@ def server(emulator: Emulator) -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
-async def loopback_client(server: LoopbackServer) -> AsyncIterator[AsyncSpeedPix]:
+async def loopback_client(
+    server: LoopbackServer, http_backend: str
+) -> AsyncIterator[AsyncSpeedPix]:
     async with server.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as c:
         yield c
+        # The suite really ran on the backend it names.
+        assert c.http_backend == http_backend
 
 
 @pytest.fixture

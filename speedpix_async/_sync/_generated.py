@@ -12,6 +12,7 @@ from typing import Any, Literal, NoReturn, TypeVar, overload
 import httpx
 
 from speedpix_async._config import PollPolicy, RetryPolicy, TimeoutTypes
+from speedpix_async._core.backends import HttpBackendName
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
@@ -73,6 +74,10 @@ class SpeedPix(SyncWrapper):
     :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
     :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
         ``httpx.ASGITransport(app=emulator_app)``.
+    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (``pip install
+        'speedpix-async[aiohttp]'``: about a third of the client CPU per request, for wide
+        fan-outs; asyncio only) or ``"auto"`` (aiohttp when installed and on asyncio); default
+        from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx.
     :param upload_local_paths: whether a plain string that names a local media file is uploaded
         (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
         untrusted text into inputs).
@@ -93,6 +98,7 @@ class SpeedPix(SyncWrapper):
         user_agent: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_backend: HttpBackendName | None = None,
         upload_local_paths: bool = True,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
@@ -108,6 +114,7 @@ class SpeedPix(SyncWrapper):
                 user_agent=user_agent,
                 http_client=http_client,
                 transport=transport,
+                http_backend=http_backend,
                 upload_local_paths=upload_local_paths,
                 retry_policy=retry_policy,
                 poll_policy=poll_policy,
@@ -138,6 +145,12 @@ class SpeedPix(SyncWrapper):
     def app_key(self) -> str:
         """The app key (an identifier, not a secret; the secret is never exposed)."""
         return self._runner.convert(self._async.app_key)
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._runner.convert(self._async.http_backend)
 
     @property
     def closed(self) -> bool:
@@ -849,6 +862,8 @@ class Portrait(SyncWrapper):
         sent twice.
     :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
     :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
+    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra; asyncio
+        only) or ``"auto"``; default from ``SPEEDPIX_HTTP_BACKEND``.
 
     Blocking twin of :class:`~speedpix_async.AsyncPortrait`; every call blocks.
     """
@@ -866,6 +881,7 @@ class Portrait(SyncWrapper):
         user_agent: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_backend: HttpBackendName | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
     ) -> None:
@@ -880,6 +896,7 @@ class Portrait(SyncWrapper):
                 user_agent=user_agent,
                 http_client=http_client,
                 transport=transport,
+                http_backend=http_backend,
                 retry_policy=retry_policy,
                 poll_policy=poll_policy,
             ),
@@ -907,6 +924,12 @@ class Portrait(SyncWrapper):
     def app_id(self) -> str:
         """The AppId (an identifier; the token is never exposed)."""
         return self._runner.convert(self._async.app_id)
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._runner.convert(self._async.http_backend)
 
     @property
     def closed(self) -> bool:

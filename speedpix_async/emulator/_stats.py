@@ -30,12 +30,16 @@ class Stats:
             self.uploads_in_flight = 0
             self.max_concurrent_uploads = 0
             self._submission_keys: set[str] = set()
+            self._peers: set[Any] = set()
             self.portrait_jobs = 0
             self.portraits = 0
 
-    def request(self, route: str) -> None:
+    def request(self, route: str, peer: Any = None) -> None:
+        """Count a request; ``peer`` (the client's address and port) tells connections apart."""
         with self._lock:
             self.requests[route] += 1
+            if peer is not None:
+                self._peers.add(tuple(peer))
 
     def task_created(self, workflow_id: str, inputs: Any) -> None:
         # Identical submissions are counted once here, so "tasks_created - distinct_submissions"
@@ -95,6 +99,8 @@ class Stats:
                     "by_workflow": dict(self.tasks_by_workflow),
                 },
                 "distinct_submissions": len(self._submission_keys),
+                # Distinct client address:port pairs, i.e. connections opened since the reset.
+                "client_connections": len(self._peers),
                 "requests": {"total": sum(self.requests.values()), "by_route": dict(self.requests)},
                 "faults_injected": {
                     "total": sum(self.faults.values()),

@@ -225,7 +225,7 @@ class ObjectStore:
     # ------------------------------------------------------------------ HTTP endpoint
 
     async def handle(self, request: Request) -> Response:
-        self._stats.request("/_store")
+        self._stats.request("/_store", request.client)
         if self.faults is None:
             return await self._serve(request)
         # Faults are keyed by method too, so uploads and downloads can be targeted apart.

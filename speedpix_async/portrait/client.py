@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
-from .._core.http import HttpxBackend, build_http_client
+from .._core.backends import HttpBackendName, open_backend
+from .._core.http import HttpBackend
 from .._core.transport import Transport
 from .._errors import (
-    ConfigurationError,
     FaceCountMismatchError,
     InputError,
     ResponseValidationError,
@@ -54,7 +54,7 @@ TRAIN_MODEL_NAMES: dict[str, str | None] = {
 CREATE_MODEL_NAMES: dict[str, str | None] = {"sd15": None, "sdxl": "create_xl"}
 
 
-def _transport(config: PortraitClientConfig, backend: HttpxBackend) -> Transport:
+def _transport(config: PortraitClientConfig, backend: HttpBackend) -> Transport:
     # The signature covers the API path only, never a path prefix in the host.
     return Transport(
         profile=PortraitProfile(PaiSigner(config.app_id, config.token)),
@@ -105,6 +105,8 @@ class AsyncPortrait:
         sent twice.
     :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
     :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
+    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra; asyncio
+        only) or ``"auto"``; default from ``SPEEDPIX_HTTP_BACKEND``.
     """
 
     jobs: AsyncJobs
@@ -121,6 +123,7 @@ class AsyncPortrait:
         user_agent: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_backend: HttpBackendName | None = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
     ) -> None:
@@ -134,18 +137,12 @@ class AsyncPortrait:
             retry_policy=retry_policy,
             poll_policy=poll_policy,
         )
-        if http_client is not None and transport is not None:
-            raise ConfigurationError("pass either http_client= or transport=, not both")
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError(
-                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
-            )
-        backend = HttpxBackend(
-            http_client
-            or build_http_client(
-                timeout=config.timeout, max_connections=config.max_connections, transport=transport
-            ),
-            owns_client=http_client is None,
+        backend = open_backend(
+            http_backend,
+            timeout=config.timeout,
+            max_connections=config.max_connections,
+            http_client=http_client,
+            transport=transport,
         )
         self._assemble(config, _transport(config, backend))
 
@@ -174,6 +171,12 @@ class AsyncPortrait:
     def app_id(self) -> str:
         """The AppId (an identifier; the token is never exposed)."""
         return self._config.app_id
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._transport.backend.name
 
     @property
     def closed(self) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sized
 from types import TracebackType
 from typing import Any
 
@@ -39,19 +39,22 @@ from .._core.journal import open_journal
 from .._errors import InputError, PredictionFailedError, SubmitOutcomeUnknownError
 from .._validate import check_identifier
 from ..models import BatchResult, Prediction, TaskStatus
-from .inputs import UPLOAD_CONCURRENCY
 from .journal import BatchJournal, fingerprint, replay
 from .options import RunOptions
 from .tasks import Tasks, Track, failed
 
-__all__ = ["MAX_CONCURRENCY", "AsyncBatch", "BatchInputs", "PoolFor", "check_shard"]
+__all__ = ["MAX_CONCURRENCY", "AsyncBatch", "BatchInputs", "check_shard"]
 
-#: The most predictions one ``run_many`` runs at once. Each holds a connection and a few KiB;
-#: beyond this, a machine runs out of ports and descriptors before the service gets faster.
+#: The most predictions one ``run_many`` runs at once. Each costs a few KiB, not a connection
+#: (they share the client's pool), but beyond this a batch spends its time queueing: run
+#: several, or shard the inputs across machines.
 MAX_CONCURRENCY = 10_000
 
+#: Submits (with their uploads) in flight at once in one batch: enough to keep the client's
+#: pool busy, few enough that the polls of running predictions never queue behind a burst.
+SUBMITS_IN_FLIGHT = 16
+
 BatchInputs = Iterable[Any] | AsyncIterable[Any]
-PoolFor = Callable[[int], Awaitable[tuple[Tasks, Callable[[], Awaitable[None]]]]]
 """Gives tasks whose pool allows N connections at once, and how to release that pool."""
 
 
@@ -75,7 +78,7 @@ class AsyncBatch:
         options: RunOptions,
         *,
         concurrency: int,
-        pool_for: PoolFor,
+        tasks: Tasks,
         journal: str | os.PathLike[str] | None = None,
         resubmit_unknown: bool = False,
         shard: tuple[int, int] | None = None,
@@ -91,9 +94,8 @@ class AsyncBatch:
             raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if concurrency > MAX_CONCURRENCY:
             raise InputError(
-                f"concurrency must be at most {MAX_CONCURRENCY:,}, got {concurrency:,}; more "
-                "predictions at once than that exhausts local ports and descriptors — run "
-                "several batches, or shard the inputs across machines"
+                f"concurrency must be at most {MAX_CONCURRENCY:,}, got {concurrency:,}; run "
+                "several batches, or shard the inputs across machines (shard=)"
             )
         if not isinstance(inputs, (Iterable, AsyncIterable)) or isinstance(
             inputs, (str, bytes, dict)
@@ -112,7 +114,7 @@ class AsyncBatch:
         self.concurrency = concurrency
         """Predictions run at once: the ``concurrency`` asked for, or fewer when fewer inputs
         were given."""
-        self._pool_for = pool_for
+        self._tasks = tasks
         self._iterator: AsyncIterator[BatchResult] | None = None
 
     def __aiter__(self) -> AsyncIterator[BatchResult]:
@@ -153,12 +155,10 @@ class AsyncBatch:
     async def _results(self) -> AsyncIterator[BatchResult]:
         # Opened (and checked) before anything is sent; closed when the batch ends however.
         journal = self._journal = await anyio.to_thread.run_sync(self._open_journal)
-        try:
-            tasks, release = await self._pool_for(self.concurrency + UPLOAD_CONCURRENCY)
-        except BaseException:
-            if journal is not None:
-                journal.close()
-            raise
+        tasks = self._tasks
+        # Submits are paced: a burst of thousands would queue for connections ahead of the
+        # polls of the predictions already running, and those would come back late.
+        self._submitting = anyio.Semaphore(SUBMITS_IN_FLIGHT)
         # Zero buffer: a worker's send completes only when the consumer takes the result, and
         # only then does its slot free — in flight (running or handing over) <= concurrency.
         send, receive = anyio.create_memory_object_stream[BatchResult](0)
@@ -180,8 +180,6 @@ class AsyncBatch:
         except BaseExceptionGroup as exc:
             raise first_exception(exc) from None
         finally:
-            with anyio.CancelScope(shield=True):
-                await release()
             if journal is not None:
                 journal.close()
         if broken:
@@ -306,9 +304,10 @@ class AsyncBatch:
             if journal is not None and digest is not None:
                 before_send = functools.partial(journal.submitting, index, digest)
             try:
-                snapshot = await tasks.submit(
-                    self._workflow_id, item, options.submit, deadline, before_send=before_send
-                )
+                async with self._submitting:
+                    snapshot = await tasks.submit(
+                        self._workflow_id, item, options.submit, deadline, before_send=before_send
+                    )
             except SubmitOutcomeUnknownError:
                 raise  # the submit record stays open: the next run reports it as unknown
             except Exception:

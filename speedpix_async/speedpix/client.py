@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
-import attrs
 import httpx
 
 from .._config import (
@@ -19,10 +17,11 @@ from .._config import (
     urlsplit_path,
     with_changes,
 )
-from .._core.http import HttpxBackend, build_http_client
+from .._core.backends import HttpBackendName, open_backend
+from .._core.http import HttpBackend
 from .._core.storage import Storage
 from .._core.transport import ClockSkew, Transport
-from .._errors import ConfigurationError, InputError
+from .._errors import InputError
 from .._signing import GatewaySigner
 from .batch import AsyncBatch, BatchInputs
 from .endpoints import Endpoints
@@ -37,7 +36,7 @@ __all__ = ["AsyncSpeedPix"]
 T = TypeVar("T")
 
 
-def _transport(config: ClientConfig, backend: HttpxBackend, skew: ClockSkew | None) -> Transport:
+def _transport(config: ClientConfig, backend: HttpBackend, skew: ClockSkew | None) -> Transport:
     return Transport(
         profile=SpeedPixProfile(GatewaySigner(config.app_key, config.app_secret)),
         backend=backend,
@@ -88,6 +87,10 @@ class AsyncSpeedPix:
     :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
     :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
         ``httpx.ASGITransport(app=emulator_app)``.
+    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (``pip install
+        'speedpix-async[aiohttp]'``: about a third of the client CPU per request, for wide
+        fan-outs; asyncio only) or ``"auto"`` (aiohttp when installed and on asyncio); default
+        from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx.
     :param upload_local_paths: whether a plain string that names a local media file is uploaded
         (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
         untrusted text into inputs).
@@ -109,6 +112,7 @@ class AsyncSpeedPix:
         user_agent: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_backend: HttpBackendName | None = None,
         upload_local_paths: bool = True,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
@@ -124,44 +128,28 @@ class AsyncSpeedPix:
             retry_policy=retry_policy,
             poll_policy=poll_policy,
         )
-        if http_client is not None and transport is not None:
-            raise ConfigurationError(
-                "pass either http_client= or transport=, not both (a transport belongs inside "
-                "the http client you pass)"
-            )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError(
-                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
-                "the blocking SpeedPix client builds its own"
-            )
-        backend = HttpxBackend(
-            http_client
-            or build_http_client(
-                timeout=config.timeout, max_connections=config.max_connections, transport=transport
-            ),
-            owns_client=http_client is None,
+        backend = open_backend(
+            http_backend,
+            timeout=config.timeout,
+            max_connections=config.max_connections,
+            http_client=http_client,
+            transport=transport,
         )
-        # Only a pool we built on httpx's default transport may be replaced by a bigger one;
-        # an injected client or transport keeps its own limits.
-        resizable = http_client is None and transport is None
-        self._assemble(config, _transport(config, backend, None), resizable=resizable)
+        self._assemble(config, _transport(config, backend, None))
 
-    def _assemble(self, config: ClientConfig, transport: Transport, *, resizable: bool) -> None:
+    def _assemble(self, config: ClientConfig, transport: Transport) -> None:
         """Build the parts of a client around ``transport``."""
         self._config = config
         self._transport = transport
-        self._resizable = resizable
         self._tasks = _tasks(config, transport)
         self.predictions = AsyncPredictions(self._tasks)
         self.files = AsyncFiles(self._tasks.uploader, self._tasks.storage)
 
     @classmethod
-    def _from_parts(
-        cls, config: ClientConfig, transport: Transport, *, resizable: bool
-    ) -> AsyncSpeedPix:
+    def _from_parts(cls, config: ClientConfig, transport: Transport) -> AsyncSpeedPix:
         """A client around an existing transport (``with_options``, a batch's own pool)."""
         client = cls.__new__(cls)
-        cls._assemble(client, config, transport, resizable=resizable)
+        cls._assemble(client, config, transport)
         return client
 
     def __repr__(self) -> str:
@@ -178,6 +166,12 @@ class AsyncSpeedPix:
     def app_key(self) -> str:
         """The app key (an identifier, not a secret; the secret is never exposed)."""
         return self._config.app_key
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._transport.backend.name
 
     @property
     def closed(self) -> bool:
@@ -220,21 +214,7 @@ class AsyncSpeedPix:
             retry_policy=retry_policy,
         )
         transport = self._transport.derive(retry=config.retry, timeout=config.timeout)
-        return self._from_parts(config, transport, resizable=self._resizable)
-
-    async def _pool_for(self, connections: int) -> tuple[Tasks, Callable[[], Awaitable[None]]]:
-        """Tasks whose pool allows ``connections`` at once, and how to release that pool: this
-        client's own when it is wide enough (or not ours to resize), else a new one sharing the
-        configuration and clock skew."""
-        if not self._resizable or connections <= self._config.max_connections:
-            return self._tasks, _nothing
-        config = attrs.evolve(self._config, max_connections=connections)
-        backend = HttpxBackend(
-            build_http_client(timeout=config.timeout, max_connections=connections),
-            owns_client=True,
-        )
-        transport = _transport(config, backend, self._transport.skew)
-        return _tasks(config, transport), transport.aclose
+        return self._from_parts(config, transport)
 
     @overload
     async def run(
@@ -430,12 +410,8 @@ class AsyncSpeedPix:
             inputs,
             options,
             concurrency=concurrency,
-            pool_for=self._pool_for,
+            tasks=self._tasks,
             journal=journal,
             resubmit_unknown=resubmit_unknown,
             shard=shard,
         )
-
-
-async def _nothing() -> None:
-    pass

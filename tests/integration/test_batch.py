@@ -26,6 +26,9 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 from tests._proxies import InFlight
 from tests.conftest import FAST_POLL, FAST_RETRY
 
+#: The loopback tests here are part of the transport suite (run once per HTTP backend).
+pytestmark = pytest.mark.backends
+
 
 async def test_one_failing_input_loses_nothing(client: AsyncSpeedPix, emulator: Emulator) -> None:
     inputs: list[dict[str, Any]] = [
@@ -172,27 +175,22 @@ async def test_cancelling_leaves_no_tasks_no_busy_connections_and_no_polls(
 
 
 @pytest.mark.loopback
-async def test_a_batch_wider_than_the_pool_gets_its_own_pool(server: LoopbackServer) -> None:
+async def test_a_batch_wider_than_the_pool_shares_the_clients_connections(
+    server: LoopbackServer, http_backend: str
+) -> None:
+    server.emulator.stats.reset()
     async with server.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as client:
-        default = DEFAULT_MAX_CONNECTIONS
-        sized, release = await client._pool_for(default + 200)
-        assert sized.endpoints.transport.skew is client._tasks.endpoints.transport.skew
-        assert sized is not client._tasks
-        await release()
-        assert (await client._pool_for(default))[0] is client._tasks
-        results = [
-            r
-            async for r in client.run_many(
-                "wf-echo", ({"n": n} for n in range(150)), concurrency=150
-            )
-        ]
-        assert len(results) == 150
+        assert client.http_backend == http_backend
+        wide = 3 * DEFAULT_MAX_CONNECTIONS
+        inputs = ({"seconds": 0.5, "n": n} for n in range(wide))
+        results = [r async for r in client.run_many("wf-sleep", inputs, concurrency=wide)]
+        assert len(results) == wide
         assert all(r.ok for r in results)
         assert not client.closed
-    # An injected transport keeps its own limits: no second pool.
-    injected = Emulator().client()
-    assert (await injected._pool_for(10_000))[0] is injected._tasks
-    await injected.aclose()
+    snapshot = server.emulator.stats.snapshot()
+    assert snapshot["tasks_created"]["total"] == wide
+    # Connections are sized to throughput: never more than the client's pool, however wide.
+    assert 1 <= snapshot["client_connections"] <= DEFAULT_MAX_CONNECTIONS
 
 
 @pytest.mark.loopback

@@ -20,6 +20,9 @@ from speedpix_async import (
 from speedpix_async.emulator import Emulator
 from tests.conftest import FAST_POLL, FAST_RETRY
 
+#: The loopback tests here are part of the transport suite (run once per HTTP backend).
+pytestmark = pytest.mark.backends
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )

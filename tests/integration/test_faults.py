@@ -13,7 +13,7 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator._faults import FAULT_KINDS
 from tests.conftest import FAST_POLL
 
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

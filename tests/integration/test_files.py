@@ -24,6 +24,9 @@ from speedpix_async.emulator import IN_PROCESS_ENDPOINT, Emulator, LoopbackServe
 from tests._proxies import Proxy, copy_request
 from tests.conftest import FAST_POLL, FAST_RETRY
 
+#: The loopback tests here are part of the transport suite (run once per HTTP backend).
+pytestmark = pytest.mark.backends
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )

@@ -26,7 +26,7 @@ from speedpix_async import (
 from speedpix_async.emulator._server import AppServer
 from tests.unit.test_hostile_answers import MIB, gzip_bomb
 
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
 #: What the client may hold while refusing any of these answers (its cap is 8 MiB for SpeedPix
 #: and 32 MiB for AI Portrait envelopes; the rest is the server's own 1 MiB pieces and slack).

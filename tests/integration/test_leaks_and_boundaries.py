@@ -38,7 +38,8 @@ from speedpix_async import (
     SubmitTimeoutError,
     TaskStatus,
 )
-from speedpix_async._core.http import build_http_client, tls_context
+from speedpix_async._core.http import tls_context
+from speedpix_async._core.httpx_backend import build_http_client
 from speedpix_async.emulator import Emulator
 from speedpix_async.portrait.models import Job, JobState
 from tests.conftest import FAST_POLL, FAST_RETRY

@@ -30,6 +30,9 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator.portrait.faces import find_faces
 from tests.conftest import FAST_RETRY
 
+#: The loopback tests here are part of the transport suite (run once per HTTP backend).
+pytestmark = pytest.mark.backends
+
 #: Training takes 0.6 s and a portrait 0.02 s at this scale.
 SCALE = 0.01
 POLL = PollPolicy(min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5)

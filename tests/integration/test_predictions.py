@@ -24,6 +24,9 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 from tests._proxies import Proxy
 from tests.conftest import FAST_POLL, FAST_RETRY
 
+#: The loopback tests here are part of the transport suite (run once per HTTP backend).
+pytestmark = pytest.mark.backends
+
 
 def _distinct(statuses: list[str]) -> list[str]:
     out: list[str] = []

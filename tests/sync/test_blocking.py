@@ -33,7 +33,7 @@ from speedpix_async.emulator import Emulator, LoopbackServer, make_sample_photo
 from speedpix_async.sync import SpeedPix
 from tests.conftest import FAST_POLL, FAST_RETRY
 
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
 
 def portal_threads() -> list[str]:

@@ -20,7 +20,7 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator.portrait.faces import find_faces
 from speedpix_async.sync import JobHandle, Portrait, PortraitImage
 
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
 POLL = PollPolicy(min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5)
 

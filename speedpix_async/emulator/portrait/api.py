@@ -121,7 +121,7 @@ class PortraitApi:
             route, job_id = JOB_ROUTE, path[len(JOB_ROUTE) + 1 :]
         else:
             route = path
-        self.stats.request(route)
+        self.stats.request(route, request.client)
         if route != JOB_ROUTE and (route not in self.routes or request.method != "POST"):
             return envelope(404, "PARAMETER_ERROR", "model not found")
         body = await request.body()

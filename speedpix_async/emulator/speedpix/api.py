@@ -145,7 +145,7 @@ class SpeedPixApi:
 
     async def handle(self, request: Request) -> Response:
         path = request.url.path
-        self.stats.request(path)
+        self.stats.request(path, request.client)
         handler = self.routes.get(path)
         if handler is None:
             return self.gateway_error(400, "API Not Found")

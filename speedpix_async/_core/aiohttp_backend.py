@@ -1,0 +1,330 @@
+"""The aiohttp backend (the ``aiohttp`` extra): the SDK's own signed requests and object-store
+traffic on aiohttp's connection pool, with the semantics of the httpx backend.
+
+Why it exists: in a wide fan-out the client's CPU, not the server, bounds throughput, and most
+of that CPU was inside the HTTP stack. The same requests cost about a third as much client CPU
+here (README, "Fan-out"). What is kept identical, and tested against both backends:
+
+* **timeouts** — ``connect`` covers making a connection, ``pool`` waiting for a free one (both
+  prove nothing was sent), ``read`` each wait for the answer's next bytes, ``write`` each wait
+  for the next piece of a streamed upload to go out (aiohttp has no write timeout of its own;
+  :class:`_WriteWatch` supplies it);
+* **errors** — the same typed errors, with ``request_sent`` set from what the failure proves;
+* **bodies** — sent exactly as given (no added ``Content-Type``, no re-quoted URL, an explicit
+  ``Content-Length`` instead of chunked encoding), answers read under the same caps and inflated
+  by :mod:`.decoding` in bounded steps;
+* **nothing secret in a message** — aiohttp's own errors are shown with URL queries redacted;
+* proxies from the environment, the shared TLS context, no redirects, no cookies.
+
+The session is opened on first use: it belongs to the event loop it is opened on (as the httpx
+pool does), and a client may be built outside any loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import urllib.request
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import httpx
+import yarl
+
+from .._config import KEEPALIVE_EXPIRY
+from .._errors import ConfigurationError, SpeedPixError
+from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, read_decoded
+from .http import (
+    Answer,
+    client_closed,
+    connection_lost,
+    could_not_connect,
+    garbled,
+    on_asyncio,
+    public_url,
+    refused_locally,
+    timed_out,
+    tls_context,
+    too_large,
+    wrong_scheme,
+)
+
+__all__ = ["AiohttpBackend"]
+
+
+def _client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's spelling of an httpx timeout: its ``connect`` spans the wait for a pooled
+    connection *and* making one, ``sock_connect`` only the latter."""
+    return _spelled(timeout.connect, timeout.read, timeout.pool)
+
+
+@functools.lru_cache(maxsize=32)
+def _spelled(
+    connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    either = None if pool is None or connect is None else pool + connect
+    return aiohttp.ClientTimeout(total=None, connect=either, sock_connect=connect, sock_read=read)
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse what httpx refuses before anything is sent: header values must be visible ASCII
+    (aiohttp would send UTF-8 and only stops line breaks)."""
+    values = "".join(headers.values())
+    if values.isascii() and values.isprintable():
+        return
+    for name, value in headers.items():
+        if not (value.isascii() and value.isprintable()):
+            raise ValueError(f"header {name!r} has a value that is not visible ASCII")
+
+
+#: Headers aiohttp would add on its own; we send exactly the headers the caller gave (an added
+#: ``Content-Type`` would break a presigned PUT's signature).
+_NOT_ADDED = ("Content-Type", "User-Agent")
+
+
+def _not_to_add(headers: Mapping[str, str]) -> tuple[str, ...] | None:
+    """What aiohttp must not add; None — the usual case, where the caller set both (header
+    names are lower-case throughout the core) — keeps aiohttp on its fast path."""
+    return None if "content-type" in headers and "user-agent" in headers else _NOT_ADDED
+
+
+def _failure(method: str, url: str, exc: BaseException, *, writing: bool = False) -> SpeedPixError:
+    """The typed error for an exchange aiohttp could not complete."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return timed_out(method, url, "connecting or waiting for a free connection", sent=False)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        phase = "sending the request" if writing else "waiting for the response"
+        return timed_out(method, url, phase, sent=True)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return could_not_connect(method, url, exc)
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return wrong_scheme(url, exc)
+    return connection_lost(method, url, exc)
+
+
+#: What an exchange can fail with below the HTTP layer (``OSError``: a socket error aiohttp
+#: passes through unwrapped).
+_TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+#: ``NO_PROXY`` matching, as urllib (and httpx) read it; typeshed does not list it.
+_bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+
+
+class _Proxies:
+    """The proxy of each host from ``HTTP(S)_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``, read once
+    per session like httpx does. (aiohttp's own ``trust_env`` looks them up, and a ``.netrc``,
+    in a worker thread for every request — a thread hop that cost more than the request.)"""
+
+    def __init__(self) -> None:
+        self._environment = urllib.request.getproxies_environment()
+        self._by_origin: dict[tuple[str, str], str | None] = {}
+
+    def __call__(self, url: yarl.URL) -> str | None:
+        origin = (url.scheme, url.host or "")
+        if origin not in self._by_origin:
+            proxy = self._environment.get(url.scheme) or self._environment.get("all")
+            if proxy and _bypass(origin[1], self._environment):
+                proxy = None
+            self._by_origin[origin] = proxy
+        return self._by_origin[origin]
+
+
+class _WriteWatch:
+    """The write timeout of a streamed upload: each piece must be taken by the connection
+    within ``seconds`` of the previous one, else the exchange is cancelled.
+
+    aiohttp writes the body from a task of its own and pulls the next piece only once the
+    previous one is written, so the gap between pulls is the time a write took.
+    """
+
+    def __init__(self, scope: anyio.CancelScope, seconds: float | None) -> None:
+        self.scope = scope
+        self.seconds = seconds
+
+    def arm(self) -> None:
+        if self.seconds is not None:
+            self.scope.deadline = anyio.current_time() + self.seconds
+
+    def disarm(self) -> None:
+        self.scope.deadline = math.inf
+
+    async def watch(self, body: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        self.arm()
+        async for piece in body:
+            yield piece
+            self.arm()
+        # The body is out: from here the read timeout governs.
+        self.disarm()
+
+
+class _Stream:
+    """A streamed aiohttp response as the core's :class:`~.http.StreamResponse`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, method: str, url: str) -> None:
+        self._response = response
+        self._method = method
+        self._url = url
+        self.status_code = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def aread(self, limit: int) -> bytes:
+        return await _read(self._response, self._method, self._url, limit)
+
+    async def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
+        raw = self._response.content.iter_chunked(chunk_size)
+        try:
+            async for piece in decoded(raw, self._response.headers.get("content-encoding")):
+                yield piece
+        except UndecodableBody as exc:
+            raise garbled(self.status_code, self._method, public_url(self._url), exc) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise _failure(self._method, public_url(self._url), exc) from exc
+
+
+async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: int) -> bytes:
+    """The decoded body, refused past ``limit`` bytes (see :func:`.decoding.read_decoded`)."""
+    status = response.status
+
+    def over() -> Exception:
+        return too_large(status, method, public_url(url), limit)
+
+    encoding = response.headers.get("content-encoding")
+    try:
+        length = response.content_length
+        if length is not None and length <= limit and not encoding:
+            # The common case, in one read: aiohttp never delivers more than Content-Length.
+            return await response.read()
+        return await read_decoded(response.content.iter_any(), encoding, limit, over)
+    except UndecodableBody as exc:
+        raise garbled(status, method, public_url(url), exc) from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise _failure(method, public_url(url), exc) from exc
+
+
+class AiohttpBackend:
+    """Requests through an :class:`aiohttp.ClientSession` of its own, opened on first use."""
+
+    name = "aiohttp"
+
+    def __init__(self, *, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies = _Proxies()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<AiohttpBackend max_connections={self.max_connections}>"
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise client_closed()
+        session = self._session
+        if session is None:
+            if not on_asyncio():
+                raise ConfigurationError(
+                    "the aiohttp backend runs only on asyncio; use http_backend='httpx' (or "
+                    "'auto') on other event loops"
+                )
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                limit_per_host=0,
+                keepalive_timeout=KEEPALIVE_EXPIRY,
+                ssl=tls_context(),
+            )
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                # Bodies are inflated by .decoding, under the caps.
+                auto_decompress=False,
+                # Proxies from the environment come from _Proxies.
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return session
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: Any,
+        timeout: httpx.Timeout,
+    ) -> aiohttp.ClientResponse:
+        session = self._open()
+        try:
+            _check_headers(headers)
+            target = yarl.URL(url, encoded=True)
+        except (ValueError, TypeError) as exc:
+            raise refused_locally(method, public_url(url), exc) from exc
+        try:
+            return await session.request(
+                method,
+                target,
+                headers={"accept-encoding": ACCEPT_ENCODING, **headers},
+                data=data,
+                skip_auto_headers=_not_to_add(headers),
+                proxy=self._proxies(target),
+                timeout=_client_timeout(timeout),
+                allow_redirects=False,
+            )
+        except _TRANSPORT_ERRORS as exc:
+            raise _failure(method, public_url(url), exc) from exc
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        response = await self._send(method, url, headers, content, timeout)
+        try:
+            body = await _read(response, method, url, limit)
+        finally:
+            response.release()
+        return Answer(response.status, response.headers, body)
+
+    async def upload(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: AsyncIterable[bytes],
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        with anyio.CancelScope() as scope:
+            watch = _WriteWatch(scope, timeout.write)
+            response = await self._send(method, url, headers, watch.watch(body), timeout)
+            watch.disarm()
+            try:
+                content = await _read(response, method, url, limit)
+            finally:
+                response.release()
+            return Answer(response.status, response.headers, content)
+        raise timed_out(method, public_url(url), "sending the request", sent=True)
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
+    ) -> AsyncIterator[_Stream]:
+        response = await self._send(method, url, headers, None, timeout)
+        try:
+            yield _Stream(response, method, url)
+        finally:
+            response.release()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()

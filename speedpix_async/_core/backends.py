@@ -1,0 +1,178 @@
+"""Which HTTP backend a client uses (``http_backend=``, or ``SPEEDPIX_HTTP_BACKEND``).
+
+* ``"httpx"`` (the default) — the public injection point: ``http_client=``, ``transport=`` and
+  respx all work on it, and it runs on any event loop anyio supports.
+* ``"aiohttp"`` — the ``aiohttp`` extra; about a third of httpx's client CPU per request, which
+  is what bounds a wide fan-out (README, "Fan-out"). asyncio only.
+* ``"auto"`` — aiohttp when it is installed and the client is used on asyncio, else httpx;
+  decided at the first request, so a client built outside any event loop decides correctly.
+
+httpx stays the default although aiohttp is faster: many programs have aiohttp installed for
+other reasons, and switching their HTTP stack silently would bypass the respx mocks and httpx
+settings they test with. The ``speedpix`` command, where no such mock can exist, uses
+``"auto"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections.abc import AsyncIterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Literal
+
+import httpx
+
+from .._errors import ConfigurationError
+from .http import HttpBackend, Response, StreamResponse, on_asyncio
+from .httpx_backend import HttpxBackend, build_http_client
+
+__all__ = ["BACKENDS", "ENV_HTTP_BACKEND", "HttpBackendName", "aiohttp_installed", "open_backend"]
+
+HttpBackendName = Literal["auto", "httpx", "aiohttp"]
+BACKENDS: tuple[HttpBackendName, ...] = ("auto", "httpx", "aiohttp")
+_BY_NAME: dict[object, HttpBackendName] = {name: name for name in BACKENDS}
+#: Chooses the backend of clients built without ``http_backend=``.
+ENV_HTTP_BACKEND = "SPEEDPIX_HTTP_BACKEND"
+
+
+@functools.cache
+def aiohttp_installed() -> bool:
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def _aiohttp(max_connections: int) -> HttpBackend:
+    # Imported only when chosen: aiohttp is an optional extra.
+    from .aiohttp_backend import AiohttpBackend
+
+    return AiohttpBackend(max_connections=max_connections)
+
+
+def _httpx(
+    timeout: httpx.Timeout, max_connections: int, transport: httpx.AsyncBaseTransport | None
+) -> HttpBackend:
+    """An httpx pool of our own; requests beyond its size queue in the backend's gate."""
+    client = build_http_client(
+        timeout=timeout, max_connections=max_connections, transport=transport
+    )
+    return HttpxBackend(client, owns_client=True, max_in_flight=max_connections)
+
+
+class _Auto:
+    """aiohttp or httpx, decided at the first request by the event loop it is made on."""
+
+    def __init__(self, *, timeout: httpx.Timeout, max_connections: int) -> None:
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._chosen: HttpBackend | None = None
+
+    def __repr__(self) -> str:
+        return f"<auto HTTP backend: {self._chosen!r}>"
+
+    @property
+    def name(self) -> str:
+        return "auto" if self._chosen is None else str(getattr(self._chosen, "name", "?"))
+
+    def _backend(self) -> HttpBackend:
+        chosen = self._chosen
+        if chosen is None:
+            if on_asyncio():
+                chosen = _aiohttp(self._max_connections)
+            else:
+                chosen = _httpx(self._timeout, self._max_connections, None)
+            self._chosen = chosen
+        return chosen
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Response:
+        return await self._backend().request(
+            method, url, headers=headers, content=content, timeout=timeout, limit=limit
+        )
+
+    async def upload(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: AsyncIterable[bytes],
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Response:
+        return await self._backend().upload(
+            method, url, headers=headers, body=body, timeout=timeout, limit=limit
+        )
+
+    def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        return self._backend().stream(method, url, headers=headers, timeout=timeout)
+
+    async def aclose(self) -> None:
+        if self._chosen is not None:
+            await self._chosen.aclose()
+
+
+def _name(value: object) -> HttpBackendName:
+    if value is None:
+        value = os.environ.get(ENV_HTTP_BACKEND, "").strip().lower() or "httpx"
+        source = f"the {ENV_HTTP_BACKEND} environment variable"
+    else:
+        source = "http_backend"
+    name = _BY_NAME.get(value)
+    if name is None:
+        raise ConfigurationError(
+            f"{source} must be one of {', '.join(map(repr, BACKENDS))}, got {value!r}"
+        )
+    return name
+
+
+def open_backend(
+    http_backend: str | None,
+    *,
+    timeout: httpx.Timeout,
+    max_connections: int,
+    http_client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> HttpBackend:
+    """The backend a client sends through; raises :class:`ConfigurationError` for choices that
+    cannot work together. An injected ``http_client`` / ``transport`` means httpx."""
+    if http_client is not None and transport is not None:
+        raise ConfigurationError(
+            "pass either http_client= or transport=, not both (a transport belongs inside "
+            "the http client you pass)"
+        )
+    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+        raise ConfigurationError(
+            f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}; "
+            "the blocking clients build their own"
+        )
+    injected = http_client is not None or transport is not None
+    name = _name(http_backend)
+    if injected and http_backend is None:
+        name = "httpx"  # the environment's choice yields to httpx objects passed in code
+    if name == "aiohttp" and injected:
+        raise ConfigurationError(
+            "http_client= and transport= are httpx objects and need http_backend='httpx'; "
+            "drop them to use aiohttp"
+        )
+    if name == "aiohttp" and not aiohttp_installed():
+        raise ConfigurationError(
+            "http_backend='aiohttp' needs aiohttp: pip install 'speedpix-async[aiohttp]'"
+        )
+    if name == "aiohttp":
+        return _aiohttp(max_connections)
+    if name == "auto" and not injected and aiohttp_installed():
+        return _Auto(timeout=timeout, max_connections=max_connections)
+    if http_client is not None:
+        return HttpxBackend(http_client, owns_client=False)
+    return _httpx(timeout, max_connections, transport)

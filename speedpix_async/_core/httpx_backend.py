@@ -1,0 +1,274 @@
+"""The httpx backend: the default, and the one behind every injected ``http_client=`` or
+``transport=`` (``httpx.ASGITransport``, a proxy, respx in tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import urllib.request
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+
+import anyio
+import httpx
+
+from .._config import KEEPALIVE_EXPIRY
+from .._errors import SpeedPixError
+from .._redact import protect_http_logs, redact_url
+from .decoding import ACCEPT_ENCODING, Decoder, UndecodableBody, read_decoded
+from .http import (
+    Answer,
+    client_closed,
+    connection_lost,
+    could_not_connect,
+    garbled,
+    refused_locally,
+    timed_out,
+    tls_context,
+    too_large,
+    wrong_scheme,
+)
+from .sharding import SHARD_SIZE, ShardedTransport
+
+__all__ = ["HttpxBackend", "build_http_client", "connection_error", "read_capped"]
+
+
+_PHASES: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connecting",
+    httpx.PoolTimeout: "waiting for a free pooled connection",
+    httpx.WriteTimeout: "sending the request",
+    httpx.ReadTimeout: "waiting for the response",
+}
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy. httpx mounts environment proxies only on a
+    client without a custom transport, so such a pool is left unsharded (slower per request
+    in a wide fan-out, but through the proxy)."""
+    found = urllib.request.getproxies_environment()
+    return any(found.get(scheme) for scheme in ("http", "https", "all"))
+
+
+def build_http_client(
+    *,
+    timeout: httpx.Timeout,
+    max_connections: int,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The pooled client a backend owns when the user did not inject one.
+
+    Pools are sharded (see :mod:`.sharding`) unless a proxy is configured.
+    """
+    if transport is None and max_connections > SHARD_SIZE and not _proxied():
+        transport = ShardedTransport(max_connections, keepalive_expiry=KEEPALIVE_EXPIRY)
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        verify=tls_context(),
+        follow_redirects=False,
+        # Proxies from the environment are honoured (httpx default); TLS verification stays on.
+    )
+
+
+def _url(request: httpx.Request) -> str:
+    return str(request.url.copy_with(query=None))
+
+
+def connection_error(request: httpx.Request, exc: httpx.TransportError) -> SpeedPixError:
+    """The typed error for a request that produced no response.
+
+    ``request_sent`` is False only when the failure proves the request never reached the
+    server (connect errors, pool timeouts). The URL shown never carries a query string.
+    """
+    method = request.method
+    url = _url(request)
+    if isinstance(exc, httpx.LocalProtocolError):
+        return refused_locally(method, url, exc)
+    if isinstance(exc, httpx.TimeoutException):
+        sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
+        return timed_out(method, url, _PHASES.get(type(exc), "talking to the server"), sent=sent)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return wrong_scheme(url, exc)
+    if isinstance(exc, httpx.ConnectError):
+        return could_not_connect(method, url, exc)
+    return connection_lost(method, url, exc)
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body of a streamed response, refused as soon as it passes ``limit`` bytes —
+    however small the compressed body that inflates past it."""
+    request = response.request
+
+    def over() -> Exception:
+        return too_large(response.status_code, request.method, _url(request), limit)
+
+    encoding = response.headers.get("content-encoding")
+    try:
+        try:
+            Decoder(encoding)
+        except UndecodableBody:
+            # An encoding we did not ask for (br, zstd): httpx inflates it, a chunk at a time.
+            return await read_decoded(response.aiter_bytes(), None, limit, over)
+        return await read_decoded(response.aiter_raw(), encoding, limit, over)
+    except httpx.StreamConsumed:
+        # An injected transport (a mock) handed over a response it had already read.
+        if len(response.content) > limit:
+            raise over() from None
+        return response.content
+    except (UndecodableBody, httpx.DecodingError) as exc:
+        raise garbled(response.status_code, request.method, _url(request), exc) from exc
+    except httpx.TransportError as exc:
+        raise connection_error(request, exc) from exc
+
+
+class _Stream:
+    """A streamed httpx response as the core's :class:`~.http.StreamResponse`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    async def aread(self, limit: int) -> bytes:
+        return await read_capped(self._response, limit)
+
+    async def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes(chunk_size):
+                yield chunk
+        except httpx.TransportError as exc:
+            raise connection_error(self._response.request, exc) from exc
+
+
+class HttpxBackend:
+    """Requests through an :class:`httpx.AsyncClient`; closes it only if it owns it.
+
+    With ``max_in_flight`` (the size of a pool we built), requests beyond it wait here, in a
+    plain FIFO, instead of in httpcore's pool queue: httpcore rescans its whole queue whenever
+    a request starts or ends, so a thousand queued requests cost quadratic CPU (measured: 1000
+    predictions through 64 connections took 11.7 s of client CPU queued in httpcore, 5.2 s
+    with this gate). The wait counts against the ``pool`` timeout, as httpcore's would.
+    """
+
+    name = "httpx"
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, owns_client: bool, max_in_flight: int | None = None
+    ) -> None:
+        self.client = client
+        self.owns_client = owns_client
+        self._gate = None if max_in_flight is None else anyio.Semaphore(max_in_flight)
+        # httpx logs each request's URL at INFO: signed upload and download URLs included.
+        protect_http_logs()
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, request: httpx.Request) -> AsyncIterator[None]:
+        gate = self._gate
+        if gate is None:
+            yield
+            return
+        waited = request.extensions.get("timeout", {}).get("pool")
+        with anyio.move_on_after(math.inf if waited is None else waited) as scope:
+            await gate.acquire()
+        if scope.cancelled_caught:
+            raise timed_out(
+                request.method, _url(request), "waiting for a free pooled connection", sent=False
+            )
+        try:
+            yield
+        finally:
+            gate.release()
+
+    def __repr__(self) -> str:
+        return f"<HttpxBackend owns_client={self.owns_client}>"
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        return await self._exchange(method, url, headers, content, timeout, limit)
+
+    async def upload(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: AsyncIterable[bytes],
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        # An explicit Content-Length (in headers) keeps httpx from switching to chunked encoding.
+        return await self._exchange(method, url, headers, body, timeout, limit)
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | AsyncIterable[bytes] | None,
+        timeout: httpx.Timeout,
+    ) -> httpx.Request:
+        try:
+            return self.client.build_request(
+                method,
+                url,
+                content=content,
+                headers={"accept-encoding": ACCEPT_ENCODING, **headers},
+                timeout=timeout,
+            )
+        except (UnicodeEncodeError, ValueError, httpx.InvalidURL) as exc:
+            raise refused_locally(method, redact_url(url), exc) from exc
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        if self.client.is_closed:
+            raise client_closed()
+        try:
+            return await self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise connection_error(request, exc) from exc
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | AsyncIterable[bytes] | None,
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Answer:
+        request = self._build(method, url, headers, content, timeout)
+        async with self._slot(request):
+            response = await self._send(request)
+            try:
+                body = await read_capped(response, limit)
+            finally:
+                await response.aclose()
+        return Answer(response.status_code, response.headers, body)
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
+    ) -> AsyncIterator[_Stream]:
+        request = self._build(method, url, headers, None, timeout)
+        async with self._slot(request):
+            response = await self._send(request)
+            try:
+                yield _Stream(response)
+            finally:
+                await response.aclose()
+
+    async def aclose(self) -> None:
+        if self.owns_client:
+            await self.client.aclose()

@@ -1,0 +1,198 @@
+"""The HTTP backends (DESIGN 4.8): choosing one, and the behaviours that live inside a backend —
+object-store traffic, content-encoding, connection failures, proxies, closing — checked on
+every backend over a real socket."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from speedpix_async import (
+    APIConnectionError,
+    AsyncPortrait,
+    AsyncSpeedPix,
+    ClientClosedError,
+    ConfigurationError,
+    RetryPolicy,
+)
+from speedpix_async.emulator import Emulator, LoopbackServer
+from speedpix_async.emulator._server import AppServer
+from tests.conftest import FAST_RETRY
+
+pytestmark = [pytest.mark.loopback, pytest.mark.backends]
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\0" * 64
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# ---------------------------------------------------------------------- choosing
+
+
+def test_an_unknown_backend_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="'auto', 'httpx', 'aiohttp'"):
+        AsyncSpeedPix("k", "s", http_backend="requests")  # type: ignore[arg-type]
+
+
+def test_a_bad_environment_choice_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPEEDPIX_HTTP_BACKEND", "curl")
+    with pytest.raises(ConfigurationError, match="SPEEDPIX_HTTP_BACKEND"):
+        AsyncSpeedPix("k", "s")
+
+
+def test_aiohttp_cannot_carry_an_injected_httpx_transport() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    with pytest.raises(ConfigurationError, match="http_backend='httpx'"):
+        AsyncSpeedPix("k", "s", transport=transport, http_backend="aiohttp")
+    with pytest.raises(ConfigurationError, match="http_backend='httpx'"):
+        AsyncPortrait("h.example", "id", "token", transport=transport, http_backend="aiohttp")
+
+
+async def test_the_environment_choice_yields_to_an_injected_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPEEDPIX_HTTP_BACKEND", "aiohttp")
+    emulator = Emulator()
+    async with emulator.client() as client:
+        assert client.http_backend == "httpx"
+        assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
+
+
+async def test_auto_picks_aiohttp_on_asyncio(server: LoopbackServer) -> None:
+    async with server.client(http_backend="auto") as client:
+        assert client.http_backend == "auto"  # undecided until the first request
+        assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
+        assert client.http_backend == "aiohttp"
+
+
+# ---------------------------------------------------------------------- on every backend
+
+
+@pytest.fixture
+async def client(server: LoopbackServer, http_backend: str) -> AsyncIterator[AsyncSpeedPix]:
+    async with server.client(retry_policy=FAST_RETRY) as c:
+        assert c.http_backend == http_backend
+        yield c
+
+
+async def test_files_go_up_and_come_down_byte_for_byte(
+    client: AsyncSpeedPix, server: LoopbackServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.png"
+    content = PNG + os.urandom(3 << 20)  # several chunks each way
+    path.write_bytes(content)
+    uploaded = await client.files.create(path)
+    stats = server.emulator.stats.snapshot()
+    assert stats["bytes_uploaded"] == len(content)
+    output = client.files.from_url(uploaded.access_url)
+    assert await output.read() == content
+    saved = await output.save(tmp_path / "copy.png")
+    assert Path(saved).read_bytes() == content
+    pieces = [piece async for piece in output.aiter_bytes()]
+    assert b"".join(pieces) == content
+
+
+async def test_a_missing_object_is_an_error_without_the_signed_query(
+    client: AsyncSpeedPix, tmp_path: Path
+) -> None:
+    uploaded = await client.files.create(PNG)
+    missing = uploaded.access_url.replace(".png", "-gone.png")
+    assert "?" in missing
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the type is the store's
+        await client.files.from_url(missing).save(tmp_path / "x.png")
+    message = str(caught.value)
+    assert missing.split("?", 1)[1] not in message
+    assert not (tmp_path / "x.png").exists()
+
+
+class Gzipped:
+    """An ASGI app serving one gzip-encoded file."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.accept_encoding: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        self.accept_encoding.append(headers.get(b"accept-encoding", b"").decode())
+        body = gzip.compress(self.content)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-encoding", b"gzip"), (b"content-type", b"image/png")],
+            }
+        )
+        for start in range(0, len(body), 65536):
+            piece = body[start : start + 65536]
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture
+def gzipped() -> Iterator[tuple[Gzipped, str]]:
+    app = Gzipped(PNG + b"abc" * 400_000)
+    with AppServer(app) as served:  # type: ignore[arg-type]
+        yield app, served.endpoint
+
+
+async def test_a_compressed_download_is_inflated(
+    client: AsyncSpeedPix, gzipped: tuple[Gzipped, str], tmp_path: Path
+) -> None:
+    app, endpoint = gzipped
+    output = client.files.from_url(f"{endpoint}/file.png?sig=1")
+    assert await output.read() == app.content
+    saved = await output.save(tmp_path / "file.png")
+    assert Path(saved).read_bytes() == app.content
+    assert app.accept_encoding == ["gzip, deflate"] * 2
+
+
+async def test_a_refused_connection_is_known_unsent(http_backend: str) -> None:
+    port = closed_port()
+    retry = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0, jitter=0.0)
+    async with AsyncSpeedPix(
+        "k", "s", endpoint=f"http://127.0.0.1:{port}", retry_policy=retry
+    ) as client:
+        assert client.http_backend == http_backend
+        with pytest.raises(APIConnectionError) as caught:
+            await client.predictions.get("t-1")
+    assert caught.value.request_sent is False
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+async def test_proxies_come_from_the_environment(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, http_backend: str
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with server.client(retry_policy=RetryPolicy(max_retries=0)) as client:
+        with pytest.raises(APIConnectionError):  # through the (dead) proxy
+            await client.run("wf-echo", {"a": 1})
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with server.client() as client:
+        assert client.http_backend == http_backend
+        assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
+
+
+async def test_a_closed_client_says_so(server: LoopbackServer) -> None:
+    client = server.client()
+    await client.run("wf-echo", {"a": 1})
+    await client.aclose()
+    await client.aclose()  # twice is fine
+    with pytest.raises(ClientClosedError):
+        await client.predictions.get("t-1")
