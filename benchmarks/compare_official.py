@@ -1,8 +1,9 @@
-"""The same fan-out through this SDK and through the official ``speedpix`` 1.0.4 async client,
-against one emulator in another process, side by side.
+"""The same fan-out through this SDK (on each HTTP backend) and through the official ``speedpix``
+1.0.4 async client, against one emulator in another process, side by side.
 
-Each client runs N ``wf-sleep`` predictions at once (this SDK: ``run_many(concurrency=N)``; the
-official one: ``asyncio.gather`` of ``client.async_run``) and the script reports wall time,
+Each client runs N ``wf-sleep`` predictions at once (this SDK: ``run_many(concurrency=N)`` with
+``http_backend="aiohttp"`` and ``"httpx"``; the official one: ``asyncio.gather`` of
+``client.async_run``) and the script reports wall time,
 client CPU, CPU per request and per prediction, requests per prediction and the ratio of
 throughput per client CPU-second.
 
@@ -22,14 +23,24 @@ from typing import Any
 from _common import EmulatorProcess, cpu_seconds, emulator_process, raise_fd_limit, reset_stats
 from _common import stats as server_stats
 
-from speedpix_async import AsyncSpeedPix
+from speedpix_async import AsyncSpeedPix, HttpBackendName
 
 KEY, SECRET = "demo-app-key", "demo-app-secret"
+OFFICIAL = "speedpix 1.0.4"
+
+Runner = Callable[[str, int, float], Coroutine[Any, Any, int]]
 
 
-async def ours(endpoint: str, n: int, seconds: float) -> int:
+def ours(backend: HttpBackendName) -> Runner:
+    async def run(endpoint: str, n: int, seconds: float) -> int:
+        return await fan_out(endpoint, n, seconds, backend)
+
+    return run
+
+
+async def fan_out(endpoint: str, n: int, seconds: float, backend: HttpBackendName) -> int:
     ok = 0
-    async with AsyncSpeedPix(KEY, SECRET, endpoint=endpoint) as client:
+    async with AsyncSpeedPix(KEY, SECRET, endpoint=endpoint, http_backend=backend) as client:
         inputs = ({"seconds": seconds, "i": i} for i in range(n))
         async for result in client.run_many("wf-sleep", inputs, concurrency=n):
             ok += result.ok
@@ -54,9 +65,6 @@ async def official(endpoint: str, n: int, seconds: float) -> int:
         return sum(await asyncio.gather(*(one(i) for i in range(n))))
     finally:
         await client.aclose()
-
-
-Runner = Callable[[str, int, float], Coroutine[Any, Any, int]]
 
 
 def measure(endpoint: EmulatorProcess, runner: Runner, n: int, seconds: float) -> dict[str, Any]:
@@ -87,13 +95,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each client (default 3)")
     args = parser.parse_args()
     raise_fd_limit()
-    runs: dict[str, list[dict[str, Any]]] = {"speedpix_async": [], "speedpix 1.0.4": []}
+    runners: dict[str, Runner] = {
+        "ours, aiohttp": ours("aiohttp"),
+        "ours, httpx": ours("httpx"),
+        OFFICIAL: official,
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
     with emulator_process() as endpoint:
-        asyncio.run(ours(endpoint, 2, 0.0))  # warm both code paths and the emulator
-        asyncio.run(official(endpoint, 2, 0.0))
-        for _ in range(args.rounds):  # interleaved, so drift in the machine hits both
-            runs["speedpix_async"].append(measure(endpoint, ours, args.n, args.seconds))
-            runs["speedpix 1.0.4"].append(measure(endpoint, official, args.n, args.seconds))
+        for runner in runners.values():  # warm every code path and the emulator
+            asyncio.run(runner(endpoint, 2, 0.0))
+        for _ in range(args.rounds):  # interleaved, so drift in the machine hits all alike
+            for name, runner in runners.items():
+                runs[name].append(measure(endpoint, runner, args.n, args.seconds))
     print(
         f"{args.n} predictions of wf-sleep {args.seconds:g}s at once, emulator in another "
         f"process; min / median of {args.rounds} rounds"
@@ -120,14 +133,18 @@ def main() -> None:
             f"{cpu[0]:6.2f}/{cpu[1]:<6.2f} {per[0]:6.2f}/{per[1]:<6.2f} "
             f"{srv[0]:7.2f}/{srv[1]:<7.2f} {rpp[1]:8.2f} {thr[0]:6.0f}/{thr[1]:<6.0f}"
         )
-    a, b = medians["speedpix_async"], medians["speedpix 1.0.4"]
-    print(
-        f"ratios (medians): throughput per client CPU-second "
-        f"{a['predictions_per_cpu_second'] / b['predictions_per_cpu_second']:.1f}x, "
-        f"client CPU per request {b['cpu_per_request_ms'] / a['cpu_per_request_ms']:.1f}x lower, "
-        f"requests per prediction {a['requests_per_prediction']:.2f} vs "
-        f"{b['requests_per_prediction']:.2f}, wall {a['wall']:.2f} s vs {b['wall']:.2f} s"
-    )
+    b = medians[OFFICIAL]
+    for name in runners:
+        if name == OFFICIAL:
+            continue
+        a = medians[name]
+        print(
+            f"{name} vs {OFFICIAL} (medians): throughput per client CPU-second "
+            f"{a['predictions_per_cpu_second'] / b['predictions_per_cpu_second']:.1f}x, "
+            f"client CPU per request {b['cpu_per_request_ms'] / a['cpu_per_request_ms']:.1f}x "
+            f"lower, requests per prediction {a['requests_per_prediction']:.2f} vs "
+            f"{b['requests_per_prediction']:.2f}, wall {a['wall']:.2f} s vs {b['wall']:.2f} s"
+        )
 
 
 if __name__ == "__main__":

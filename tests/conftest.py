@@ -37,9 +37,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of the transport suite (marked ``backends``) that talk over a socket run once per
     HTTP backend; in-process tests use an injected httpx transport, so they run once."""
     marked = metafunc.definition.get_closest_marker
-    over_sockets = marked("loopback") or {"server", "loopback_client"} & set(
-        metafunc.fixturenames
-    )
+    over_sockets = marked("loopback") or {"server", "loopback_client"} & set(metafunc.fixturenames)
     if marked("backends") and over_sockets and "http_backend" in metafunc.fixturenames:
         metafunc.parametrize("http_backend", BACKENDS, indirect=True)
 

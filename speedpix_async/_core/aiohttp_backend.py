@@ -32,6 +32,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import httpx
 import yarl
 
@@ -328,3 +329,6 @@ class AiohttpBackend:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+            # aiohttp closes the sockets in callbacks scheduled by close(); let them run, or a
+            # loop stopped right after this leaves the descriptors open.
+            await anyio.lowlevel.checkpoint()

@@ -8,12 +8,14 @@ batch with nothing submitted twice and every result present once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .. import AsyncSpeedPix, BatchResult
+from .._core.backends import ENV_HTTP_BACKEND, HttpBackendName
 from .._errors import InputError
 from ..speedpix.batch import check_shard
 from ._display import BatchDisplay, Display, to_json
@@ -121,8 +123,12 @@ def batch(
         raise InputError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
     journal_path = journal or out.with_name(out.name + ".journal")
 
+    # A batch is the fan-out the aiohttp backend is for; SPEEDPIX_HTTP_BACKEND still decides
+    # when it is set. (No respx mock can be in play in a command, so "auto" is safe here.)
+    backend: HttpBackendName | None = None if os.environ.get(ENV_HTTP_BACKEND) else "auto"
+
     async def main() -> int:
-        async with AsyncSpeedPix() as client:
+        async with AsyncSpeedPix(http_backend=backend) as client:
             results = client.run_many(
                 workflow,
                 items,
