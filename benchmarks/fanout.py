@@ -35,6 +35,8 @@ from _common import cpu_seconds, emulator_process, raise_fd_limit, reset_stats, 
 
 from speedpix_async import AsyncSpeedPix, HttpBackendName
 
+#: Predictions of the warm-up fan-out before the measured one.
+WARM_UP = 500
 #: How often the client's open sockets are counted during a run.
 SAMPLE_EVERY = 0.05
 
@@ -64,12 +66,16 @@ async def one_run(
     lags: list[float] = []
     failures = 0
     peak_sockets = 0
+    baseline_sockets = open_sockets()
     async with AsyncSpeedPix(
         "demo-app-key", "demo-app-secret", endpoint=endpoint, http_backend=backend
     ) as client:
-        await client.run("wf-echo", {"warm": "up"})  # a connection and the code paths
+        # Warm up the connections, the code paths and the allocator with a smaller fan-out
+        # (a process's first wide fan-out costs noticeably more CPU than later ones).
+        warm = ({"seconds": 0, "i": i} for i in range(min(n, WARM_UP)))
+        async for _ in client.run_many("wf-sleep", warm, concurrency=min(n, WARM_UP)):
+            pass
         reset_stats(endpoint)
-        baseline_sockets = open_sockets()
         rss_before = rss_kib()
         server_before = _server_cpu(pid)
         cpu_before = cpu_seconds()
