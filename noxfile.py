@@ -57,6 +57,18 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
     session.run("python", "benchmarks/sync_overhead.py")
     session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")
-    session.run("python", "benchmarks/fanout.py", "--n", "1000", "--seconds", "2")
+    session.run("python", "benchmarks/fanout.py", "--sizes", "200,1000,5000,10000")
+    session.run(
+        "python",
+        "benchmarks/fanout.py",
+        "--sizes",
+        "1000",
+        "--backends",
+        "aiohttp",
+        "--seconds",
+        "300",
+        "--time-scale",
+        "0.01",
+    )
     session.run("python", "benchmarks/chaos.py", "--n", "500", "--fault-rate", "0.15")
     session.run("python", "benchmarks/compare_official.py", "--n", "200")

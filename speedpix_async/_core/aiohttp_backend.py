@@ -93,13 +93,12 @@ def _not_to_add(headers: Mapping[str, str]) -> tuple[str, ...] | None:
     return None if "content-type" in headers and "user-agent" in headers else _NOT_ADDED
 
 
-def _failure(method: str, url: str, exc: BaseException, *, writing: bool = False) -> SpeedPixError:
+def _failure(method: str, url: str, exc: BaseException) -> SpeedPixError:
     """The typed error for an exchange aiohttp could not complete."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return timed_out(method, url, "connecting or waiting for a free connection", sent=False)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        phase = "sending the request" if writing else "waiting for the response"
-        return timed_out(method, url, phase, sent=True)
+        return timed_out(method, url, "waiting for the response", sent=True)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return could_not_connect(method, url, exc)
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
@@ -131,6 +130,8 @@ class _Proxies:
             proxy = self._environment.get(url.scheme) or self._environment.get("all")
             if proxy and _bypass(origin[1], self._environment):
                 proxy = None
+            if proxy and "://" not in proxy:
+                proxy = "http://" + proxy  # "host:port", as httpx reads it
             self._by_origin[origin] = proxy
         return self._by_origin[origin]
 

@@ -16,6 +16,7 @@ import pytest
 
 from speedpix_async import (
     APIConnectionError,
+    APITimeoutError,
     AsyncPortrait,
     AsyncSpeedPix,
     ClientClosedError,
@@ -160,6 +161,26 @@ async def test_a_compressed_download_is_inflated(
     saved = await output.save(tmp_path / "file.png")
     assert Path(saved).read_bytes() == app.content
     assert app.accept_encoding == ["gzip, deflate"] * 2
+
+
+async def test_an_upload_the_server_stops_reading_is_a_write_timeout(
+    http_backend: str, tmp_path: Path
+) -> None:
+    emulator = Emulator(slow_seconds=3.0)
+    # The store sits on the PUT without reading its body: once the socket buffers are full,
+    # no write makes progress.
+    emulator.faults.script("slow", route="/_store:PUT")
+    path = tmp_path / "big.png"
+    path.write_bytes(PNG + os.urandom(48 << 20))
+    with emulator, emulator.serve() as served:
+        async with served.client(
+            timeout=httpx.Timeout(10.0, write=0.5), retry_policy=RetryPolicy(max_retries=0)
+        ) as client:
+            assert client.http_backend == http_backend
+            with pytest.raises(APITimeoutError, match="sending the request") as caught:
+                await client.files.create(path)
+    assert caught.value.request_sent is True
+    assert emulator.stats.snapshot()["uploads"] == 0
 
 
 async def test_a_refused_connection_is_known_unsent(http_backend: str) -> None:
