@@ -54,6 +54,9 @@ async def async_api(wait: bool) -> None:
         await client.run("wf", {}, file_encoding_strategy="base64")
         await client.run("wf", {}, file_encoding_strategy="zip")  # type: ignore[call-overload]
         await client.run(42)  # type: ignore[call-overload]
+        assert_type(client.http_backend, str)
+        assert_type(AsyncSpeedPix(http_backend="aiohttp"), AsyncSpeedPix)
+        AsyncSpeedPix(http_backend="curl")  # type: ignore[arg-type]
         handle = await client.predictions.create("wf", {"prompt": "a cat"}, alias_id="main")
         assert_type(handle, AsyncPredictionHandle)
         assert_type(handle.status, TaskStatus)
