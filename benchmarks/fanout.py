@@ -13,8 +13,9 @@ loopback, and the table reports, as min / median of ``--rounds`` runs:
     python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends aiohttp,httpx]
         [--seconds 2] [--time-scale 1] [--rounds 3]
 
-``--time-scale`` runs long tasks quickly (``--seconds 300 --time-scale 0.01`` takes 3 s per
-task) while the server reports its estimates in the same scaled time.
+``--backends aiohttp+uvloop`` runs the client on uvloop (``pip install uvloop``; the emulator
+extra brings it). ``--time-scale`` runs long tasks quickly (``--seconds 300 --time-scale 0.01``
+takes 3 s per task) while the server reports its estimates in the same scaled time.
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ COLUMNS = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="200,1000,5000,10000", help="predictions per run")
-    parser.add_argument("--backends", default="aiohttp,httpx", help="http_backend values")
+    parser.add_argument(
+        "--backends",
+        default="aiohttp,httpx",
+        help="http_backend values; a '+uvloop' suffix runs that client on uvloop",
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="task duration (default 2)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="emulator --time-scale")
     parser.add_argument("--rounds", type=int, default=3, help="runs per row (default 3)")
@@ -165,7 +170,7 @@ def main() -> None:
     )
     widths = [max(len(title), 13) for _, title, _ in COLUMNS]
     print(
-        f"{'N':>6} {'backend':8} "
+        f"{'N':>6} {'backend':15} "
         + " ".join(f"{title:>{w}}" for (_, title, _), w in zip(COLUMNS, widths, strict=True))
         + "  failed"
     )
@@ -182,15 +187,24 @@ def main() -> None:
                     low, mid = fmt.format(min(values)), fmt.format(statistics.median(values))
                     cells.append(f"{low + ' / ' + mid:>{width}}")
                 failed = sum(row["failures"] for row in rows)
-                print(f"{n:6d} {backend:8} " + " ".join(cells) + f"  {failed:6.0f}", flush=True)
+                print(f"{n:6d} {backend:15} " + " ".join(cells) + f"  {failed:6.0f}", flush=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _, _, endpoint, pid, n, seconds, backend = sys.argv
         raise_fd_limit()
-        choice: HttpBackendName = "aiohttp" if backend == "aiohttp" else "httpx"
-        figures = anyio.run(one_run, endpoint, int(pid), int(n), float(seconds), choice)
+        name, _, loop = backend.partition("+")
+        choice: HttpBackendName = "aiohttp" if name == "aiohttp" else "httpx"
+        figures = anyio.run(
+            one_run,
+            endpoint,
+            int(pid),
+            int(n),
+            float(seconds),
+            choice,
+            backend_options={"use_uvloop": loop == "uvloop"},
+        )
         print(json.dumps(figures))
     else:
         main()
