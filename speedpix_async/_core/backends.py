@@ -52,11 +52,13 @@ def _aiohttp(max_connections: int) -> HttpBackend:
 def _httpx(
     timeout: httpx.Timeout, max_connections: int, transport: httpx.AsyncBaseTransport | None
 ) -> HttpBackend:
-    """An httpx pool of our own; requests beyond its size queue in the backend's gate."""
+    """An httpx client of our own. On our own pool, requests beyond its size queue in the
+    backend's gate; an injected transport keeps its own limits (httpx applies none to it)."""
     client = build_http_client(
         timeout=timeout, max_connections=max_connections, transport=transport
     )
-    return HttpxBackend(client, owns_client=True, max_in_flight=max_connections)
+    gate = max_connections if transport is None else None
+    return HttpxBackend(client, owns_client=True, max_in_flight=gate)
 
 
 class _Auto:
