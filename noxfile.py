@@ -53,6 +53,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "benchmarks/client_construction.py")
     session.run("python", "benchmarks/request_overhead.py")
+    session.run("python", "benchmarks/batch_overhead.py")
     session.run("python", "benchmarks/path_of_run.py")
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
     session.run("python", "benchmarks/sync_overhead.py")

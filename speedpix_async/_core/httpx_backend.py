@@ -181,12 +181,8 @@ class HttpxBackend:
         # httpx logs each request's URL at INFO: signed upload and download URLs included.
         protect_http_logs()
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, request: httpx.Request) -> AsyncIterator[None]:
-        gate = self._gate
-        if gate is None:
-            yield
-            return
+    async def _enter(self, gate: anyio.Semaphore, request: httpx.Request) -> None:
+        """Wait for a place in the pool, within the request's ``pool`` timeout."""
         waited = request.extensions.get("timeout", {}).get("pool")
         with anyio.move_on_after(math.inf if waited is None else waited) as scope:
             await gate.acquire()
@@ -194,10 +190,6 @@ class HttpxBackend:
             raise timed_out(
                 request.method, _url(request), "waiting for a free pooled connection", sent=False
             )
-        try:
-            yield
-        finally:
-            gate.release()
 
     def __repr__(self) -> str:
         return f"<HttpxBackend owns_client={self.owns_client}>"
@@ -264,12 +256,18 @@ class HttpxBackend:
         limit: int,
     ) -> Answer:
         request = self._build(method, url, headers, content, timeout)
-        async with self._slot(request):
+        gate = self._gate
+        if gate is not None:
+            await self._enter(gate, request)
+        try:
             response = await self._send(request)
             try:
                 body = await read_capped(response, limit)
             finally:
                 await response.aclose()
+        finally:
+            if gate is not None:
+                gate.release()
         return Answer(response.status_code, response.headers, body)
 
     @contextlib.asynccontextmanager
@@ -277,12 +275,18 @@ class HttpxBackend:
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
     ) -> AsyncIterator[_Stream]:
         request = self._build(method, url, headers, None, timeout)
-        async with self._slot(request):
+        gate = self._gate
+        if gate is not None:
+            await self._enter(gate, request)
+        try:
             response = await self._send(request)
             try:
                 yield _Stream(response)
             finally:
                 await response.aclose()
+        finally:
+            if gate is not None:
+                gate.release()
 
     async def aclose(self) -> None:
         if self.owns_client:
