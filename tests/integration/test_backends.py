@@ -5,6 +5,7 @@ every backend over a real socket."""
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -104,6 +105,21 @@ async def test_files_go_up_and_come_down_byte_for_byte(
     assert Path(saved).read_bytes() == content
     pieces = [piece async for piece in output.aiter_bytes()]
     assert b"".join(pieces) == content
+
+
+async def test_no_log_line_shows_a_signed_query(
+    client: AsyncSpeedPix, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: ours, the HTTP library's, asyncio's
+    uploaded = await client.files.create(PNG)
+    await client.files.from_url(uploaded.access_url).save(tmp_path / "copy.png")
+    output = await client.run("wf-echo", {"image": tmp_path / "copy.png"})
+    signature = uploaded.access_url.split("Signature=", 1)[1]
+    assert caplog.records, "debug logging was captured"
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert signature not in text
+    assert "Signature=" not in text
+    assert str(output["echo"]["image"]).startswith("http")
 
 
 async def test_a_refused_download_is_an_error_without_the_signed_query(
