@@ -38,6 +38,7 @@ import yarl
 
 from .._config import KEEPALIVE_EXPIRY
 from .._errors import ConfigurationError, SpeedPixError
+from .._redact import redact_url
 from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, read_decoded
 from .http import (
     Answer,
@@ -46,7 +47,6 @@ from .http import (
     could_not_connect,
     garbled,
     on_asyncio,
-    public_url,
     refused_locally,
     timed_out,
     tls_context,
@@ -183,9 +183,9 @@ class _Stream:
             async for piece in decoded(raw, self._response.headers.get("content-encoding")):
                 yield piece
         except UndecodableBody as exc:
-            raise garbled(self.status_code, self._method, public_url(self._url), exc) from exc
+            raise garbled(self.status_code, self._method, redact_url(self._url), exc) from exc
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(self._method, public_url(self._url), exc) from exc
+            raise _failure(self._method, redact_url(self._url), exc) from exc
 
 
 async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: int) -> bytes:
@@ -193,7 +193,7 @@ async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: 
     status = response.status
 
     def over() -> Exception:
-        return too_large(status, method, public_url(url), limit)
+        return too_large(status, method, redact_url(url), limit)
 
     encoding = response.headers.get("content-encoding")
     try:
@@ -203,9 +203,9 @@ async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: 
             return await response.read()
         return await read_decoded(response.content.iter_any(), encoding, limit, over)
     except UndecodableBody as exc:
-        raise garbled(status, method, public_url(url), exc) from exc
+        raise garbled(status, method, redact_url(url), exc) from exc
     except _TRANSPORT_ERRORS as exc:
-        raise _failure(method, public_url(url), exc) from exc
+        raise _failure(method, redact_url(url), exc) from exc
 
 
 class AiohttpBackend:
@@ -262,7 +262,7 @@ class AiohttpBackend:
             _check_headers(headers)
             target = yarl.URL(url, encoded=True)
         except (ValueError, TypeError) as exc:
-            raise refused_locally(method, public_url(url), exc) from exc
+            raise refused_locally(method, redact_url(url), exc) from exc
         try:
             return await session.request(
                 method,
@@ -275,7 +275,7 @@ class AiohttpBackend:
                 allow_redirects=False,
             )
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(method, public_url(url), exc) from exc
+            raise _failure(method, redact_url(url), exc) from exc
 
     async def request(
         self,
@@ -313,7 +313,7 @@ class AiohttpBackend:
             finally:
                 response.release()
             return Answer(response.status, response.headers, content)
-        raise timed_out(method, public_url(url), "sending the request", sent=True)
+        raise timed_out(method, redact_url(url), "sending the request", sent=True)
 
     @contextlib.asynccontextmanager
     async def stream(

@@ -74,7 +74,7 @@ class _Auto:
 
     @property
     def name(self) -> str:
-        return "auto" if self._chosen is None else str(getattr(self._chosen, "name", "?"))
+        return "auto" if self._chosen is None else self._chosen.name
 
     def _backend(self) -> HttpBackend:
         chosen = self._chosen
@@ -159,9 +159,8 @@ def open_backend(
             "the blocking clients build their own"
         )
     injected = http_client is not None or transport is not None
-    name = _name(http_backend)
-    if injected and http_backend is None:
-        name = "httpx"  # the environment's choice yields to httpx objects passed in code
+    # The environment's choice yields to httpx objects passed in code.
+    name: HttpBackendName = "httpx" if injected and http_backend is None else _name(http_backend)
     if name == "aiohttp" and injected:
         raise ConfigurationError(
             "http_client= and transport= are httpx objects and need http_backend='httpx'; "

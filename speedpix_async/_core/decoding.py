@@ -18,6 +18,7 @@ __all__ = [
     "Decoder",
     "UndecodableBody",
     "decoded",
+    "inflated_here",
     "read_decoded",
 ]
 
@@ -26,6 +27,19 @@ ACCEPT_ENCODING = "gzip, deflate"
 
 #: Most bytes one inflate step produces.
 INFLATE_STEP = 1 << 20
+
+
+#: The content-encodings :class:`Decoder` reads ("" is none).
+_INFLATED = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+
+
+def _normal(content_encoding: str | None) -> str:
+    return (content_encoding or "").strip().lower()
+
+
+def inflated_here(content_encoding: str | None) -> bool:
+    """Whether :class:`Decoder` reads a body with this ``Content-Encoding``."""
+    return _normal(content_encoding) in _INFLATED
 
 
 class UndecodableBody(Exception):
@@ -47,8 +61,8 @@ class Decoder:
     __slots__ = ("_inflater", "encoding")
 
     def __init__(self, content_encoding: str | None) -> None:
-        encoding = (content_encoding or "").strip().lower()
-        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        encoding = _normal(content_encoding)
+        if encoding not in _INFLATED:
             raise UndecodableBody(f"content-encoding {encoding!r} was not asked for")
         self.encoding = "" if encoding == "identity" else encoding
         self._inflater: Any = None

@@ -17,7 +17,6 @@ import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import httpx
@@ -43,7 +42,6 @@ __all__ = [
     "could_not_connect",
     "garbled",
     "on_asyncio",
-    "public_url",
     "refused_locally",
     "timed_out",
     "tls_context",
@@ -162,16 +160,6 @@ def on_asyncio() -> bool:
 
 
 # ------------------------------------------------------------------------ typed failures
-
-
-def public_url(url: str) -> str:
-    """Scheme, host and path of ``url``: what messages show (never a query string, which
-    carries a signed URL's credentials, nor a ``user:password@``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def client_closed() -> ClientClosedError:

@@ -16,7 +16,7 @@ import httpx
 from .._config import KEEPALIVE_EXPIRY
 from .._errors import SpeedPixError
 from .._redact import protect_http_logs, redact_url
-from .decoding import ACCEPT_ENCODING, Decoder, UndecodableBody, read_decoded
+from .decoding import ACCEPT_ENCODING, UndecodableBody, inflated_here, read_decoded
 from .http import (
     Answer,
     client_closed,
@@ -124,9 +124,7 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
 
     encoding = response.headers.get("content-encoding")
     try:
-        try:
-            Decoder(encoding)
-        except UndecodableBody:
+        if not inflated_here(encoding):
             # An encoding we did not ask for (br, zstd): httpx inflates it, a chunk at a time.
             return await read_decoded(response.aiter_bytes(), None, limit, over)
         return await read_decoded(response.aiter_raw(), encoding, limit, over)
@@ -247,6 +245,23 @@ class HttpxBackend:
         except httpx.TransportError as exc:
             raise connection_error(request, exc) from exc
 
+    @contextlib.asynccontextmanager
+    async def _opened(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+        """``request`` sent, its response open (body unread) until the block ends; a place in
+        the gate held for as long."""
+        gate = self._gate
+        if gate is not None:
+            await self._enter(gate, request)
+        try:
+            response = await self._send(request)
+            try:
+                yield response
+            finally:
+                await response.aclose()
+        finally:
+            if gate is not None:
+                gate.release()
+
     async def _exchange(
         self,
         method: str,
@@ -256,38 +271,16 @@ class HttpxBackend:
         timeout: httpx.Timeout,
         limit: int,
     ) -> Answer:
-        request = self._build(method, url, headers, content, timeout)
-        gate = self._gate
-        if gate is not None:
-            await self._enter(gate, request)
-        try:
-            response = await self._send(request)
-            try:
-                body = await read_capped(response, limit)
-            finally:
-                await response.aclose()
-        finally:
-            if gate is not None:
-                gate.release()
+        async with self._opened(self._build(method, url, headers, content, timeout)) as response:
+            body = await read_capped(response, limit)
         return Answer(response.status_code, response.headers, body)
 
     @contextlib.asynccontextmanager
     async def stream(
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
     ) -> AsyncIterator[_Stream]:
-        request = self._build(method, url, headers, None, timeout)
-        gate = self._gate
-        if gate is not None:
-            await self._enter(gate, request)
-        try:
-            response = await self._send(request)
-            try:
-                yield _Stream(response)
-            finally:
-                await response.aclose()
-        finally:
-            if gate is not None:
-                gate.release()
+        async with self._opened(self._build(method, url, headers, None, timeout)) as response:
+            yield _Stream(response)
 
     async def aclose(self) -> None:
         if self.owns_client:

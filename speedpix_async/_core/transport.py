@@ -22,7 +22,6 @@ import httpx
 from .._config import RetryPolicy
 from .._errors import (
     APIConnectionError,
-    ClientClosedError,
     InputError,
     ResponseValidationError,
     SpeedPixError,
@@ -30,7 +29,7 @@ from .._errors import (
 )
 from .._redact import redact_text
 from .._signing import QueryParams, Signature
-from .http import HttpBackend, Response
+from .http import HttpBackend, Response, client_closed
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_http_date
 from .waiting import Deadline, DeadlineExceeded
 
@@ -200,10 +199,7 @@ class Transport:
 
     def check_open(self) -> None:
         if self._closed:
-            raise ClientClosedError(
-                "this client is closed; create a new client (or keep using it inside its "
-                "'async with' block)"
-            )
+            raise client_closed()
 
     async def call(
         self,

@@ -55,7 +55,6 @@ MAX_CONCURRENCY = 10_000
 SUBMITS_IN_FLIGHT = 16
 
 BatchInputs = Iterable[Any] | AsyncIterable[Any]
-"""Gives tasks whose pool allows N connections at once, and how to release that pool."""
 
 
 async def _each(inputs: BatchInputs) -> AsyncIterator[Any]:
@@ -155,7 +154,6 @@ class AsyncBatch:
     async def _results(self) -> AsyncIterator[BatchResult]:
         # Opened (and checked) before anything is sent; closed when the batch ends however.
         journal = self._journal = await anyio.to_thread.run_sync(self._open_journal)
-        tasks = self._tasks
         # Submits are paced: a burst of thousands would queue for connections ahead of the
         # polls of the predictions already running, and those would come back late.
         self._submitting = anyio.Semaphore(SUBMITS_IN_FLIGHT)
@@ -166,7 +164,7 @@ class AsyncBatch:
         broken: list[BaseException] = []
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._feed, tasks, group, send, slots, broken)
+                group.start_soon(self._feed, group, send, slots, broken)
                 async with receive:
                     try:
                         async for result in receive:
@@ -188,7 +186,6 @@ class AsyncBatch:
 
     async def _feed(
         self,
-        tasks: Tasks,
         group: anyio.abc.TaskGroup,
         send: MemoryObjectSendStream[BatchResult],
         slots: anyio.Semaphore,
@@ -222,7 +219,7 @@ class AsyncBatch:
                         )
                         broken.append(exc)
                         return
-                    group.start_soon(self._work, tasks, index, item, send.clone(), slots)
+                    group.start_soon(self._work, index, item, send.clone(), slots)
             finally:
                 # Close the caller's iterator (its cleanup runs) even when we are cancelled.
                 with anyio.CancelScope(shield=True):
@@ -230,7 +227,6 @@ class AsyncBatch:
 
     async def _work(
         self,
-        tasks: Tasks,
         index: int,
         item: Any,
         send: MemoryObjectSendStream[BatchResult],
@@ -238,22 +234,22 @@ class AsyncBatch:
     ) -> None:
         async with send:
             try:
-                result = await self._predict(tasks, index, item)
+                result = await self._predict(index, item)
                 await send.send(result)
             finally:
                 slots.release()
 
-    async def _predict(self, tasks: Tasks, index: int, item: Any) -> BatchResult:
+    async def _predict(self, index: int, item: Any) -> BatchResult:
         latest: list[Prediction] = []
 
         def track(snapshot: Prediction) -> None:
             latest[:] = [snapshot]
 
         try:
-            final = await self._final(tasks, index, item, track)
+            final = await self._final(index, item, track)
             if not final.succeeded:  # only a failure replayed from the journal returns here
                 raise failed(final)
-            output = tasks.typed_output(final, self._options)
+            output = self._tasks.typed_output(final, self._options)
         except Exception as exc:
             prediction = getattr(exc, "prediction", None)
             if prediction is None and latest:
@@ -261,7 +257,7 @@ class AsyncBatch:
             return BatchResult(index=index, input=item, error=exc, prediction=prediction)
         return BatchResult(index=index, input=item, output=output, prediction=final)
 
-    async def _final(self, tasks: Tasks, index: int, item: Any, track: Track) -> Prediction:
+    async def _final(self, index: int, item: Any, track: Track) -> Prediction:
         """Input ``index``'s task, run (or resumed, or replayed from the journal) to its end."""
         journal = self._journal
         entry = digest = None
@@ -275,6 +271,7 @@ class AsyncBatch:
                     "was written for, or give a new journal path"
                 )
         options = self._options
+        tasks = self._tasks
         deadline = tasks.deadline(options.wait.timeout)
         if entry is not None and entry.end is not None:
             final = replay(entry, tasks.storage)

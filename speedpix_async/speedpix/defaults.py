@@ -14,6 +14,7 @@ import asyncio
 import weakref
 from typing import Any
 
+from .._core.http import on_asyncio
 from .._errors import ConfigurationError
 from .client import AsyncSpeedPix
 from .options import FileEncodingStrategy, ProgressCallback
@@ -64,14 +65,6 @@ def get_default_client() -> AsyncSpeedPix:
     return client
 
 
-def _running_on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 async def run(
     workflow_id: str,
     input: dict[str, Any] | None = None,
@@ -106,7 +99,7 @@ async def run(
     }
     if client is not None:
         return await client.run(workflow_id, input, **kwargs)
-    if _explicit is not None or _running_on_asyncio():
+    if _explicit is not None or on_asyncio():
         return await get_default_client().run(workflow_id, input, **kwargs)
     if not wait:
         raise ConfigurationError(
