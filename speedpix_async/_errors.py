@@ -23,6 +23,7 @@ __all__ = [
     "ConfigurationError",
     "FaceCountMismatchError",
     "InputError",
+    "JournalDamagedError",
     "NonceReusedError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -93,6 +94,17 @@ class ClientClosedError(ConfigurationError):
 
 class InputError(SpeedPixError, ValueError):
     """An argument or workflow input is unusable. Raised before anything is sent."""
+
+
+class JournalDamagedError(InputError):
+    """A batch journal holds a line that is not what this SDK wrote there (edited by hand, or
+    damaged on disk). Raised when the journal is opened, before anything is sent or written;
+    ``path`` and ``line`` (1-based) say where."""
+
+    def __init__(self, message: str, *, path: str, line: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
 
 
 class UnsupportedOperationError(SpeedPixError, NotImplementedError):

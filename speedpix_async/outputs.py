@@ -15,6 +15,8 @@ with the Go guide's helpers.
 from __future__ import annotations
 
 import contextvars
+import errno
+import glob
 import os
 import re
 import secrets
@@ -40,6 +42,7 @@ __all__ = [
     "ImageFile",
     "VideoFile",
     "convert_output",
+    "create_partial",
     "file_output",
     "output_from_result",
     "structure_output",
@@ -158,13 +161,16 @@ class FileOutput(str):
         """The whole file in memory (prefer :meth:`save` for large files). Retried on failure."""
         return await self._require_storage().download_bytes(str(self), DOWNLOAD_CHUNK)
 
-    async def save(self, path: str | os.PathLike[str]) -> Path:
+    async def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Download to ``path`` and return it.
 
         Streams into a temporary file next to ``path`` and renames it into place only when the
         download completed, so a failure never leaves a partial file; a download cut off
         mid-stream is retried from the start. Refuses a directory as ``path`` and does not
         create missing parent directories (nothing is written outside the path you give).
+        ``overwrite=False`` never replaces an existing file: :class:`FileExistsError` if one is
+        there when the download completes (checked atomically where the file system has hard
+        links).
         """
         target = Path(await anyio.Path(os.fspath(path)).expanduser())
         if await anyio.Path(target).is_dir():
@@ -175,18 +181,45 @@ class FileOutput(str):
                 f"cannot save to {str(target)!r}: the directory {str(parent)!r} does not exist; "
                 "create it first"
             )
+        if not overwrite and await anyio.Path(target).exists():
+            raise _exists(target)
         storage = self._require_storage()
-        temp = await anyio.to_thread.run_sync(_create_partial, target)
+        temp = await anyio.to_thread.run_sync(create_partial, target)
         try:
             # A body that ends short of its Content-Length raises in the backend.
             await storage.download_to(str(self), temp, DOWNLOAD_CHUNK)
-            await anyio.to_thread.run_sync(os.replace, temp, target)
+            await anyio.to_thread.run_sync(_put_in_place, temp, target, overwrite)
         except BaseException:
             # Shielded: a cancelled save must still remove its partial file.
             with anyio.CancelScope(shield=True):
                 await anyio.Path(temp).unlink(missing_ok=True)
             raise
         return target
+
+
+def _exists(target: Path) -> FileExistsError:
+    return FileExistsError(
+        errno.EEXIST, "not replaced (overwrite=False): a file is already there", str(target)
+    )
+
+
+def _put_in_place(temp: Path, target: Path, overwrite: bool) -> None:
+    """Rename ``temp`` to ``target``; without ``overwrite``, only if nothing is there."""
+    if overwrite:
+        os.replace(temp, target)
+        return
+    try:
+        # A hard link fails if the name exists: a no-clobber rename without a race.
+        os.link(temp, target)
+    except FileExistsError:
+        raise _exists(target) from None
+    except OSError:
+        # No hard links here (some network and FUSE file systems): check, then rename.
+        if os.path.lexists(target):
+            raise _exists(target) from None
+        os.replace(temp, target)
+        return
+    os.unlink(temp)
 
 
 def _filename(url: str, metadata: Mapping[str, Any]) -> str:
@@ -204,7 +237,7 @@ def write_atomically(target: Path, data: bytes) -> None:
             f"cannot save to {str(target)!r}: the directory {str(target.parent)!r} does not "
             "exist; create it first"
         )
-    temp = _create_partial(target)
+    temp = create_partial(target)
     try:
         temp.write_bytes(data)
         os.replace(temp, target)
@@ -221,17 +254,18 @@ def _unbound(cls: type[FileOutput], url: str, metadata: dict[str, Any]) -> FileO
 _PARTIAL_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.part")
 
 
-def leftover_partials(folder: Path) -> list[Path]:
-    """The temporary files of saves into ``folder`` that never finished (a process killed
-    mid-download cannot remove its own)."""
+def leftover_partials(folder: Path, name: str | None = None) -> list[Path]:
+    """The temporary files of saves into ``folder`` (only those of the file ``name``, if given)
+    that never finished: a process killed mid-download cannot remove its own."""
+    pattern = "*" if name is None else glob.escape(name)
     return [
         path
-        for path in folder.glob(".*.part")
+        for path in folder.glob(f".{pattern}.*.part")
         if _PARTIAL_NAME.fullmatch(path.name) and path.is_file()
     ]
 
 
-def _create_partial(target: Path) -> Path:
+def create_partial(target: Path) -> Path:
     """An empty ``.<name>.<random>.part`` next to ``target``, created exclusively.
 
     Not ``tempfile.mkstemp``: its 0600 mode would carry over to the saved file; ``os.open`` with

@@ -42,9 +42,12 @@ from .._redact import redact_url
 from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, read_decoded
 from .http import (
     Answer,
+    BeforeSend,
+    BeforeSendFailed,
     client_closed,
     connection_lost,
     could_not_connect,
+    firing_once,
     garbled,
     on_asyncio,
     refused_locally,
@@ -136,6 +139,21 @@ class _Proxies:
         return self._by_origin[origin]
 
 
+async def _connected(session: aiohttp.ClientSession, context: Any, params: object) -> None:
+    """A connection was made or taken from the pool for a request whose headers are not yet
+    written: its ``before_send`` (the request's trace context) runs now."""
+    fire = context.trace_request_ctx
+    if fire is not None:
+        await fire()
+
+
+def _before_send_trace() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_end.append(_connected)
+    config.on_connection_reuseconn.append(_connected)
+    return config
+
+
 class _WriteWatch:
     """The write timeout of a streamed upload: each piece must be taken by the connection
     within ``seconds`` of the previous one, else the exchange is cancelled.
@@ -216,13 +234,17 @@ class AiohttpBackend:
     def __init__(self, *, max_connections: int) -> None:
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        # Requests with a before_send hook go through a second session on the same pool, the
+        # only one with a trace config: aiohttp builds trace objects for every request of a
+        # traced session, a cost polls need not pay.
+        self._traced: aiohttp.ClientSession | None = None
         self._proxies = _Proxies()
         self._closed = False
 
     def __repr__(self) -> str:
         return f"<AiohttpBackend max_connections={self.max_connections}>"
 
-    def _open(self) -> aiohttp.ClientSession:
+    def _open(self, *, traced: bool = False) -> aiohttp.ClientSession:
         if self._closed:
             raise client_closed()
         session = self._session
@@ -238,16 +260,33 @@ class AiohttpBackend:
                 keepalive_timeout=KEEPALIVE_EXPIRY,
                 ssl=tls_context(),
             )
-            session = self._session = aiohttp.ClientSession(
-                connector=connector,
-                # Bodies are inflated by .decoding, under the caps.
-                auto_decompress=False,
-                # Proxies from the environment come from _Proxies.
-                trust_env=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=aiohttp.ClientTimeout(total=None),
+            session = self._session = self._session_on(connector, owner=True)
+        if not traced:
+            return session
+        if self._traced is None:
+            self._traced = self._session_on(
+                session.connector, owner=False, trace_configs=[_before_send_trace()]
             )
-        return session
+        return self._traced
+
+    @staticmethod
+    def _session_on(
+        connector: aiohttp.BaseConnector | None,
+        *,
+        owner: bool,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
+    ) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=connector,
+            connector_owner=owner,
+            # Bodies are inflated by .decoding, under the caps.
+            auto_decompress=False,
+            # Proxies from the environment come from _Proxies.
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),
+            trace_configs=trace_configs,
+        )
 
     async def _send(
         self,
@@ -256,8 +295,9 @@ class AiohttpBackend:
         headers: Mapping[str, str],
         data: Any,
         timeout: httpx.Timeout,
+        before_send: BeforeSend | None = None,
     ) -> aiohttp.ClientResponse:
-        session = self._open()
+        session = self._open(traced=before_send is not None)
         try:
             _check_headers(headers)
             target = yarl.URL(url, encoded=True)
@@ -273,7 +313,10 @@ class AiohttpBackend:
                 proxy=self._proxies(target),
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,
+                trace_request_ctx=None if before_send is None else firing_once(before_send),
             )
+        except BeforeSendFailed as failed:
+            raise failed.error from None
         except _TRANSPORT_ERRORS as exc:
             raise _failure(method, redact_url(url), exc) from exc
 
@@ -286,8 +329,9 @@ class AiohttpBackend:
         content: bytes | None,
         timeout: httpx.Timeout,
         limit: int,
+        before_send: BeforeSend | None = None,
     ) -> Answer:
-        response = await self._send(method, url, headers, content, timeout)
+        response = await self._send(method, url, headers, content, timeout, before_send)
         try:
             body = await _read(response, method, url, limit)
         finally:
@@ -327,6 +371,9 @@ class AiohttpBackend:
 
     async def aclose(self) -> None:
         self._closed = True
+        traced, self._traced = self._traced, None
+        if traced is not None:
+            await traced.close()  # its connector is the main session's, closed below
         session, self._session = self._session, None
         if session is not None:
             await session.close()

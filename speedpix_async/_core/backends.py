@@ -25,7 +25,7 @@ from typing import Literal
 import httpx
 
 from .._errors import ConfigurationError
-from .http import HttpBackend, Response, StreamResponse, on_asyncio
+from .http import BeforeSend, HttpBackend, Response, StreamResponse, on_asyncio
 from .httpx_backend import HttpxBackend, build_http_client
 
 __all__ = ["BACKENDS", "ENV_HTTP_BACKEND", "HttpBackendName", "aiohttp_installed", "open_backend"]
@@ -58,7 +58,9 @@ def _httpx(
         timeout=timeout, max_connections=max_connections, transport=transport
     )
     gate = max_connections if transport is None else None
-    return HttpxBackend(client, owns_client=True, max_in_flight=gate)
+    # httpcore reports when a request's bytes go out; other transports (ASGI, mocks) do not.
+    traced = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
+    return HttpxBackend(client, owns_client=True, max_in_flight=gate, traced=traced)
 
 
 class _Auto:
@@ -95,9 +97,16 @@ class _Auto:
         content: bytes | None,
         timeout: httpx.Timeout,
         limit: int,
+        before_send: BeforeSend | None = None,
     ) -> Response:
         return await self._backend().request(
-            method, url, headers=headers, content=content, timeout=timeout, limit=limit
+            method,
+            url,
+            headers=headers,
+            content=content,
+            timeout=timeout,
+            limit=limit,
+            before_send=before_send,
         )
 
     async def upload(

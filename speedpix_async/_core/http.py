@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -34,12 +34,15 @@ from .._redact import redact_text
 
 __all__ = [
     "Answer",
+    "BeforeSend",
+    "BeforeSendFailed",
     "HttpBackend",
     "Response",
     "StreamResponse",
     "client_closed",
     "connection_lost",
     "could_not_connect",
+    "firing_once",
     "garbled",
     "on_asyncio",
     "refused_locally",
@@ -48,6 +51,39 @@ __all__ = [
     "too_large",
     "wrong_scheme",
 ]
+
+
+BeforeSend = Callable[[], Awaitable[None]]
+"""Awaited once a request's connection is ready, just before its first byte is written (a
+batch journal records a submit there, so that "may have reached the server" is as narrow as
+it can be). If it raises, nothing was sent and the error propagates as itself."""
+
+
+class BeforeSendFailed(Exception):
+    """Internal to the backends: a ``before_send`` hook raised (``error``) from inside the HTTP
+    library, which must not mistake it for a network failure."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def firing_once(before_send: BeforeSend) -> BeforeSend:
+    """``before_send`` for an HTTP library's hook: awaited at most once (a library may report
+    several connection events for one request), its errors wrapped in
+    :class:`BeforeSendFailed`."""
+    fired = False
+
+    async def fire() -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            try:
+                await before_send()
+            except Exception as exc:
+                raise BeforeSendFailed(exc) from exc
+
+    return fire
 
 
 class Response(Protocol):
@@ -110,10 +146,11 @@ class HttpBackend(Protocol):
         content: bytes | None,
         timeout: httpx.Timeout,
         limit: int,
+        before_send: BeforeSend | None = None,
     ) -> Response:
         """Send a request with a small body and read the whole answer — at most ``limit``
         bytes once decoded, else :class:`~speedpix_async.ResponseValidationError` with
-        ``over_limit`` set."""
+        ``over_limit`` set. ``before_send``: see :data:`BeforeSend` (awaited at most once)."""
         ...
 
     async def upload(

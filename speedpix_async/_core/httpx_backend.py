@@ -7,7 +7,7 @@ import contextlib
 import http.cookiejar
 import math
 import urllib.request
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -19,9 +19,12 @@ from .._redact import protect_http_logs, redact_url
 from .decoding import ACCEPT_ENCODING, UndecodableBody, inflated_here, read_decoded
 from .http import (
     Answer,
+    BeforeSend,
+    BeforeSendFailed,
     client_closed,
     connection_lost,
     could_not_connect,
+    firing_once,
     garbled,
     refused_locally,
     timed_out,
@@ -158,6 +161,22 @@ class _Stream:
             raise connection_error(self._response.request, exc) from exc
 
 
+_HEADERS_GO_OUT = ".send_request_headers.started"
+
+
+def _trace_hook(before_send: BeforeSend) -> Callable[[str, Mapping[str, Any]], Awaitable[None]]:
+    """An httpcore trace callback that awaits ``before_send`` when the request's headers are
+    about to be written — the connection made, nothing of the request sent. (Through an
+    HTTPS proxy the tunnel's own request comes first: earlier, still before our bytes.)"""
+    fire = firing_once(before_send)
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith(_HEADERS_GO_OUT):
+            await fire()
+
+    return trace
+
+
 class HttpxBackend:
     """Requests through an :class:`httpx.AsyncClient`; closes it only if it owns it.
 
@@ -167,15 +186,26 @@ class HttpxBackend:
     predictions through one pool of 64 took 11.7 s of client CPU queued in httpcore, 7.2 s with
     this gate, 5.0 s with the gate and the pool sharded). The wait counts against the ``pool``
     timeout, as httpcore's would.
+
+    ``traced``: requests go through httpcore (our own pools, an ``httpx.AsyncHTTPTransport``),
+    which reports the moment a request's headers go out; a ``before_send`` hook runs exactly
+    then. Through anything else (an injected client, ``ASGITransport``, a mock) the hook runs
+    just before the request is handed over.
     """
 
     name = "httpx"
 
     def __init__(
-        self, client: httpx.AsyncClient, *, owns_client: bool, max_in_flight: int | None = None
+        self,
+        client: httpx.AsyncClient,
+        *,
+        owns_client: bool,
+        max_in_flight: int | None = None,
+        traced: bool = False,
     ) -> None:
         self.client = client
         self.owns_client = owns_client
+        self.traced = traced
         self._gate = None if max_in_flight is None else anyio.Semaphore(max_in_flight)
         # httpx logs each request's URL at INFO: signed upload and download URLs included.
         protect_http_logs()
@@ -202,8 +232,13 @@ class HttpxBackend:
         content: bytes | None,
         timeout: httpx.Timeout,
         limit: int,
+        before_send: BeforeSend | None = None,
     ) -> Answer:
-        return await self._exchange(method, url, headers, content, timeout, limit)
+        request = self._build(method, url, headers, content, timeout)
+        if before_send is not None and self.traced:
+            request.extensions["trace"] = _trace_hook(before_send)
+            before_send = None
+        return await self._exchange(request, limit, before_send)
 
     async def upload(
         self,
@@ -216,7 +251,7 @@ class HttpxBackend:
         limit: int,
     ) -> Answer:
         # An explicit Content-Length (in headers) keeps httpx from switching to chunked encoding.
-        return await self._exchange(method, url, headers, body, timeout, limit)
+        return await self._exchange(self._build(method, url, headers, body, timeout), limit)
 
     def _build(
         self,
@@ -242,17 +277,24 @@ class HttpxBackend:
             raise client_closed()
         try:
             return await self.client.send(request, stream=True)
+        except BeforeSendFailed as failed:
+            raise failed.error from None
         except httpx.TransportError as exc:
             raise connection_error(request, exc) from exc
 
     @contextlib.asynccontextmanager
-    async def _opened(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+    async def _opened(
+        self, request: httpx.Request, before_send: BeforeSend | None = None
+    ) -> AsyncIterator[httpx.Response]:
         """``request`` sent, its response open (body unread) until the block ends; a place in
-        the gate held for as long."""
+        the gate held for as long. ``before_send`` (untraced transports): awaited once the
+        place is held, just before the request is handed over."""
         gate = self._gate
         if gate is not None:
             await self._enter(gate, request)
         try:
+            if before_send is not None:
+                await before_send()
             response = await self._send(request)
             try:
                 yield response
@@ -263,15 +305,9 @@ class HttpxBackend:
                 gate.release()
 
     async def _exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        content: bytes | AsyncIterable[bytes] | None,
-        timeout: httpx.Timeout,
-        limit: int,
+        self, request: httpx.Request, limit: int, before_send: BeforeSend | None = None
     ) -> Answer:
-        async with self._opened(self._build(method, url, headers, content, timeout)) as response:
+        async with self._opened(request, before_send) as response:
             body = await read_capped(response, limit)
         return Answer(response.status_code, response.headers, body)
 

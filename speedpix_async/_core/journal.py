@@ -6,11 +6,15 @@ file system) finds it on the next :func:`open_journal`. Concurrent appends are c
 — one ``write`` and one ``fsync`` for every record waiting at that moment — so a batch of
 thousands of predictions pays for a few hundred syncs, not thousands.
 
-A crash can leave the last line half written (its ``append`` never returned, so nothing relied
-on it). Opening drops such a tail — the file is cut back to the end of the last complete line
-before anything new is appended — while any other line that is not a JSON object is an error:
-that file is not a journal, or someone edited it. One process at a time: opening takes an
-exclusive lock on the file where the platform has ``fcntl``.
+The first line is a header naming the kind of journal (``{"journal": kind, ...}``). Nothing
+that is not proven to be a journal of that kind is ever changed: a file whose first line is
+something else is refused untouched, whoever's it is (a results file given as the journal by
+mistake, someone's notes). A crash can leave the last line half written (its ``append`` never
+returned, so nothing relied on it); such a tail is cut off only when this process appends its
+first record — after the caller has checked the header — so a journal that belongs to another
+batch is refused untouched too. Any other line that is not a JSON object is
+:class:`~speedpix_async.JournalDamagedError`. One process at a time: opening takes an exclusive
+lock on the file where the platform has ``fcntl``.
 """
 
 from __future__ import annotations
@@ -24,18 +28,31 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .._errors import InputError
+from .._errors import InputError, JournalDamagedError
 
-__all__ = ["Journal", "open_journal"]
+__all__ = ["Journal", "Opened", "open_journal"]
+
+Numbered = tuple[int, dict[str, Any]]
+"""A record and its 1-based line number in the file."""
+
+
+def _line(record: Mapping[str, Any]) -> bytes:
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode() + b"\n"
 
 
 class Journal:
     """A journal open for appending. Create it with :func:`open_journal`."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(
+        self, path: Path, fd: int, *, header: Mapping[str, Any] | None, complete: int | None
+    ) -> None:
         self.path = path
         self._fd = fd
-        self._pending: list[bytes] = []
+        # Written before the first record when the file has none yet.
+        self._pending: list[bytes] = [] if header is None else [_line(header)]
+        # Where a torn last line starts, cut off before the first write (None: nothing torn).
+        self._torn_at = complete
         self._queued = 0
         self._durable = 0
         self._lock = anyio.Lock()
@@ -47,8 +64,7 @@ class Journal:
         """Write ``record`` as one line; return once it is on disk."""
         if self._fd < 0:
             raise InputError(f"journal {str(self.path)!r} is closed; nothing more can be added")
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        self._pending.append(line.encode() + b"\n")
+        self._pending.append(_line(record))
         self._queued += 1
         mine = self._queued
         async with self._lock:
@@ -56,10 +72,11 @@ class Journal:
                 return  # an earlier commit carried this record too
             chunk, self._pending = b"".join(self._pending), []
             upto = self._queued
+            torn_at, self._torn_at = self._torn_at, None
             # Shielded: once taken from the queue, the records must reach the disk (and the
             # counter must say so) even if the appending task is cancelled meanwhile.
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_write_and_sync, self._fd, chunk)
+                await anyio.to_thread.run_sync(_write_and_sync, self._fd, chunk, torn_at)
             self._durable = upto
 
     def close(self) -> None:
@@ -69,7 +86,9 @@ class Journal:
             os.close(fd)
 
 
-def _write_and_sync(fd: int, data: bytes) -> None:
+def _write_and_sync(fd: int, data: bytes, cut_at: int | None) -> None:
+    if cut_at is not None:
+        os.ftruncate(fd, cut_at)
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -77,32 +96,85 @@ def _write_and_sync(fd: int, data: bytes) -> None:
     os.fsync(fd)
 
 
-def _read(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The complete records of ``path`` and the byte length they occupy."""
-    records: list[dict[str, Any]] = []
+def _header_start(kind: str) -> bytes:
+    """How the first line of a journal of ``kind`` begins, byte for byte."""
+    return _line({"journal": kind})[:-2]  # without the closing brace and newline
+
+
+class _Reading:
+    """What :func:`_read` found: the header, the records after it, and where a torn tail
+    begins (None when the file ends with a complete line)."""
+
+    def __init__(self) -> None:
+        self.header: dict[str, Any] | None = None
+        self.records: list[Numbered] = []
+        self.torn_at: int | None = None
+
+
+def _read(path: Path, fd: int, kind: str) -> _Reading:
+    """The journal's lines, refusing a file that is not a journal of ``kind`` or is damaged."""
+    reading = _Reading()
+    start = _header_start(kind)
     good = 0
-    with path.open("rb") as file:
+    with os.fdopen(os.dup(fd), "rb") as file:
+        file.seek(0)
         for number, line in enumerate(file, 1):
             if not line.endswith(b"\n"):
-                break  # torn by a crash mid-write: its append never returned
+                # Torn by a crash mid-write (its append never returned) — if this file is a
+                # journal at all: a first line must be the beginning of our header.
+                if number == 1 and not (start.startswith(line) or line.startswith(start)):
+                    raise _not_a_journal(path, kind)
+                reading.torn_at = good
+                break
             try:
                 record = json.loads(line)
             except ValueError:
                 record = None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"line {number} of {str(path)!r} is not a journal record: the file is not a "
-                    "journal, or was edited; give a new path (or restore the file)"
+            if number == 1:
+                if not isinstance(record, dict) or record.get("journal") != kind:
+                    raise _not_a_journal(path, kind)
+                reading.header = record
+            elif isinstance(record, dict):
+                reading.records.append((number, record))
+            else:
+                raise JournalDamagedError(
+                    f"the journal {str(path)!r} is damaged at line {number}: not a JSON object "
+                    "(edited, or damaged on disk); restore the file, delete that line, or give "
+                    "a new journal path — nothing was sent or changed",
+                    path=str(path),
+                    line=number,
                 )
-            records.append(record)
             good += len(line)
-    return records, good
+    return reading
 
 
-def open_journal(path: str | os.PathLike[str]) -> tuple[Journal, list[dict[str, Any]]]:
-    """Open (creating it if needed) the journal at ``path``; also returns the records it held
-    (complete lines only), which the journal itself does not keep."""
+def _not_a_journal(path: Path, kind: str) -> InputError:
+    return InputError(
+        f"{str(path)!r} is not a journal of this kind ({kind}): its first line is something "
+        "else. It was left untouched; give a journal path of its own (a new file name)"
+    )
+
+
+class Opened:
+    """An opened journal: the :class:`Journal` to append to, and what the file held."""
+
+    def __init__(self, journal: Journal, reading: _Reading) -> None:
+        self.journal = journal
+        self.header = reading.header
+        """The header found in the file (None: a new journal)."""
+        self.records = reading.records
+        """Every complete record after the header, with its line number."""
+
+
+def open_journal(path: str | os.PathLike[str], header: Mapping[str, Any]) -> Opened:
+    """Open (creating it if needed) the journal at ``path`` for one process.
+
+    ``header["journal"]`` names the kind of journal: a file whose first line is not a header of
+    that kind is refused untouched. Whether the header found is the right one (the same batch)
+    is the caller's decision, taken before anything is appended: ``header`` itself is written
+    only when the file holds none yet, with the first record."""
     target = Path(path)
+    kind = str(header["journal"])
     if target.is_dir():
         raise InputError(f"the journal path {str(target)!r} is a directory; give a file name")
     if not target.parent.is_dir():
@@ -113,16 +185,19 @@ def open_journal(path: str | os.PathLike[str]) -> tuple[Journal, list[dict[str, 
     fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         _lock(fd, target)
-        records, good = _read(target)
-        if os.fstat(fd).st_size != good:
-            os.ftruncate(fd, good)
-            os.fsync(fd)
+        reading = _read(target, fd, kind)
         if created:
             _sync_directory(target.parent)
     except BaseException:
         os.close(fd)
         raise
-    return Journal(target, fd), records
+    journal = Journal(
+        target,
+        fd,
+        header=header if reading.header is None else None,
+        complete=reading.torn_at,
+    )
+    return Opened(journal, reading)
 
 
 def _lock(fd: int, path: Path) -> None:

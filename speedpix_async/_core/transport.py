@@ -29,7 +29,7 @@ from .._errors import (
 )
 from .._redact import redact_text
 from .._signing import QueryParams, Signature
-from .http import HttpBackend, Response, client_closed
+from .http import BeforeSend, HttpBackend, Response, client_closed
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_http_date
 from .waiting import Deadline, DeadlineExceeded
 
@@ -128,9 +128,10 @@ class _ClockCorrected(Exception):
 class _CallState:
     """What one logical call has been through, across its attempts."""
 
-    __slots__ = ("clock_corrected", "sent")
+    __slots__ = ("before_send", "clock_corrected", "sent")
 
-    def __init__(self) -> None:
+    def __init__(self, before_send: BeforeSend | None) -> None:
+        self.before_send = before_send
         self.sent = False
         """Whether the current attempt's request may be on the wire (read when a deadline
         strikes mid-call)."""
@@ -211,17 +212,20 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         params: QueryParams | None = None,
         deadline: Deadline | None = None,
+        before_send: BeforeSend | None = None,
     ) -> Reply:
         """Send one logical call (with retries) and return the read payload.
 
         ``body`` is serialized once, here (``bytes`` are sent as they are; ``None`` sends no
         body). ``headers`` are added after signing and are not signed. With a ``deadline``, the
         whole call (attempts and the waits between them) ends when it passes, raising
-        :class:`~.deadline.DeadlineExceeded` that says whether a request was on the wire.
+        :class:`~.waiting.DeadlineExceeded` that says whether a request was on the wire.
+        ``before_send`` is awaited when an attempt's connection is ready, just before its
+        bytes go out (see :data:`~.http.BeforeSend`).
         """
         self.check_open()
         payload = body if body is None or isinstance(body, bytes) else dump_json(body)
-        state = _CallState()
+        state = _CallState(before_send)
         if deadline is None:
             return await self._attempts(method, path, payload, headers, params, idempotent, state)
         with deadline.scope():
@@ -296,6 +300,7 @@ class Transport:
                 content=payload,
                 timeout=self.timeout,
                 limit=self.profile.max_body,
+                before_send=state.before_send,
             )
         except APIConnectionError as exc:
             state.sent = exc.request_sent

@@ -650,15 +650,18 @@ class FileOutput(SyncFileBase):
         """The whole file in memory (prefer :meth:`save` for large files). Retried on failure."""
         return self._runner.call(self._async.read)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Download to ``path`` and return it.
 
         Streams into a temporary file next to ``path`` and renames it into place only when the
         download completed, so a failure never leaves a partial file; a download cut off
         mid-stream is retried from the start. Refuses a directory as ``path`` and does not
         create missing parent directories (nothing is written outside the path you give).
+        ``overwrite=False`` never replaces an existing file: :class:`FileExistsError` if one is
+        there when the download completes (checked atomically where the file system has hard
+        links).
         """
-        return self._runner.call(self._async.save, path)
+        return self._runner.call(self._async.save, path, overwrite=overwrite)
 
 
 class ImageFile(FileOutput):

@@ -1,9 +1,10 @@
 """``speedpix batch``: one prediction per line of a JSON-lines file, surviving a crash.
 
-Results are appended to ``--out`` as they finish, one JSON line per input. The journal
-(``--journal``, default ``<out>.journal``) is the durable record: each run rewrites ``--out``
-from it (results of earlier runs first), so after ``kill -9`` the same command completes the
-batch with nothing submitted twice and every result present once.
+The journal (``--journal``, default ``<out>.journal``) is the durable record; it is opened,
+locked and checked before anything is written or sent. Each run writes every input's result —
+earlier runs' replayed from the journal — to a temporary file renamed to ``--out`` at the end
+(:mod:`._results`), so after ``kill -9`` the same command completes the batch with nothing
+submitted twice and every result present once, and no run ever leaves ``--out`` truncated.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import click
 
 from .. import AsyncSpeedPix, BatchResult
@@ -20,6 +22,7 @@ from .._errors import InputError
 from ..speedpix.batch import check_shard
 from ._display import BatchDisplay, Display, to_json
 from ._files import remove_partials, save_files
+from ._results import ResultsFile, check_paths
 from ._runtime import json_option, run_async
 from ._speedpix import timeout_option
 from ._values import read_json_lines
@@ -60,6 +63,13 @@ def result_line(result: BatchResult, files: list[Path] | None) -> dict[str, Any]
     return line
 
 
+def _prepare_files_dir(folder: Path) -> None:
+    """Create ``--files-dir``; drop the partial downloads a killed run left there (only once
+    the journal is locked: a batch refused as a duplicate must not delete a live run's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_partials(folder)
+
+
 @click.command()
 @click.argument("workflow")
 @click.argument("inputs", type=click.Path(dir_okay=False, path_type=Path))
@@ -67,7 +77,8 @@ def result_line(result: BatchResult, files: list[Path] | None) -> dict[str, Any]
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="JSON-lines file of results, one per input (rewritten from the journal on a re-run)",
+    help="JSON-lines file of results, one per input, written when the run ends (a re-run "
+    "rewrites it with every result; an existing file the batch did not write is never replaced)",
 )
 @click.option("--concurrency", type=int, default=8, show_default=True)
 @click.option(
@@ -113,15 +124,11 @@ def batch(
     """Run WORKFLOW once per line of INPUTS (a JSON object per line); re-run the same command
     after a crash to finish the batch."""
     display = Display(json_mode=json_mode)
+    journal_path = journal or out.with_name(out.name + ".journal")
+    check_paths(inputs, out, journal_path)
     items = read_json_lines(inputs)
     where = parse_shard(shard)
     mine = len(items) if where is None else len(range(where[0] - 1, len(items), where[1]))
-    if files_dir is not None:
-        files_dir.mkdir(parents=True, exist_ok=True)
-        remove_partials(files_dir)
-    if not out.parent.is_dir():
-        raise InputError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
-    journal_path = journal or out.with_name(out.name + ".journal")
 
     # A batch is the fan-out the aiohttp backend is for; SPEEDPIX_HTTP_BACKEND still decides
     # when it is set. (No respx mock can be in play in a command, so "auto" is safe here.)
@@ -142,33 +149,57 @@ def batch(
                 shard=where,
             )
             progress = BatchDisplay(display, total=mine, concurrency=results.concurrency)
-            # Rewritten whole each run: the journal replays earlier runs' results into it.
-            with out.open("w", encoding="utf-8") as sink, progress.shown():
-                async with results as each:
-                    async for result in each:
-                        files = None
-                        if result.ok and files_dir is not None:
-                            files = await save_files(
-                                result.output,
-                                files_dir,
-                                prefix=f"{result.index}-",
-                                keep_existing=True,
-                            )
-                        sink.write(to_json(result_line(result, files)) + "\n")
-                        sink.flush()
-                        progress.add(ok=result.ok)
+            # Entering opens, locks and checks the journal: nothing is written before.
+            async with results as each:
+                assert results.journal is not None
+                if files_dir is not None:
+                    await anyio.to_thread.run_sync(_prepare_files_dir, files_dir)
+                sink = await ResultsFile.open(out, results.journal)
+                if sink.renamed:
+                    display.note(
+                        f"{out} exists and was not written by this batch; it is left alone and "
+                        f"the results go to {sink.target}"
+                    )
+                try:
+                    with progress.shown():
+                        async for result in each:
+                            files = None
+                            if result.ok and files_dir is not None:
+                                files = await save_files(
+                                    result.output,
+                                    files_dir,
+                                    prefix=f"{result.index}-",
+                                    keep_existing=True,
+                                )
+                            sink.write(to_json(result_line(result, files)))
+                            progress.add(ok=result.ok)
+                except BaseException:
+                    kept = sink.abandon()
+                    where_now = (
+                        f"{sink.lines} results so far are in {sink.target}"
+                        if kept
+                        else f"{sink.target} still holds the previous run's results"
+                    )
+                    display.alert(
+                        f"stopped: {where_now}; every finished result is in the journal "
+                        f"{journal_path}. Run the same command again to finish the batch and "
+                        "write all results (nothing finished is run again)"
+                    )
+                    raise
+                sink.commit()
         summary = {
             "inputs": mine,
             "succeeded": progress.succeeded,
             "failed": progress.failed,
-            "results": str(out),
+            "results": str(sink.target),
             "journal": str(journal_path),
         }
         if json_mode:
             display.result(summary)
         else:
             display.note(
-                f"{progress.succeeded} succeeded, {progress.failed} failed; results in {out}"
+                f"{progress.succeeded} succeeded, {progress.failed} failed; results in "
+                f"{sink.target}"
             )
         return 0 if progress.failed == 0 else 1
 

@@ -61,6 +61,11 @@ class Display:
         if not self.json_mode:
             self.err.print(text, markup=False)
 
+    def alert(self, text: str) -> None:
+        """A note on stderr that ``--json`` does not silence (what keeps running, what to do
+        next): stdout stays the one JSON document."""
+        self.err.print(text, markup=False)
+
     @contextmanager
     def task(self, label: str) -> Iterator[TaskBar]:
         """A progress display for one waited-on task or job."""

@@ -39,7 +39,7 @@ from .._core.journal import open_journal
 from .._errors import InputError, PredictionFailedError, SubmitOutcomeUnknownError
 from .._validate import check_identifier
 from ..models import BatchResult, Prediction, TaskStatus
-from .journal import BatchJournal, fingerprint, replay
+from .journal import BatchJournal, fingerprint, header, replay
 from .options import RunOptions
 from .tasks import Tasks, Track, failed
 
@@ -120,6 +120,10 @@ class AsyncBatch:
         return self._results()
 
     async def __aenter__(self) -> AsyncIterator[BatchResult]:
+        # The journal is opened, locked and checked here, before the caller writes anything
+        # (the command line creates its results file only after this), and before anything
+        # is sent.
+        await self._ensure_journal()
         self._iterator = self._results()
         return self._iterator
 
@@ -133,10 +137,22 @@ class AsyncBatch:
             # Closing the generator here, in the task that iterated it, exits its task group
             # properly: unfinished predictions are cancelled (the server tasks run on).
             await self._iterator.aclose()  # type: ignore[attr-defined]
+        elif self._journal is not None:
+            self._journal.close()
 
-    def _open_journal(self) -> BatchJournal | None:
-        if self._journal_path is None:
-            return None
+    @property
+    def journal(self) -> BatchJournal | None:
+        """The batch's open journal (``journal=``), once ``async with`` has entered (or
+        iteration has begun); None without one."""
+        return self._journal
+
+    async def _ensure_journal(self) -> BatchJournal | None:
+        if self._journal is None and self._journal_path is not None:
+            self._journal = await anyio.to_thread.run_sync(self._open_journal)
+        return self._journal
+
+    def _open_journal(self) -> BatchJournal:
+        assert self._journal_path is not None
         options = self._options.submit
         shard = self._shard
         identity = {
@@ -144,16 +160,17 @@ class AsyncBatch:
             "version_id": options.version_id,
             "shard": None if shard == (1, 1) else f"{shard[0]}/{shard[1]}",
         }
-        journal, records = open_journal(self._journal_path)
+        expected = header(self._workflow_id, identity)
+        opened = open_journal(self._journal_path, expected)
         try:
-            return BatchJournal(journal, records, self._workflow_id, identity)
+            return BatchJournal(opened, expected)
         except BaseException:
-            journal.close()
+            opened.journal.close()
             raise
 
     async def _results(self) -> AsyncIterator[BatchResult]:
         # Opened (and checked) before anything is sent; closed when the batch ends however.
-        journal = self._journal = await anyio.to_thread.run_sync(self._open_journal)
+        journal = await self._ensure_journal()
         # Submits are paced: a burst of thousands would queue for connections ahead of the
         # polls of the predictions already running, and those would come back late.
         self._submitting = anyio.Semaphore(SUBMITS_IN_FLIGHT)
@@ -312,8 +329,8 @@ class AsyncBatch:
                     # A definite answer (or no send at all): no task exists, a re-run may retry.
                     await journal.rejected(index)
                 raise
-            if journal is not None:
-                await journal.submitted(index, snapshot.id)
+            if journal is not None and digest is not None:
+                await journal.submitted(index, digest, snapshot.id)
             fresh = True
         track(snapshot)
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .._converter import register_wire_models, structure, unstructure
+from .._core.http import BeforeSend
 from .._core.retry import OutcomeUnknown
 from .._core.transport import Reply, Transport
 from .._core.waiting import Deadline, DeadlineExceeded
@@ -155,11 +156,17 @@ class Endpoints:
         self.transport = transport
 
     async def submit(
-        self, request: PromptRequest, *, resource_config_id: str | None, deadline: Deadline
+        self,
+        request: PromptRequest,
+        *,
+        resource_config_id: str | None,
+        deadline: Deadline,
+        before_send: BeforeSend | None = None,
     ) -> tuple[PromptResponse, Reply]:
         """Submit a task. Never sends it twice: a lost answer raises
         :class:`~speedpix_async.SubmitOutcomeUnknownError`, a deadline that strikes while the
-        request is on the wire :class:`~speedpix_async.SubmitTimeoutError`."""
+        request is on the wire :class:`~speedpix_async.SubmitTimeoutError`. ``before_send``
+        runs when the request is about to go out (see :data:`~.._core.http.BeforeSend`)."""
         headers = (
             None if resource_config_id is None else {RESOURCE_CONFIG_HEADER: resource_config_id}
         )
@@ -171,6 +178,7 @@ class Endpoints:
                 idempotent=False,
                 headers=headers,
                 deadline=deadline,
+                before_send=before_send,
             )
         except OutcomeUnknown as lost:
             raise SubmitOutcomeUnknownError(

@@ -32,15 +32,24 @@ from typing import Any
 import attrs
 
 from .._converter import structure, unstructure
-from .._core.journal import Journal
+from .._core.journal import Opened
 from .._core.storage import Storage
-from .._errors import InputError
+from .._errors import InputError, JournalDamagedError, SpeedPixError
 from ..models import Prediction, TaskResult, TaskStatus
 from ..outputs import output_from_result
 
-__all__ = ["FORMAT", "BatchJournal", "Entry", "fingerprint", "replay"]
+__all__ = ["FORMAT", "BatchJournal", "Entry", "fingerprint", "header", "replay"]
 
 FORMAT = "speedpix_async.run_many/1"
+
+
+@attrs.frozen
+class Ended:
+    """An ``end`` record, read and checked: the final snapshot (no output yet) and the raw
+    result it was built from."""
+
+    snapshot: Prediction
+    result: TaskResult | None
 
 
 @attrs.frozen
@@ -49,7 +58,7 @@ class Entry:
 
     fingerprint: str
     task_id: str | None = None
-    end: Mapping[str, Any] | None = None
+    end: Ended | None = None
 
 
 def _canonical(value: Any) -> Any:
@@ -67,34 +76,93 @@ def fingerprint(item: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _header(workflow_id: str, identity: Mapping[str, Any]) -> dict[str, Any]:
+def header(workflow_id: str, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The first line of a batch's journal: what makes two batches the same batch."""
     return {"journal": FORMAT, "workflow_id": workflow_id, **identity}
 
 
-class BatchJournal:
-    """The journal of one batch: what earlier runs recorded, and the records of this one."""
+class _Damaged(Exception):
+    """Internal: a record that is not what this module writes (the reason is the message)."""
 
-    def __init__(
-        self,
-        journal: Journal,
-        records: list[dict[str, Any]],
-        workflow_id: str,
-        identity: Mapping[str, Any],
-    ) -> None:
-        self._journal = journal
-        expected = _header(workflow_id, identity)
-        if records and records[0] != expected:
-            found = records[0]
+
+def _text(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value:
+        raise _Damaged(f"{key!r} is not a non-empty string")
+    return value
+
+
+def _optional(end: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = end.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise _Damaged(f"end.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _ended(record: Mapping[str, Any]) -> Ended:
+    """An ``end`` record as the snapshot it describes; :class:`_Damaged` if it is not one."""
+    end = record["end"]
+    if not isinstance(end, dict):
+        raise _Damaged("'end' is not an object")
+    created = _optional(end, "created_at", str)
+    try:
+        created_at = _dt.datetime.fromisoformat(created) if created else None
+    except ValueError:
+        raise _Damaged("end.created_at is not a date") from None
+    status = TaskStatus(_text(end, "status"))
+    estimate = _optional(end, "estimated_duration", (int, float))
+    snapshot = Prediction(
+        id=_text(end, "id"),
+        status=status,
+        workflow_id=_optional(end, "workflow_id", str),
+        alias_id=_optional(end, "alias_id", str),
+        version_id=_optional(end, "version_id", str),
+        estimated_duration=estimate,
+        error=_optional(end, "error", str),
+        error_code=_optional(end, "error_code", str),
+        api_invoke_id=_optional(end, "api_invoke_id", str),
+        created_at=created_at,
+    )
+    raw = record.get("result")
+    if raw is None:
+        return Ended(snapshot, None)
+    try:
+        result = structure(raw, TaskResult, what="the journaled result")
+    except SpeedPixError as exc:
+        raise _Damaged(str(exc)) from None
+    return Ended(snapshot, result)
+
+
+class BatchJournal:
+    """The journal of one batch: what earlier runs recorded, and the records of this one.
+
+    Built from an opened journal whose header was not yet checked: a journal of another batch
+    is refused here, and every record is checked (:class:`~speedpix_async.JournalDamagedError`
+    names the first bad line) before this batch sends or writes anything."""
+
+    def __init__(self, opened: Opened, expected: Mapping[str, Any]) -> None:
+        journal = opened.journal
+        if opened.header is not None and opened.header != expected:
             raise InputError(
                 f"the journal {str(journal.path)!r} belongs to another batch "
-                f"({_describe(found)}), not this one ({_describe(expected)}); give a new journal "
-                "path, or run the batch it was written for"
+                f"({_describe(opened.header)}), not this one ({_describe(expected)}); it was "
+                "left untouched — give a new journal path, or run the batch it was written for"
             )
+        self._journal = journal
         self._entries: dict[int, Entry] = {}
-        for record in records[1:]:
-            self._apply(record)
-        self._needs_header = not records
-        self._expected = expected
+        self._owned: set[str] = set()
+        for number, record in opened.records:
+            try:
+                self._apply(record)
+            except (_Damaged, KeyError, ValueError, TypeError) as exc:
+                raise JournalDamagedError(
+                    f"the journal {str(journal.path)!r} is damaged at line {number}: "
+                    f"{_reason(exc)} (edited, or damaged on disk). Nothing was sent or changed; "
+                    "restore the file, or delete that line (the input is then resumed by its "
+                    "task id if an earlier line names one, else submitted again)",
+                    path=str(journal.path),
+                    line=number,
+                ) from None
 
     @property
     def path(self) -> str:
@@ -104,32 +172,40 @@ class BatchJournal:
         return self._entries.get(index)
 
     def _apply(self, record: Mapping[str, Any]) -> None:
-        index = record.get("i")
-        if not isinstance(index, int):
+        if "results" in record:
+            self._owned.add(_text(record, "results"))
             return
+        index = record.get("i")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise _Damaged("no input index 'i'")
         known = self._entries.get(index)
         if "submit" in record:
-            self._entries[index] = Entry(fingerprint=str(record["submit"]))
+            self._entries[index] = Entry(fingerprint=_text(record, "submit"))
         elif "rejected" in record:
             self._entries.pop(index, None)
-        elif known is not None and "task" in record:
-            self._entries[index] = attrs.evolve(known, task_id=str(record["task"]))
-        elif known is not None and isinstance(record.get("end"), dict):
-            self._entries[index] = attrs.evolve(known, end=record)
+        elif known is None:
+            raise _Damaged(f"a record for input {index} before its submit record")
+        elif "task" in record:
+            self._entries[index] = attrs.evolve(known, task_id=_text(record, "task"))
+        elif "end" in record:
+            self._entries[index] = attrs.evolve(known, end=_ended(record))
+        else:
+            raise _Damaged("not a record this SDK writes")
 
     async def _append(self, record: dict[str, Any]) -> None:
-        if self._needs_header:
-            self._needs_header = False
-            await self._journal.append(self._expected)
         await self._journal.append(record)
         self._apply(record)
 
     async def submitting(self, index: int, digest: str) -> None:
-        """Input ``index`` is about to be submitted."""
+        """Input ``index``'s submit is about to go out."""
         await self._append({"i": index, "submit": digest})
 
-    async def submitted(self, index: int, task_id: str) -> None:
-        """Input ``index`` became task ``task_id``."""
+    async def submitted(self, index: int, digest: str, task_id: str) -> None:
+        """Input ``index`` became task ``task_id``. (Its submit record is normally written by
+        :meth:`submitting` as the request goes out; should an HTTP stack not have reported
+        that moment, it is written now, so the task is never orphaned.)"""
+        if index not in self._entries:
+            await self._append({"i": index, "submit": digest})
         await self._append({"i": index, "task": task_id})
 
     async def rejected(self, index: int) -> None:
@@ -154,6 +230,16 @@ class BatchJournal:
         result = unstructure(final.result) if final.result is not None else None
         await self._append({"i": index, "end": end, "result": result})
 
+    def owns(self, path: str | os.PathLike[str]) -> bool:
+        """Whether this batch created the file at ``path`` (see :meth:`own`)."""
+        return _absolute(path) in self._owned
+
+    async def own(self, path: str | os.PathLike[str]) -> None:
+        """Record that this batch created the file at ``path`` (a results file), so a re-run
+        may replace it — and never replaces a file it did not create."""
+        if not self.owns(path):
+            await self._append({"results": _absolute(path)})
+
     def close(self) -> None:
         self._journal.close()
 
@@ -162,31 +248,24 @@ def replay(entry: Entry, storage: Storage | None) -> Prediction:
     """The final snapshot an ended entry recorded, its output converted as a fresh result's
     would be (file URLs bound to ``storage``)."""
     assert entry.end is not None
-    end = entry.end["end"]
-    created = end.get("created_at")
-    status = TaskStatus(end["status"])
-    snapshot = Prediction(
-        id=end["id"],
-        status=status,
-        workflow_id=end.get("workflow_id"),
-        alias_id=end.get("alias_id"),
-        version_id=end.get("version_id"),
-        estimated_duration=end.get("estimated_duration"),
-        created_at=_dt.datetime.fromisoformat(created) if created else None,
-    )
-    raw = entry.end.get("result")
-    if raw is not None:
-        result = structure(raw, TaskResult, what="a journaled result")
-        output = output_from_result(result, storage) if status == TaskStatus.SUCCEEDED else None
-        snapshot = snapshot.with_result(result, output, None)
-    return attrs.evolve(
-        snapshot,
-        status=status,
-        error=end.get("error"),
-        error_code=end.get("error_code"),
-        api_invoke_id=end.get("api_invoke_id"),
-    )
+    snapshot, result = entry.end.snapshot, entry.end.result
+    if result is None:
+        return snapshot
+    succeeded = snapshot.status == TaskStatus.SUCCEEDED
+    output = output_from_result(result, storage) if succeeded else None
+    # The recorded status stands (with_result takes the result's, which may be older).
+    return attrs.evolve(snapshot.with_result(result, output, None), status=snapshot.status)
 
 
-def _describe(header: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key} {value!r}" for key, value in header.items() if key != "journal")
+def _absolute(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(path)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!r} field"
+    return str(exc) or type(exc).__name__
+
+
+def _describe(found: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key} {value!r}" for key, value in found.items() if key != "journal")

@@ -13,12 +13,13 @@ from the loop as a final snapshot with ``error`` set and is raised here as
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from .._config import PollPolicy
+from .._core.http import BeforeSend
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
 from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
@@ -84,12 +85,14 @@ class Tasks:
         options: SubmitOptions,
         deadline: Deadline,
         *,
-        before_send: Callable[[], Awaitable[None]] | None = None,
+        before_send: BeforeSend | None = None,
     ) -> Prediction:
         """Prepare the input (uploading its files) and submit one task, within ``deadline``.
 
-        ``before_send`` is awaited once the input is ready, just before ``comfy_prompt`` goes
-        out (a batch journal records the submit there)."""
+        ``before_send`` is awaited once the input is ready and the connection that carries
+        ``comfy_prompt`` is made, just before its bytes go out (a batch journal records the
+        submit there: a process killed earlier — during uploads, backend start-up or the
+        connect — has sent nothing, and the re-run submits the input)."""
         check_identifier("workflow_id", workflow_id)
         inputs: dict[str, Any] | None = None
         with deadline.scope():
@@ -115,11 +118,12 @@ class Tasks:
             randomise_seeds=options.randomise_seeds,
             return_temp_files=options.return_temp_files,
         )
-        if before_send is not None:
-            await before_send()
         created_at = _dt.datetime.now(_dt.timezone.utc)
         submitted, reply = await self.endpoints.submit(
-            request, resource_config_id=options.resource_config_id, deadline=deadline
+            request,
+            resource_config_id=options.resource_config_id,
+            deadline=deadline,
+            before_send=before_send,
         )
         estimate = submitted.estimated_duration_in_seconds
         return Prediction(

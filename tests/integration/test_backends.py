@@ -5,6 +5,7 @@ every backend over a real socket."""
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import os
 import socket
@@ -234,3 +235,33 @@ async def test_a_closed_client_says_so(server: LoopbackServer) -> None:
     await client.aclose()  # twice is fine
     with pytest.raises(ClientClosedError):
         await client.predictions.get("t-1")
+
+
+# ---------------------------------------------------------------------- journaled submits
+
+
+async def test_a_journaled_submit_is_recorded_only_once_its_connection_is_made(
+    server: LoopbackServer, http_backend: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.journal"
+    inputs = [{"value": n} for n in range(6)]
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    async with AsyncSpeedPix(
+        server.emulator.app_key, server.emulator.app_secret, endpoint=unreachable,
+        retry_policy=FAST_RETRY,
+    ) as client:  # fmt: skip
+        failed = [r async for r in client.run_many("wf-echo", inputs, journal=journal)]
+    assert all(isinstance(r.error, APIConnectionError) for r in failed)
+    assert all(not r.error.request_sent for r in failed if isinstance(r.error, APIConnectionError))
+    assert b'"submit"' not in journal.read_bytes(), "nothing went out, nothing was recorded"
+
+    async with server.client(retry_policy=FAST_RETRY) as client:
+        done = [r async for r in client.run_many("wf-echo", inputs, journal=journal)]
+        assert client.http_backend == http_backend
+    assert all(r.ok for r in done)
+    records = [json.loads(line) for line in journal.read_text().splitlines()[1:]]
+    for index in range(6):
+        kinds = [next(k for k in ("submit", "task", "end") if k in r) for r in records
+                 if r.get("i") == index]  # fmt: skip
+        assert kinds == ["submit", "task", "end"], (index, kinds)
+    assert server.emulator.stats.tasks_created == 6

@@ -14,6 +14,7 @@ from speedpix_async import (
     BatchResult,
     FileOutput,
     InputError,
+    JournalDamagedError,
     PredictionFailedError,
     SubmitOutcomeUnknownError,
 )
@@ -156,25 +157,103 @@ async def test_a_journal_refuses_another_batch_and_changed_inputs(
     assert emulator.stats.tasks_created == 2
 
 
+HEADER = {"journal": FORMAT, "workflow_id": "wf-echo"}
+
+
 async def test_one_process_per_journal(tmp_path: Path) -> None:
     path = tmp_path / "locked.journal"
-    held, _ = open_journal(path)
+    held = open_journal(path, HEADER)
     try:
         with pytest.raises(InputError, match="in use by another process"):
-            open_journal(path)
+            open_journal(path, HEADER)
     finally:
-        held.close()
-    again, records = open_journal(path)
-    again.close()
-    assert records == []
+        held.journal.close()
+    again = open_journal(path, HEADER)
+    again.journal.close()
+    assert again.header is None
+    assert again.records == []
 
 
-async def test_a_line_that_is_not_a_record_is_refused(tmp_path: Path) -> None:
+async def test_a_line_that_is_not_a_record_is_refused_as_damage(tmp_path: Path) -> None:
     path = tmp_path / "edited.journal"
-    path.write_text('{"journal": "x"}\nnot json\n{"i": 1}\n')
-    with pytest.raises(InputError, match=r"line 2 .* is not a journal record"):
-        open_journal(path)
-    assert path.read_text().endswith('{"i": 1}\n'), "nothing was cut"
+    text = json.dumps(HEADER) + '\nnot json\n{"i": 1}\n'
+    path.write_text(text)
+    with pytest.raises(JournalDamagedError, match=r"damaged at line 2") as caught:
+        open_journal(path, HEADER)
+    assert caught.value.line == 2
+    assert path.read_text() == text, "nothing was cut"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"note": "first"}\n{"note": "last, no newline"}',  # a JSON-lines file of someone's
+        b"plain text without a newline",
+        b'{"journal": "another.kind/1"}\n{"i": 0',
+    ],
+)
+async def test_a_file_that_is_not_this_kind_of_journal_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="not a journal of this kind") as caught:
+        open_journal(path, HEADER)
+    assert not isinstance(caught.value, JournalDamagedError)
+    assert path.read_bytes() == content, "not a byte changed"
+
+
+async def test_a_torn_tail_is_cut_only_when_this_batch_appends(tmp_path: Path) -> None:
+    path = tmp_path / "torn.journal"
+    complete = json.dumps(HEADER, separators=(",", ":")) + '\n{"i":0,"submit":"ab"}\n'
+    path.write_text(complete + '{"i":0,"ta')
+    opened = open_journal(path, HEADER)
+    assert opened.header == HEADER
+    assert opened.records == [(2, {"i": 0, "submit": "ab"})]
+    assert path.read_text().endswith('{"i":0,"ta'), "reading cut nothing"
+    await opened.journal.append({"i": 0, "task": "t-1"})
+    opened.journal.close()
+    assert path.read_text() == complete + '{"i":0,"task":"t-1"}\n'
+
+
+async def test_another_batchs_journal_with_a_torn_tail_is_refused_untouched(
+    client: AsyncSpeedPix, emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "other.journal"
+    await _collect(client, "wf-echo", [{"value": 1}], journal=journal)
+    content = journal.read_bytes() + b'{"i":1,"sub'
+    journal.write_bytes(content)
+    with pytest.raises(InputError, match="belongs to another batch"):
+        await _collect(client, "wf-sleep", [{"seconds": 0}], journal=journal)
+    assert journal.read_bytes() == content
+    assert emulator.stats.tasks_created == 1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda end: end.pop("status"),
+        lambda end: end.update(id=7),
+        lambda end: end.update(created_at="yesterday"),
+        lambda end: end.update(estimated_duration="soon"),
+    ],
+)
+async def test_a_damaged_end_record_is_a_typed_error_naming_its_line(
+    client: AsyncSpeedPix, emulator: Emulator, tmp_path: Path, damage: Any
+) -> None:
+    journal = tmp_path / "damaged.journal"
+    inputs = [{"value": n} for n in range(3)]
+    await _collect(client, "wf-echo", inputs, journal=journal)
+    records = _records(journal)
+    number = next(n for n, r in enumerate(records, 1) if "end" in r and r["i"] == 1)
+    damage(records[number - 1]["end"])
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+    requests = sum(emulator.stats.requests.values())
+    with pytest.raises(JournalDamagedError, match=f"damaged at line {number}") as caught:
+        await _collect(client, "wf-echo", inputs, journal=journal)
+    assert caught.value.line == number
+    assert "Nothing was sent" in str(caught.value)
+    assert sum(emulator.stats.requests.values()) == requests, "nothing was sent"
 
 
 async def test_shards_split_the_inputs_without_overlap(
