@@ -24,6 +24,7 @@ __all__ = [
     "FaceCountMismatchError",
     "InputError",
     "JournalDamagedError",
+    "LocalFileAsTextWarning",
     "NonceReusedError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -105,6 +106,13 @@ class JournalDamagedError(InputError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class LocalFileAsTextWarning(UserWarning):
+    """A workflow input is a plain string such as ``"in.jpg"`` that names a local media file:
+    it is sent as that text, not uploaded. Pass ``Path("in.jpg")`` (or write ``"./in.jpg"``)
+    to upload the file; build the client with ``upload_local_paths=False`` when strings are
+    always text."""
 
 
 class UnsupportedOperationError(SpeedPixError, NotImplementedError):

@@ -25,7 +25,7 @@ from ._files import remove_partials, save_files
 from ._results import ResultsFile, check_paths
 from ._runtime import json_option, run_async
 from ._speedpix import timeout_option
-from ._values import read_json_lines
+from ._values import FileReferences, read_json_lines
 
 __all__ = ["batch"]
 
@@ -94,6 +94,17 @@ def _prepare_files_dir(folder: Path) -> None:
     help="the crash journal (default <out>.journal)",
 )
 @click.option(
+    "--files-root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="the folder @file references in INPUTS may point into (default: the folder of INPUTS)",
+)
+@click.option(
+    "--no-uploads",
+    is_flag=True,
+    help="send @… values in INPUTS as text: upload nothing",
+)
+@click.option(
     "--resubmit-unknown",
     is_flag=True,
     help="submit again inputs whose earlier submit may or may not have reached the server",
@@ -113,6 +124,8 @@ def batch(
     concurrency: int,
     files_dir: Path | None,
     journal: Path | None,
+    files_root: Path | None,
+    no_uploads: bool,
     resubmit_unknown: bool,
     shard: str | None,
     alias_id: str | None,
@@ -122,11 +135,18 @@ def batch(
     json_mode: bool,
 ) -> int:
     """Run WORKFLOW once per line of INPUTS (a JSON object per line); re-run the same command
-    after a crash to finish the batch."""
+    after a crash to finish the batch.
+
+    A value "@photo.jpg" uploads that file (relative to INPUTS' folder; it must lie inside that
+    folder or --files-root and be an image, video or audio file; "@@x" is the text "@x"). A
+    line that cannot be used is that input's error; the other lines run."""
     display = Display(json_mode=json_mode)
     journal_path = journal or out.with_name(out.name + ".journal")
     check_paths(inputs, out, journal_path)
-    items = read_json_lines(inputs)
+    refs = FileReferences(
+        base=inputs.parent, root=None if no_uploads else (files_root or inputs.parent)
+    )
+    items = read_json_lines(inputs, refs)
     where = parse_shard(shard)
     mine = len(items) if where is None else len(range(where[0] - 1, len(items), where[1]))
 

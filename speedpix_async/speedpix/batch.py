@@ -6,7 +6,9 @@ worker runs the prediction to the end and hands over a :class:`BatchResult`; its
 once the consumer has taken the result, so a slow consumer slows submission instead of piling up
 results. A failure is a value (``result.error``): one bad input never loses the others. When the
 caller's input iterator itself raises, the predictions already started still finish and their
-results are delivered; then its exception is raised, as itself.
+results are delivered; then its exception is raised, as itself. An input that *is* an
+exception instance (a reader that could not parse one line puts the error in its place) is not
+sent: it comes back as that input's ``error``.
 
 With ``journal=path`` every input's submit, task id and end are recorded durably first (see
 :mod:`speedpix_async.speedpix.journal`): a re-run after a crash replays finished results, resumes
@@ -276,6 +278,10 @@ class AsyncBatch:
 
     async def _final(self, index: int, item: Any, track: Track) -> Prediction:
         """Input ``index``'s task, run (or resumed, or replayed from the journal) to its end."""
+        if isinstance(item, Exception):
+            # A reader could not make this input (a bad line): it is this input's error, and
+            # nothing is sent or journaled for it.
+            raise item
         journal = self._journal
         entry = digest = None
         if journal is not None:

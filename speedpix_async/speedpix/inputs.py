@@ -20,13 +20,14 @@ import base64
 import math
 import os
 import re
+import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._core.concurrency import gather_limited
-from .._errors import InputError
+from .._errors import InputError, LocalFileAsTextWarning
 from ..models import UploadedFile
 from .files import Uploader
 from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
@@ -83,6 +84,25 @@ def looks_like_local_media_path(text: str) -> str | None:
     return path
 
 
+def _warn_if_a_local_file(text: str, path: Path_) -> None:
+    """Warn when a bare string like ``"in.jpg"`` names a local media file: it is sent as text,
+    which is rarely what was meant (the service then fails on it, much later)."""
+    if (
+        len(text) > 255
+        or os.path.splitext(text)[1].lower() not in MEDIA_EXTENSIONS
+        or "://" in text
+        or not os.path.isfile(text)
+    ):
+        return
+    warnings.warn(
+        f"{format_path(path)} is the text {text!r}, which names a local file; it is sent as text, "
+        f"not uploaded. To upload the file pass Path({text!r}) or write './{text}'; to silence "
+        "this, build the client with upload_local_paths=False",
+        LocalFileAsTextWarning,
+        stacklevel=2,
+    )
+
+
 class _Walker:
     def __init__(self, *, upload_local_paths: bool) -> None:
         self.upload_local_paths = upload_local_paths
@@ -101,6 +121,7 @@ class _Walker:
                 if local is not None:
                     self._string_file(local, value, path)
                     return None
+                _warn_if_a_local_file(value, path)
             return value
         if isinstance(value, float):
             if math.isnan(value) or math.isinf(value):

@@ -33,6 +33,7 @@ __all__ = [
     "FileInput",
     "FileSource",
     "detect_content_type",
+    "is_media",
     "open_source",
 ]
 
@@ -195,7 +196,8 @@ def _check_head(head: bytes, size: int, where: str, label: str) -> None:
         raise _shorter(where, label, size, len(head))
 
 
-def _is_media(content_type: str) -> bool:
+def is_media(content_type: str) -> bool:
+    """Whether a content type is an image, a video or audio."""
     return content_type.startswith(("image/", "video/", "audio/"))
 
 
@@ -236,7 +238,7 @@ async def _source_from_path(
         return info, head, str(resolved)
 
     info, head, real = await anyio.to_thread.run_sync(inspect)
-    if media_only and not _is_media(sniffed := detect_content_type(head, None)):
+    if media_only and not is_media(sniffed := detect_content_type(head, None)):
         # A string is only taken for a file because it looks like a media path; the bytes must
         # agree, so a renamed or symlinked text file (a .env, a key) is never sent as a picture.
         raise InputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from speedpix_async import (
     AuthenticationError,
     ConfigurationError,
     InputError,
+    LocalFileAsTextWarning,
     PollPolicy,
     ResponseValidationError,
     RetryPolicy,
@@ -364,3 +366,19 @@ async def test_bad_input_gets_a_clear_error(
 
 def test_the_table_is_big_enough() -> None:
     assert len(CASES) >= 20
+
+
+async def test_a_bare_string_naming_a_local_media_file_warns_with_the_fix(
+    client: AsyncSpeedPix, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
+    with pytest.warns(LocalFileAsTextWarning, match=r"Path\('in.jpg'\) or write './in.jpg'"):
+        out = await client.run("wf-echo", {"image": "in.jpg"})
+    assert out["echo"]["image"] == "in.jpg", "still sent as the text it is"
+    # Text that names no file, or a client that always sends text: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        await client.run("wf-echo", {"image": "other.jpg", "note": "a.png is nice"})
+        async with emulator.client(upload_local_paths=False) as text_only:
+            await text_only.run("wf-echo", {"image": "in.jpg"})

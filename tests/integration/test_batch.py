@@ -55,6 +55,19 @@ async def test_one_failing_input_loses_nothing(client: AsyncSpeedPix, emulator: 
     assert emulator.stats.tasks_created == 3
 
 
+async def test_an_input_that_is_an_exception_is_that_inputs_error_and_sends_nothing(
+    client: AsyncSpeedPix, emulator: Emulator
+) -> None:
+    unreadable = InputError("in.jsonl:2: not JSON")
+    inputs: list[Any] = [{"value": 1}, unreadable, {"value": 3}]
+    results = {r.index: r async for r in client.run_many("wf-echo", inputs)}
+    assert results[1].error is unreadable
+    assert results[1].prediction is None
+    assert results[0].ok
+    assert results[2].ok
+    assert emulator.stats.tasks_created == 2
+
+
 async def test_failed_tasks_carry_their_prediction(client: AsyncSpeedPix) -> None:
     results = [
         r async for r in client.run_many("wf-fail", [{"message": "boom"}, {"message": "bang"}])
