@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import typing
 from collections import abc
 from collections.abc import Callable, Mapping
@@ -118,7 +119,41 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
     return cls(value)
 
 
+def _structure_int(value: Any, cls: Any) -> Any:
+    # Registered for int, so cattrs also routes int-based enums here (CheckCode).
+    if _is_enum(cls):
+        return _structure_enum(value, cls)
+    # cattrs' default is int(value): 7.9 would become 7 (another job's id), true 1, "5" 5.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1.7e12 milliseconds written as a float are still an integer
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _structure_bool(value: Any, cls: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _structure_float(value: Any, cls: Any) -> float:
+    # cattrs' default is float(value): "1.5" and true would pass, 10**400 overflow.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise ValueError(f"expected a finite number, got {value!r}")
+
+
 converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+# After int: bool is an int subclass, and the most recent registration wins.
+converter.register_structure_hook(bool, _structure_bool)
 converter.register_structure_hook(enum.Enum, _structure_enum)
 
 #: Collection types → what they are built as.

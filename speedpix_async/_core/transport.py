@@ -128,13 +128,15 @@ class _ClockCorrected(Exception):
 class _CallState:
     """What one logical call has been through, across its attempts."""
 
-    __slots__ = ("before_send", "clock_corrected", "sent")
+    __slots__ = ("before_send", "clock_corrected", "last_error", "sent")
 
     def __init__(self, before_send: BeforeSend | None) -> None:
         self.before_send = before_send
         self.sent = False
         """Whether the current attempt's request may be on the wire (read when a deadline
-        strikes mid-call)."""
+        strikes mid-call): True from the moment it is handed over until an answer is in."""
+        self.last_error: SpeedPixError | None = None
+        """The latest failed attempt's error (a refusal, a connect error …)."""
         self.clock_corrected = False
 
 
@@ -230,7 +232,7 @@ class Transport:
             return await self._attempts(method, path, payload, headers, params, idempotent, state)
         with deadline.scope():
             return await self._attempts(method, path, payload, headers, params, idempotent, state)
-        raise DeadlineExceeded(request_sent=state.sent)
+        raise DeadlineExceeded(request_sent=state.sent, last_error=state.last_error)
 
     async def _attempts(
         self,
@@ -253,6 +255,7 @@ class Transport:
             except _ClockCorrected:
                 continue  # re-signed with the server's time; not a retry
             except SpeedPixError as error:
+                state.last_error = error
                 if attempts is None:
                     what = f"{method} {path}"
                     attempts = Attempts(
@@ -305,6 +308,10 @@ class Transport:
         except APIConnectionError as exc:
             state.sent = exc.request_sent
             raise
+        # An answer is in: nothing of this attempt is on the wire any more. A deadline that
+        # strikes from here on (reading a refusal, backing off after it) finds nothing sent
+        # that the server may still be processing.
+        state.sent = False
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s attempt %d -> HTTP %d in %.1f ms (request id %s)",

@@ -57,11 +57,16 @@ class DeadlineExceeded(Exception):
 
     ``request_sent`` is True when the deadline struck while a request was on the wire (so a
     non-idempotent call may have been processed) and False when nothing was in flight.
+    ``last_error`` is the call's latest failed attempt, if any (say, a refusal it was backing
+    off from).
     """
 
-    def __init__(self, *, request_sent: bool = False) -> None:
+    def __init__(
+        self, *, request_sent: bool = False, last_error: BaseException | None = None
+    ) -> None:
         super().__init__("the deadline passed")
         self.request_sent = request_sent
+        self.last_error = last_error
 
 
 class Deadline:

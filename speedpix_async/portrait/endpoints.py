@@ -15,7 +15,7 @@ from .._converter import register_wire_models, structure, unstructure
 from .._core.retry import OutcomeUnknown
 from .._core.transport import Reply, Transport
 from .._errors import OutcomeUnknownError, ResponseValidationError
-from .models import CheckResult, Job, JobState, TrainingResult
+from .models import JOB_ID_MAX, CheckResult, Job, JobState, TrainingResult, is_job_id
 
 __all__ = [
     "CheckRequest",
@@ -57,7 +57,8 @@ class TrainRequest:
 
 @attrs.frozen(kw_only=True)
 class TrainResponse:
-    job_id: int
+    job_id: Any
+    """Checked by :func:`~.models.is_job_id` (the one rule for ids), not coerced."""
     model_id: str
 
 
@@ -118,7 +119,7 @@ def parse_job(data: Any, job_id: int) -> Job:
         result = TrainingResult.parse(raw_result)
     except ValueError as exc:
         raise ResponseValidationError(
-            f"the job's Result is not a JSON object ({exc}) @ $.data.job.Result"
+            f"the job's Result is not a usable training result ({exc}) @ $.data.job.Result"
         ) from exc
     message = job.get("message")
     app_id = job.get("app_id")
@@ -151,7 +152,16 @@ class PortraitEndpoints:
             reply = await self.transport.call(PATH_TRAIN, unstructure(request), idempotent=False)
         except OutcomeUnknown as lost:
             raise _lost("train", lost) from lost.cause
-        return structure(reply.data, TrainResponse, what="the train answer", path="$.data"), reply
+        trained = structure(reply.data, TrainResponse, what="the train answer", path="$.data")
+        if not is_job_id(trained.job_id):
+            raise ResponseValidationError(
+                f"the train answer's job_id is {trained.job_id!r}, not a job id (an integer "
+                f"0–{JOB_ID_MAX}) @ $.data.job_id; the training was started (model "
+                f"{trained.model_id!r}) but its job cannot be followed — quote the request id "
+                "to support",
+                request_id=reply.request_id,
+            )
+        return trained, reply
 
     async def create(self, request: CreateRequest) -> tuple[CreateResponse, Reply]:
         try:

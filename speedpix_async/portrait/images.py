@@ -15,7 +15,7 @@ import attrs
 from .._errors import InputError, ResponseValidationError
 from ..outputs import write_atomically
 
-__all__ = ["PortraitImage", "decode_image", "image_size"]
+__all__ = ["PortraitImage", "decode_image", "image_size", "is_whole"]
 
 
 def _png(data: bytes) -> tuple[int, int] | None:
@@ -58,6 +58,22 @@ def _webp(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8X" and len(data) >= 30:
         return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
     return None
+
+
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def is_whole(kind: str, data: bytes) -> bool:
+    """Whether an image of ``kind`` ends where its format says it ends: a PNG with its ``IEND``
+    chunk, a JPEG with its end-of-image marker, a WebP as long as its RIFF header declares. A
+    picture cut short in transit still has a header (and a size), but not its end."""
+    if kind == "png":
+        return data.endswith(_PNG_END)
+    if kind == "jpeg":
+        return data.rstrip(b"\0").endswith(b"\xff\xd9")
+    if kind == "webp":
+        return len(data) >= int.from_bytes(data[4:8], "little") + 8
+    return False
 
 
 def image_size(data: bytes) -> tuple[str, int, int] | None:
@@ -133,6 +149,13 @@ def decode_image(
             request_id=request_id,
         )
     kind, width, height = found
+    if not is_whole(kind, data):
+        raise ResponseValidationError(
+            f"the created image is cut short: a {kind.upper()} of {len(data):,} bytes without "
+            f"its end (its header says {width}×{height}) @ $.data.image",
+            request_id=request_id,
+            incomplete=True,
+        )
     return PortraitImage(
         data=data,
         format=kind,

@@ -20,18 +20,16 @@ from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
 from .._errors import InputError, PortraitJobFailedError, PortraitJobTimeoutError
 from .._validate import check_callable, check_interval, check_seconds
 from .endpoints import PortraitEndpoints
-from .models import Job, JobState
+from .models import Job, JobState, is_job_id
 
 __all__ = ["AsyncJobHandle", "AsyncJobs", "JobWaits"]
 
-#: Job ids are 32-bit integers in every official SDK.
-JOB_ID_MAX = 2**31 - 1
 JobCallback = Callable[[Job], Awaitable[None] | None]
 """``on_progress`` of a job wait: a plain or async function taking one :class:`Job`."""
 
 
 def check_job_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= JOB_ID_MAX:
+    if not is_job_id(value):
         raise InputError(
             f"job_id must be the integer train() returned (a 32-bit id), got {value!r}"
         )

@@ -7,12 +7,30 @@ into :class:`TrainingResult`. See docs/protocol.md, "AI Portrait".
 from __future__ import annotations
 
 import enum
-import json
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
-__all__ = ["CheckCode", "CheckResult", "Job", "JobState", "TrainingResult"]
+from .._core.transport import load_json
+
+__all__ = [
+    "JOB_ID_MAX",
+    "CheckCode",
+    "CheckResult",
+    "Job",
+    "JobState",
+    "TrainingResult",
+    "is_job_id",
+]
+
+#: Job ids are non-negative 32-bit integers in every official SDK.
+JOB_ID_MAX = 2**31 - 1
+
+
+def is_job_id(value: Any) -> TypeGuard[int]:
+    """The one rule for a job id, wherever one comes from (a caller, a train answer): an int
+    (not a bool, not a float) within 0–:data:`JOB_ID_MAX`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= JOB_ID_MAX
 
 
 class CheckCode(enum.IntEnum):
@@ -117,16 +135,21 @@ class TrainingResult:
         if value is None or value == "":
             return None
         if isinstance(value, str):
-            value = json.loads(value)
+            # Depth-bounded: a hostile Result nested 200,000 deep is a ValueError, never a
+            # RecursionError.
+            value = load_json(value.encode())
         if not isinstance(value, dict):
             raise ValueError(f"expected a JSON object, got {type(value).__name__}")
         model_id = value.get("model_id")
+        if model_id is not None and not (isinstance(model_id, str) and model_id):
+            raise ValueError(f"its model_id is {model_id!r}, not a model id string")
         cost = value.get("cost_time")
+        seconds = None
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and abs(cost) < 1e300:
+            seconds = float(cost)
         return cls(
-            model_id=model_id if isinstance(model_id, str) and model_id else None,
-            cost_time=float(cost)
-            if isinstance(cost, (int, float)) and not isinstance(cost, bool)
-            else None,
+            model_id=model_id,
+            cost_time=seconds,
             states=value.get("states"),
             raw=dict(value),
         )

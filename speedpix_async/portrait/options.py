@@ -59,7 +59,8 @@ def _setting(
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif kind is float:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value)
+            # An int is finite however large (math.isfinite(10**400) overflows).
+            ok = ok and (isinstance(value, int) or math.isfinite(value))
         else:
             ok = isinstance(value, str) and bool(value.strip())
         if ok and low is not None and high is not None:

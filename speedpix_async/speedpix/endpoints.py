@@ -204,6 +204,20 @@ class Endpoints:
                     version_id=request.version_id,
                     timeout=deadline.timeout,
                 ) from None
+            refusal = expired.last_error
+            if refusal is not None:
+                how = (
+                    "could not be sent"
+                    if isinstance(refusal, APIConnectionError)
+                    else "was being refused by the service"
+                )
+                raise PredictionTimeoutError(
+                    f"the call's deadline ({deadline.timeout:g}s) passed while comfy_prompt for "
+                    f"workflow {workflow!r} {how} (last: {refusal}); no task was created, so it "
+                    "is safe to submit again — later, or with a larger timeout=",
+                    task_id=None,
+                    timeout=deadline.timeout,
+                ) from refusal
             raise PredictionTimeoutError(
                 f"the call's deadline ({deadline.timeout:g}s) passed before comfy_prompt for "
                 f"workflow {workflow!r} could be sent; no task was created — pass a larger "

@@ -16,6 +16,8 @@ from speedpix_async import (
     InputError,
     JournalDamagedError,
     PredictionFailedError,
+    PredictionTimeoutError,
+    RetryPolicy,
     SubmitOutcomeUnknownError,
 )
 from speedpix_async._core.journal import open_journal
@@ -271,3 +273,22 @@ async def test_shards_split_the_inputs_without_overlap(
     for bad in [(0, 3), (4, 3), (1,), "1/3"]:
         with pytest.raises(InputError, match="shard must be"):
             client.run_many("wf-echo", inputs, shard=bad)  # type: ignore[arg-type]
+
+
+async def test_a_submit_refused_until_the_deadline_is_run_again_on_the_next_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "refused.journal"
+    emulator.faults.script("throttle", route="/scc/comfy_prompt", times=1000)
+    patient = RetryPolicy(max_retries=100, initial_delay=0.1, max_delay=0.1, jitter=0.0)
+    async with emulator.client(retry_policy=patient) as client:
+        first = await _collect(client, "wf-echo", [{"value": 1}], journal=journal, timeout=0.5)
+    error = first[0].error
+    assert isinstance(error, PredictionTimeoutError)
+    assert not isinstance(error, SubmitOutcomeUnknownError)
+    assert emulator.stats.tasks_created == 0
+    emulator.faults.clear()
+    async with emulator.client(retry_policy=patient) as client:
+        second = await _collect(client, "wf-echo", [{"value": 1}], journal=journal)
+    assert second[0].ok, "a definite refusal is recorded so; the re-run submits it"
+    assert emulator.stats.tasks_created == 1

@@ -4,8 +4,11 @@ the client reads them (the server, in this process too, streams its answers in 1
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -83,6 +86,7 @@ class Hostile:
     def __init__(self) -> None:
         self.body: Body = wrong({})
         self.headers: list[tuple[bytes, bytes]] = []
+        self.status = 200
         self.requests = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -98,7 +102,7 @@ class Hostile:
         while (await receive()).get("more_body"):
             pass
         headers = [(b"content-type", b"application/json"), *self.headers]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         try:
             async for chunk in self.body():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -108,10 +112,17 @@ class Hostile:
 
 
 @pytest.fixture(scope="module")
-def hostile() -> Iterator[tuple[Hostile, str]]:
+def hostile_server() -> Iterator[tuple[Hostile, str]]:
     app = Hostile()
     with AppServer(app) as server:
         yield app, server.endpoint
+
+
+@pytest.fixture
+def hostile(hostile_server: tuple[Hostile, str]) -> Iterator[tuple[Hostile, str]]:
+    app, _ = hostile_server
+    yield hostile_server
+    app.status, app.headers = 200, []
 
 
 def speedpix(endpoint: str, **kwargs: Any) -> AsyncSpeedPix:
@@ -242,3 +253,98 @@ async def test_ai_portrait_gets_the_same_treatment(hostile: tuple[Hostile, str])
         error, peak = await bounded(lambda: portrait.jobs.get(1))
     assert type(error) is ResponseValidationError, repr(error)
     assert peak < MEMORY_BOUND
+
+
+# ---------------------------------------------------------------------- AI Portrait answers
+
+
+def portrait_ok(data: Any) -> Body:
+    return wrong({"code": "OK", "message": "success", "request_id": "r-1", "data": data})
+
+
+def _png_header(width: int, height: int) -> bytes:
+    header = struct.pack(">II", width, height) + b"\x08\x02\x00\x00\x00"
+    chunk = b"IHDR" + header
+    return (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
+
+
+CUT_PICTURES = {
+    # A 20000×20000 PNG cut after 200 bytes: its header is intact, its end is missing.
+    "png": (_png_header(20_000, 20_000) + b"\0" * 200)[:200],
+    "jpeg": b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03" + b"\x01" * 100,
+    "webp": b"RIFF" + (5000).to_bytes(4, "little") + b"WEBPVP8L" + b"\0" * 40,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CUT_PICTURES))
+async def test_a_created_picture_cut_short_is_refused(
+    hostile: tuple[Hostile, str], kind: str
+) -> None:
+    app, endpoint = hostile
+    app.body = portrait_ok({"image": base64.b64encode(CUT_PICTURES[kind]).decode()})
+    before = app.requests
+    async with AsyncPortrait(app_id="a", token="t", host=endpoint) as portrait:
+        with pytest.raises(ResponseValidationError, match="cut short") as caught:
+            await portrait.create("https://photos.test/t.jpg", model_id="m-1")
+    assert caught.value.request_id == "r-1"
+    assert app.requests - before == 1, "a create is never sent twice"
+
+
+@pytest.mark.parametrize("job_id", [7.9, True, -5, 2**40, "7", None])
+async def test_a_train_answer_with_a_bad_job_id_is_refused_not_coerced(
+    hostile: tuple[Hostile, str], job_id: Any
+) -> None:
+    app, endpoint = hostile
+    app.body = portrait_ok({"job_id": job_id, "model_id": "m-1"})
+    before = app.requests
+    async with AsyncPortrait(app_id="a", token="t", host=endpoint) as portrait:
+        with pytest.raises(ResponseValidationError, match="job_id"):
+            await portrait.train(["https://photos.test/a.jpg"])
+    assert app.requests - before == 1, "a train is never sent twice"
+
+
+JOB_RESULTS = {
+    "nested 200,000 deep": ("[" * 200_000 + "]" * 200_000, "nested more than"),
+    "a model id that is a number": (json.dumps({"model_id": 42}), "model_id is 42"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JOB_RESULTS))
+async def test_a_hostile_job_result_is_a_typed_error(
+    hostile: tuple[Hostile, str], case: str
+) -> None:
+    app, endpoint = hostile
+    result, fragment = JOB_RESULTS[case]
+    app.body = portrait_ok({"job": {"state": 2, "message": "success", "Result": result}})
+    async with AsyncPortrait(app_id="a", token="t", host=endpoint) as portrait:
+        with pytest.raises(ResponseValidationError, match=fragment):
+            await portrait.jobs.get(7)
+        with pytest.raises(ResponseValidationError, match=fragment):
+            await portrait.jobs.wait(7, timeout=5)
+
+
+# ---------------------------------------------------------------------- refused submits
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_submit_refused_until_the_deadline_is_not_created_not_unknown(
+    hostile: tuple[Hostile, str], status: int
+) -> None:
+    app, endpoint = hostile
+    app.status, app.headers = status, [(b"retry-after", b"0")]
+    app.body = wrong({"status": 20, "errCode": "Throttling", "errMessage": "busy"})
+    policy = RetryPolicy(max_retries=100, initial_delay=0.2, max_delay=0.2, jitter=0.0)
+    async with AsyncSpeedPix(
+        "hostile-key", "hostile-secret", endpoint=endpoint, retry_policy=policy
+    ) as client:
+        with pytest.raises(PredictionTimeoutError) as caught:
+            await client.run("wf", {}, timeout=1.0)
+    error = caught.value
+    assert not isinstance(error, SubmitOutcomeUnknownError), "every answer was a refusal"
+    assert error.task_id is None
+    assert "no task was created" in str(error)
+    assert "safe to submit again" in str(error)
+    assert isinstance(error.__cause__, SpeedPixError)
+    assert error.__cause__.status_code == status

@@ -78,7 +78,9 @@ def test_float_settings_accept_integers_as_the_guide_sends_them(key: str) -> Non
 
 
 @pytest.mark.parametrize("key", sorted(RANGES))
-@pytest.mark.parametrize("bad", [True, "0.5", float("nan"), float("inf"), None], ids=repr)
+@pytest.mark.parametrize(
+    "bad", [True, "0.5", float("nan"), float("inf"), 10**400, -(10**400), None], ids=repr
+)
 def test_numbers_refuse_other_types(key: str, bad: Any) -> None:
     if bad is None:
         assert getattr(PortraitConfig(**{key: None}), key) is None  # None: the service default

@@ -172,8 +172,8 @@ async def test_a_running_job_has_no_result(portrait: AsyncPortrait, result: Any)
         ({"state": 4, "Result": ""}, "not one of the documented 0–3"),
         ({"state": "2", "Result": ""}, "not one of the documented 0–3"),
         ({"state": True, "Result": ""}, "not one of the documented 0–3"),
-        ({"state": 2, "Result": "{not json"}, "Result is not a JSON object"),
-        ({"state": 2, "Result": "[1, 2]"}, "Result is not a JSON object"),
+        ({"state": 2, "Result": "{not json"}, "Result is not a usable training result"),
+        ({"state": 2, "Result": "[1, 2]"}, "Result is not a usable training result"),
     ],
 )
 async def test_broken_job_answers_name_the_field(
