@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,6 +21,21 @@ FAST_RETRY = RetryPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0, max_retry
 FAST_POLL = PollPolicy(min_interval=0.05, max_interval=0.2, fallback_interval=0.05)
 
 SECRET = "demo-app-secret"
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must stop on SIGINT even when this test run ignores it
+    (a suite started as a background job of a non-interactive shell inherits SIGINT ignored,
+    and a Python child would then inherit that too)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: Skip marker for tests that interrupt this very process with SIGINT.
+needs_sigint = pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    reason="SIGINT is ignored in this process (started as a background job), so Ctrl-C "
+    "cannot be simulated here",
+)
 
 
 @pytest.fixture(autouse=True)

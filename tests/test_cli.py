@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shlex
 import signal
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from speedpix_async import AsyncPortrait, AsyncSpeedPix, PortraitAuthenticationError
+from tests.conftest import default_sigint
 
 pytestmark = pytest.mark.loopback
 
@@ -24,6 +26,7 @@ def _emulator(*flags: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ},
+        preexec_fn=default_sigint,
     )
 
 
@@ -167,3 +170,35 @@ def test_unknown_command_fails_with_usage() -> None:
     assert done.returncode == 2
     assert "Usage: speedpix" in done.stderr
     assert "No such command 'dance'" in done.stderr
+
+
+def test_the_installed_scripts_name_a_missing_extra_instead_of_a_traceback() -> None:
+    scripts = {
+        point.name: point.value
+        for point in importlib.metadata.entry_points(group="console_scripts")
+        if point.name in ("speedpix", "speedpix-emulator")
+    }
+    assert scripts == {
+        "speedpix": "speedpix_async.__main__:main",
+        "speedpix-emulator": "speedpix_async.__main__:emulator",
+    }
+    # As without the cli and emulator extras: those imports fail.
+    program = (
+        "import sys\n"
+        "for name in ('click', 'rich', 'uvicorn', 'starlette', 'PIL'):\n"
+        "    sys.modules[name] = None\n"
+        "from speedpix_async.__main__ import emulator, main\n"
+        "sys.exit({call})\n"
+    )
+    for call, extra in [
+        ("main(['run', 'wf-echo'])", "cli"),
+        ("main(['demo'])", "emulator"),
+        ("emulator([])", "emulator"),
+        ("main(['emulator'])", "emulator"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-c", program.format(call=call)], capture_output=True, text=True
+        )
+        assert done.returncode in (1, 2), (call, done.stderr)
+        assert f"pip install 'speedpix-async[{extra}]'" in done.stderr, (call, done.stderr)
+        assert "Traceback" not in done.stderr, (call, done.stderr)

@@ -47,6 +47,7 @@ from .http import (
     client_closed,
     connection_lost,
     could_not_connect,
+    detached,
     firing_once,
     garbled,
     on_asyncio,
@@ -197,13 +198,16 @@ class _Stream:
 
     async def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
         raw = self._response.content.iter_chunked(chunk_size)
+        url = redact_url(self._url)
         try:
             async for piece in decoded(raw, self._response.headers.get("content-encoding")):
                 yield piece
+            return
         except UndecodableBody as exc:
-            raise garbled(self.status_code, self._method, redact_url(self._url), exc) from exc
+            error: SpeedPixError = detached(garbled(self.status_code, self._method, url, exc), exc)
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(self._method, redact_url(self._url), exc) from exc
+            error = detached(_failure(self._method, url, exc), exc)
+        raise error  # outside the except blocks: see detached()
 
 
 async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: int) -> bytes:
@@ -221,9 +225,10 @@ async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: 
             return await response.read()
         return await read_decoded(response.content.iter_any(), encoding, limit, over)
     except UndecodableBody as exc:
-        raise garbled(status, method, redact_url(url), exc) from exc
+        error: SpeedPixError = detached(garbled(status, method, redact_url(url), exc), exc)
     except _TRANSPORT_ERRORS as exc:
-        raise _failure(method, redact_url(url), exc) from exc
+        error = detached(_failure(method, redact_url(url), exc), exc)
+    raise error
 
 
 class AiohttpBackend:
@@ -318,7 +323,8 @@ class AiohttpBackend:
         except BeforeSendFailed as failed:
             raise failed.error from None
         except _TRANSPORT_ERRORS as exc:
-            raise _failure(method, redact_url(url), exc) from exc
+            error = detached(_failure(method, redact_url(url), exc), exc)
+        raise error
 
     async def request(
         self,

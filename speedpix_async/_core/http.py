@@ -16,7 +16,7 @@ import functools
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import attrs
 import httpx
@@ -37,11 +37,13 @@ __all__ = [
     "BeforeSend",
     "BeforeSendFailed",
     "HttpBackend",
+    "HttpLibraryError",
     "Response",
     "StreamResponse",
     "client_closed",
     "connection_lost",
     "could_not_connect",
+    "detached",
     "firing_once",
     "garbled",
     "on_asyncio",
@@ -197,6 +199,26 @@ def on_asyncio() -> bool:
 
 
 # ------------------------------------------------------------------------ typed failures
+
+E = TypeVar("E", bound=BaseException)
+
+
+class HttpLibraryError(Exception):
+    """Stands in, as the ``__cause__`` of our typed errors, for an HTTP library's own exception:
+    its type and message (URL queries hidden) without its attributes. httpx's exceptions hold
+    the request — with a fresh ``x-ca-signature`` and nonce (replayable for minutes) or AI
+    Portrait's ``Authorization`` HMAC (which covers no time at all) — and aiohttp's response
+    errors the request's headers; no error the SDK raises may keep those."""
+
+
+def detached(error: E, exc: BaseException) -> E:
+    """``error`` whose cause is a clean stand-in for ``exc``. Raise it *after* the ``except``
+    block that caught ``exc``: raised inside it, Python would record ``exc`` itself as the
+    error's ``__context__``."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    error.__cause__ = HttpLibraryError(f"{name}: {redact_text(str(exc)) or 'no detail'}")
+    error.__suppress_context__ = True
+    return error
 
 
 def client_closed() -> ClientClosedError:

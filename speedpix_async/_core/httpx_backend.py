@@ -16,7 +16,7 @@ import httpx
 from .._config import KEEPALIVE_EXPIRY
 from .._errors import SpeedPixError
 from .._redact import protect_http_logs, redact_url
-from .decoding import ACCEPT_ENCODING, UndecodableBody, inflated_here, read_decoded
+from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, inflated_here, read_decoded
 from .http import (
     Answer,
     BeforeSend,
@@ -24,6 +24,7 @@ from .http import (
     client_closed,
     connection_lost,
     could_not_connect,
+    detached,
     firing_once,
     garbled,
     refused_locally,
@@ -137,9 +138,12 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
             raise over() from None
         return response.content
     except (UndecodableBody, httpx.DecodingError) as exc:
-        raise garbled(response.status_code, request.method, _url(request), exc) from exc
+        error: SpeedPixError = detached(
+            garbled(response.status_code, request.method, _url(request), exc), exc
+        )
     except httpx.TransportError as exc:
-        raise connection_error(request, exc) from exc
+        error = detached(connection_error(request, exc), exc)
+    raise error  # outside the except blocks: see detached()
 
 
 class _Stream:
@@ -154,11 +158,27 @@ class _Stream:
         return await read_capped(self._response, limit)
 
     async def aiter_bytes(self, chunk_size: int) -> AsyncIterator[bytes]:
+        response = self._response
+        request = response.request
+        encoding = response.headers.get("content-encoding")
+        # gzip/deflate are inflated by .decoding in bounded steps: httpx inflates each raw
+        # chunk whole, so a 64 KiB piece of a gzip bomb became a 64 MiB allocation.
+        pieces = (
+            decoded(response.aiter_raw(chunk_size), encoding)
+            if inflated_here(encoding)
+            else response.aiter_bytes(chunk_size)
+        )
         try:
-            async for chunk in self._response.aiter_bytes(chunk_size):
+            async for chunk in pieces:
                 yield chunk
+            return
+        except UndecodableBody as exc:
+            error: SpeedPixError = detached(
+                garbled(response.status_code, request.method, _url(request), exc), exc
+            )
         except httpx.TransportError as exc:
-            raise connection_error(self._response.request, exc) from exc
+            error = detached(connection_error(request, exc), exc)
+        raise error
 
 
 _HEADERS_GO_OUT = ".send_request_headers.started"
@@ -280,7 +300,8 @@ class HttpxBackend:
         except BeforeSendFailed as failed:
             raise failed.error from None
         except httpx.TransportError as exc:
-            raise connection_error(request, exc) from exc
+            error = detached(connection_error(request, exc), exc)
+        raise error
 
     @contextlib.asynccontextmanager
     async def _opened(

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from speedpix_async import (
 from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator._server import AppServer
 from tests.conftest import FAST_RETRY
+from tests.unit.test_hostile_answers import MIB, gzip_bomb
 
 pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
@@ -141,6 +143,7 @@ class Gzipped:
 
     def __init__(self, content: bytes) -> None:
         self.content = content
+        self.body = gzip.compress(content)
         self.accept_encoding: list[str] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -148,7 +151,7 @@ class Gzipped:
             return
         headers = dict(scope["headers"])
         self.accept_encoding.append(headers.get(b"accept-encoding", b"").decode())
-        body = gzip.compress(self.content)
+        body = self.body
         await send(
             {
                 "type": "http.response.start",
@@ -167,6 +170,24 @@ def gzipped() -> Iterator[tuple[Gzipped, str]]:
     app = Gzipped(PNG + b"abc" * 400_000)
     with AppServer(app) as served:
         yield app, served.endpoint
+
+
+async def test_saving_a_gzip_bomb_inflates_in_bounded_steps(
+    client: AsyncSpeedPix, tmp_path: Path
+) -> None:
+    size = 128 * MIB
+    app = Gzipped(b"")
+    app.body = gzip_bomb(size)  # about 128 KiB on the wire
+    with AppServer(app) as served:
+        output = client.files.from_url(f"{served.endpoint}/bomb.png?sig=1")
+        tracemalloc.start()
+        try:
+            saved = await output.save(tmp_path / "bomb.png")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert Path(saved).stat().st_size == size
+    assert peak < 16 * MIB, f"peak {peak / MIB:.1f} MiB while saving"
 
 
 async def test_a_compressed_download_is_inflated(

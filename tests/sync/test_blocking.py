@@ -31,7 +31,7 @@ from speedpix_async import (
 )
 from speedpix_async.emulator import Emulator, LoopbackServer, make_sample_photo
 from speedpix_async.sync import SpeedPix
-from tests.conftest import FAST_POLL, FAST_RETRY
+from tests.conftest import FAST_POLL, FAST_RETRY, needs_sigint
 
 pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
@@ -163,6 +163,7 @@ def test_a_call_from_the_loop_thread_raises_instead_of_deadlocking(sync_client: 
     assert time.monotonic() - started < 10
 
 
+@needs_sigint
 def test_sigint_during_a_long_wait_cancels_the_task(
     sync_client: SpeedPix, server: LoopbackServer
 ) -> None:
