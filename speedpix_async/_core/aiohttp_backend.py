@@ -155,6 +155,17 @@ def _before_send_trace() -> aiohttp.TraceConfig:
     return config
 
 
+async def _stopped(feeder: asyncio.Task[None]) -> BaseException | None:
+    """Stop an upload's feeding task and wait until it has let go of the body; its own error,
+    if it failed."""
+    feeder.cancel()
+    with anyio.CancelScope(shield=True):
+        await asyncio.wait([feeder])
+    if feeder.cancelled():
+        return None
+    return feeder.exception()
+
+
 class _WriteWatch:
     """The write timeout of a streamed upload: each piece must be taken by the connection
     within ``seconds`` of the previous one, else the exchange is cancelled.
@@ -354,14 +365,41 @@ class AiohttpBackend:
         timeout: httpx.Timeout,
         limit: int,
     ) -> Answer:
-        with anyio.CancelScope() as scope:
-            watch = _WriteWatch(scope, timeout.write)
-            response = await self._send(method, url, headers, watch.watch(body), timeout)
-            watch.disarm()
+        # aiohttp writes the body from a task of its own, which it may abandon mid-body (the
+        # server answered or hung up early); a generator it was iterating could then be closed
+        # by no one (``aclose()`` while another task runs it is an error) and would keep the
+        # file it reads open. So our own task reads ``body`` and hands the pieces over: ours to
+        # stop, and the caller's to close, however the exchange ends.
+        send, receive = anyio.create_memory_object_stream[bytes](0)
+
+        async def feed() -> None:
+            async with send:
+                async for piece in body:
+                    await send.send(piece)
+
+        async def pieces() -> AsyncIterator[bytes]:
+            async for piece in receive:
+                yield piece
+
+        with anyio.CancelScope() as scope, receive:
+            feeder = asyncio.get_running_loop().create_task(feed())
             try:
-                content = await _read(response, method, url, limit)
+                watch = _WriteWatch(scope, timeout.write)
+                response = await self._send(method, url, headers, watch.watch(pieces()), timeout)
+                watch.disarm()
+                try:
+                    content = await _read(response, method, url, limit)
+                finally:
+                    response.release()
+            except SpeedPixError:
+                # The body could not be read (a file that shrank…): that, not the half-sent
+                # request it caused, is the error to report.
+                feeding = await _stopped(feeder)
+                if feeding is not None:
+                    raise feeding  # noqa: B904 - the exchange's error is its context
+                raise
             finally:
-                response.release()
+                await _stopped(feeder)
             return Answer(response.status, response.headers, content)
         raise timed_out(method, redact_url(url), "sending the request", sent=True)
 

@@ -17,6 +17,7 @@ __all__ = [
     "INFLATE_STEP",
     "Decoder",
     "UndecodableBody",
+    "compressed",
     "decoded",
     "inflated_here",
     "read_decoded",
@@ -40,6 +41,11 @@ def _normal(content_encoding: str | None) -> str:
 def inflated_here(content_encoding: str | None) -> bool:
     """Whether :class:`Decoder` reads a body with this ``Content-Encoding``."""
     return _normal(content_encoding) in _INFLATED
+
+
+def compressed(content_encoding: str | None) -> bool:
+    """Whether a body with this ``Content-Encoding`` is one :class:`Decoder` inflates."""
+    return _normal(content_encoding) not in ("", "identity") and inflated_here(content_encoding)
 
 
 class UndecodableBody(Exception):

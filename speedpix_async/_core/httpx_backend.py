@@ -16,7 +16,14 @@ import httpx
 from .._config import KEEPALIVE_EXPIRY
 from .._errors import SpeedPixError
 from .._redact import protect_http_logs, redact_url
-from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, inflated_here, read_decoded
+from .decoding import (
+    ACCEPT_ENCODING,
+    UndecodableBody,
+    compressed,
+    decoded,
+    inflated_here,
+    read_decoded,
+)
 from .http import (
     Answer,
     BeforeSend,
@@ -146,6 +153,17 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
     raise error  # outside the except blocks: see detached()
 
 
+async def _raw_decoded(
+    response: httpx.Response, chunk_size: int, encoding: str | None
+) -> AsyncIterator[bytes]:
+    try:
+        async for piece in decoded(response.aiter_raw(chunk_size), encoding):
+            yield piece
+    except httpx.StreamConsumed:
+        # An injected transport (a mock) handed over a response it had already read.
+        yield response.content
+
+
 class _Stream:
     """A streamed httpx response as the core's :class:`~.http.StreamResponse`."""
 
@@ -164,8 +182,8 @@ class _Stream:
         # gzip/deflate are inflated by .decoding in bounded steps: httpx inflates each raw
         # chunk whole, so a 64 KiB piece of a gzip bomb became a 64 MiB allocation.
         pieces = (
-            decoded(response.aiter_raw(chunk_size), encoding)
-            if inflated_here(encoding)
+            _raw_decoded(response, chunk_size, encoding)
+            if compressed(encoding)
             else response.aiter_bytes(chunk_size)
         )
         try:

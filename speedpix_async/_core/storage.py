@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -62,8 +62,8 @@ class UploadBody(Protocol):
     @property
     def content_type(self) -> str: ...
 
-    def chunks(self) -> AsyncIterator[bytes]:
-        """A fresh stream of the bytes (called again for a retry)."""
+    def chunks(self) -> AsyncGenerator[bytes, None]:
+        """A fresh stream of the bytes (called again for a retry; closed after each)."""
         ...
 
 
@@ -124,18 +124,21 @@ class Storage:
         shown = redact_url(url)
 
         async def attempt(number: int) -> None:
-            response = await self.backend.upload(
-                "PUT",
-                url,
-                headers={
-                    "content-type": body.content_type,
-                    "content-length": str(body.size),
-                    "user-agent": self.user_agent,
-                },
-                body=body.chunks(),
-                timeout=self.timeout,
-                limit=STORE_ANSWER_LIMIT,
-            )
+            # Closed however the attempt ends: an HTTP library abandons a body it could not
+            # finish sending, and the body's generator holds the file open until it is closed.
+            async with contextlib.aclosing(body.chunks()) as chunks:
+                response = await self.backend.upload(
+                    "PUT",
+                    url,
+                    headers={
+                        "content-type": body.content_type,
+                        "content-length": str(body.size),
+                        "user-agent": self.user_agent,
+                    },
+                    body=chunks,
+                    timeout=self.timeout,
+                    limit=STORE_ANSWER_LIMIT,
+                )
             if not 200 <= response.status_code < 300:
                 raise storage_error(
                     response.status_code,

@@ -15,7 +15,14 @@ import mimetypes
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+)
 from pathlib import Path
 from typing import Any, BinaryIO, Union, cast
 
@@ -126,10 +133,10 @@ class FileSource:
     content_type: str
     identity: Hashable
     """Two references with the same identity are the same file (uploaded once)."""
-    _open: Callable[[], AsyncIterator[bytes]]
+    _open: Callable[[], AsyncGenerator[bytes, None]]
     _cleanup: Callable[[], None] | None = None
 
-    def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncGenerator[bytes, None]:
         """A fresh stream of the file's bytes (call again to re-read, e.g. for a retry)."""
         return self._open()
 
@@ -160,12 +167,12 @@ def _larger(where: str, label: str, size: int) -> InputError:
     )
 
 
-def _path_chunks(path: Path, size: int, where: str) -> Callable[[], AsyncIterator[bytes]]:
+def _path_chunks(path: Path, size: int, where: str) -> Callable[[], AsyncGenerator[bytes, None]]:
     """Stream exactly ``size`` bytes; a file that ends early or goes on past it is refused,
     so what is sent is what was measured (and never more than a limit checked on ``size``)."""
     label = repr(str(path))
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         async with await anyio.open_file(path, "rb") as handle:
             async for chunk in _exactly(handle.read, size, where, label):
                 yield chunk
@@ -262,7 +269,7 @@ async def _source_from_path(
 def _bytes_source(data: bytes, *, filename: str | None, content_type: str | None) -> FileSource:
     view = memoryview(data)
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         for start in range(0, len(view), CHUNK_SIZE):
             yield bytes(view[start : start + CHUNK_SIZE])
 
@@ -387,7 +394,7 @@ async def _source_from_fileobj(
         chunk: bytes = await anyio.to_thread.run_sync(obj.read, count)
         return chunk
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         # One reader at a time: the object has a single position, and a retry must start over.
         async with lock:
             await anyio.to_thread.run_sync(obj.seek, start)

@@ -286,3 +286,32 @@ async def test_a_journaled_submit_is_recorded_only_once_its_connection_is_made(
                  if r.get("i") == index]  # fmt: skip
         assert kinds == ["submit", "task", "end"], (index, kinds)
     assert server.emulator.stats.tasks_created == 6
+
+
+def _open_descriptors_on(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path`` (Linux)."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if os.readlink(fd) == str(path):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+async def test_every_upload_attempt_closes_its_file(
+    server: LoopbackServer, http_backend: str, tmp_path: Path
+) -> None:
+    picture = tmp_path / "big.png"
+    picture.write_bytes(PNG + os.urandom(8 * MIB))
+    # The store drops the first two PUTs before reading their 8 MiB bodies: each attempt stops
+    # mid-body, with its file open, and the next one reads the file again.
+    server.emulator.faults.script("reset", route="/_store:PUT", times=2)
+    timeout = httpx.Timeout(10.0, write=1.0)
+    async with server.client(retry_policy=FAST_RETRY, timeout=timeout) as client:
+        uploaded = await client.files.create(picture)
+        assert _open_descriptors_on(picture) == 0, "every attempt closed the file it read"
+    assert uploaded.size == picture.stat().st_size
+    assert server.emulator.stats.snapshot()["faults_injected"]["by_kind"]["reset"] == 2

@@ -16,6 +16,7 @@ from speedpix_async import (
     AsyncSpeedPix,
     FileOutput,
     InputError,
+    LocalFileAsTextWarning,
     PermissionDeniedError,
     UploadedFile,
 )
@@ -151,7 +152,8 @@ async def test_text_that_is_not_a_local_media_path_is_sent_as_is(
     Path("notes.txt").write_text("private notes")
     Path("photo.png").write_bytes(PNG)
     texts = ["/etc/hostname", "notes.txt", "./notes.txt", "photo.png", "https://x.test/a.png"]
-    received = await echo(client, texts)
+    with pytest.warns(LocalFileAsTextWarning, match="'photo.png'"):
+        received = await echo(client, texts)
     assert received == texts
     assert emulator.stats.snapshot()["uploads"] == 0
 

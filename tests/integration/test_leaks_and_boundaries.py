@@ -25,6 +25,7 @@ from speedpix_async import (
     ConfigurationError,
     FaceCountMismatchError,
     InputError,
+    JournalDamagedError,
     OutcomeUnknownError,
     PortraitJobFailedError,
     PortraitJobTimeoutError,
@@ -135,6 +136,7 @@ ERRORS: list[SpeedPixError] = [
     FaceCountMismatchError("faces", status_code=469, code="error", server_message="number"),
     PortraitJobFailedError("failed", job=Job(id=7, state=JobState.FAILED, message="bad")),
     PortraitJobTimeoutError("late", job_id=7, timeout=3.0, server_unreachable=True),
+    JournalDamagedError("damaged", path="/tmp/batch.journal", line=4),
 ]
 
 
