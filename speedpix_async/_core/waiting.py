@@ -296,13 +296,13 @@ class Waiter(Generic[R]):
 
     async def until_done(
         self,
-        finish: Callable[[Look[R]], Awaitable[R | None]],
+        finish: Callable[[Look[R]], Awaitable[R | None]] | None = None,
         *,
         on_report: Callable[[Any], Any] | None = None,
     ) -> R:
         """Look until the job ends and return its final state. ``finish`` fetches it when the
-        last look did not; it may find the job unfinished after all (None), and the wait goes
-        on."""
+        last look did not carry it (a service whose looks always do passes none); it may find
+        the job unfinished after all (None), and the wait goes on."""
         while True:
             look = await self.next()
             await self.report(on_report, look.report)
@@ -310,6 +310,8 @@ class Waiter(Generic[R]):
                 continue
             final = look.final
             if final is None:
+                if finish is None:
+                    raise TypeError("a look said the job ended without its final state")
                 final = await self.settle(functools.partial(finish, look))
             if final is not None:
                 return final

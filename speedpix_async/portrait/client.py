@@ -11,6 +11,7 @@ import httpx
 
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
 from .._core.backends import HttpBackendName, open_backend
+from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.transport import Transport
 from .._errors import (
@@ -150,7 +151,7 @@ class AsyncPortrait:
         self._config = config
         self._transport = transport
         self._endpoints = PortraitEndpoints(transport)
-        self._waits = JobWaits(self._endpoints, config.poll)
+        self._waits = JobWaits(self._endpoints, Waits(config.poll))
         self.jobs = AsyncJobs(self._waits)
 
     @classmethod

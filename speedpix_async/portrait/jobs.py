@@ -10,15 +10,15 @@ resumed from the job id alone.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
 
-from .._config import PollPolicy
-from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
+from .._core.handles import Subject, WaitOptions, Waits, timeout_message, watch
+from .._core.waiting import Deadline, Look, Waiter, WaitTimeout, emit
 from .._errors import InputError, PortraitJobFailedError, PortraitJobTimeoutError
-from .._validate import check_callable, check_interval, check_seconds
 from .endpoints import PortraitEndpoints
 from .models import Job, JobState, is_job_id
 
@@ -36,62 +36,58 @@ def check_job_id(value: Any) -> int:
     return value
 
 
+def job_options(
+    timeout: float | None,
+    on_progress: JobCallback | None = None,
+    polling_interval: float | None = None,
+) -> WaitOptions[Job]:
+    return WaitOptions.of(
+        timeout=timeout, on_progress=on_progress, polling_interval=polling_interval, takes="Job"
+    )
+
+
 class JobWaits:
     """Looking at and waiting on training jobs for one client."""
 
-    def __init__(self, endpoints: PortraitEndpoints, poll: PollPolicy) -> None:
+    def __init__(self, endpoints: PortraitEndpoints, waits: Waits) -> None:
         self.endpoints = endpoints
-        self.poll = poll
+        self.waits = waits
 
-    def deadline(self, timeout: float | None) -> Deadline:
-        return Deadline(self.poll.default_timeout if timeout is None else timeout)
+    async def latest(self, job: Job) -> Job:
+        """The job's current state, keeping the model id ``train`` returned."""
+        latest = await self.endpoints.job(job.id)
+        if latest.model_id is None and job.model_id is not None:
+            latest = attrs.evolve(latest, model_id=job.model_id)
+        return latest
 
     def waiter(self, job: Job, deadline: Deadline, polling_interval: float | None) -> Waiter[Job]:
         async def look(aimed: bool) -> Look[Job]:
-            latest = await self.endpoints.job(job.id)
-            if latest.model_id is None and job.model_id is not None:
-                latest = _with_model(latest, job.model_id)
+            latest = await self.latest(job)
             return Look(report=latest, done=latest.done, final=latest if latest.done else None)
 
-        schedule = Schedule(self.poll, first_eta=None, interval=polling_interval)
-        return Waiter(look, schedule=schedule, deadline=deadline)
+        # The service reports no estimate: polls back off from the first one.
+        return self.waits.waiter(look, deadline=deadline, first_eta=None, interval=polling_interval)
 
     async def wait(
-        self,
-        job: Job,
-        *,
-        timeout: float | None,
-        on_progress: JobCallback | None,
-        polling_interval: float | None,
+        self, job: Job, options: WaitOptions[Job], *, track: Callable[[Job], None] | None = None
     ) -> Job:
-        """Wait until the job ends; return it (SUCCESS) or raise."""
-        check_callable("on_progress", on_progress, takes="Job")
-        deadline = self.deadline(check_seconds("timeout", timeout))
-        interval = check_interval("polling_interval", polling_interval)
-        waiter = self.waiter(job, deadline, interval)
+        """Wait until the job ends; return it (SUCCESS) or raise. ``track`` is told every
+        snapshot."""
+        deadline = self.waits.deadline(options.timeout)
+        waiter = self.waiter(job, deadline, options.polling_interval)
         last = [job]
 
         async def report(latest: Job) -> None:
             last[0] = latest
-            if on_progress is not None:
-                result = on_progress(latest)
-                if result is not None:
-                    await result
+            if track is not None:
+                track(latest)
+            await emit(options.on_progress, latest)
 
         try:
-            final = await waiter.until_done(_never_needed, on_report=report)
+            final = await waiter.until_done(on_report=report)
         except WaitTimeout as expired:
             raise timed_out(last[0], deadline, expired) from expired.last_error
         return finished(final)
-
-
-async def _never_needed(look: Look[Job]) -> Job:
-    # A job query reports the final state itself; the loop never asks for it separately.
-    raise AssertionError("a finished job look always carries its final state")
-
-
-def _with_model(job: Job, model_id: str) -> Job:
-    return attrs.evolve(job, model_id=model_id)
 
 
 def finished(job: Job) -> Job:
@@ -106,27 +102,18 @@ def finished(job: Job) -> Job:
 
 
 def timed_out(job: Job, deadline: Deadline, expired: WaitTimeout) -> PortraitJobTimeoutError:
-    error = expired.last_error
-    resume = f"client.jobs.wait({job.id})"
-    if error is not None:
-        where = getattr(error, "url", None) or "the service"
-        message = (
-            f"training job {job.id} did not finish within {deadline.timeout:g}s: {where} did not "
-            f"answer the last {expired.failures} poll(s) (last error: {error}); the job may still "
-            f"be running — resume with {resume} once it is reachable"
-        )
-    else:
-        message = (
-            f"training job {job.id} did not finish within {deadline.timeout:g}s (last state "
-            f"{job.state.name}); it keeps running on the service — resume with {resume} or pass "
-            "a larger timeout="
-        )
+    subject = Subject(
+        name=f"training job {job.id}",
+        state=job.state.name,
+        resume=f"client.jobs.wait({job.id})",
+        runs_on="the service",
+    )
     return PortraitJobTimeoutError(
-        message,
+        timeout_message(subject, deadline, expired),
         job_id=job.id,
         timeout=deadline.timeout,
         job=job,
-        server_unreachable=error is not None,
+        server_unreachable=expired.last_error is not None,
     )
 
 
@@ -157,11 +144,11 @@ class AsyncJobHandle:
 
     async def reload(self) -> Job:
         """Ask the service for the job's current state."""
-        latest = await self._waits.endpoints.job(self.job_id)
-        if latest.model_id is None and self._job.model_id is not None:
-            latest = _with_model(latest, self._job.model_id)
+        self._job = await self._waits.latest(self._job)
+        return self._job
+
+    def _track(self, latest: Job) -> None:
         self._job = latest
-        return latest
 
     async def wait(
         self,
@@ -177,17 +164,8 @@ class AsyncJobHandle:
         :class:`~speedpix_async.PortraitJobTimeoutError` when ``timeout`` (default 30 minutes)
         passes first — the job keeps running; wait again to resume.
         """
-
-        async def track(latest: Job) -> None:
-            self._job = latest
-            if on_progress is not None:
-                result = on_progress(latest)
-                if result is not None:
-                    await result
-
-        self._job = await self._waits.wait(
-            self._job, timeout=timeout, on_progress=track, polling_interval=polling_interval
-        )
+        options = job_options(timeout, on_progress, polling_interval)
+        self._job = await self._waits.wait(self._job, options, track=self._track)
         return self._job
 
     async def watch(
@@ -195,16 +173,18 @@ class AsyncJobHandle:
     ) -> AsyncIterator[Job]:
         """Yield each snapshot until the job ends (the last one is final). Raises like
         :meth:`wait` when it failed or the deadline passed."""
-        deadline = self._waits.deadline(check_seconds("timeout", timeout))
-        interval = check_interval("polling_interval", polling_interval)
-        waiter = self._waits.waiter(self._job, deadline, interval)
-        while not self._job.done:
-            try:
-                look = await waiter.next()
-            except WaitTimeout as expired:
-                raise timed_out(self._job, deadline, expired) from expired.last_error
-            self._job = look.report
-            yield look.report
+        options = job_options(timeout, polling_interval=polling_interval)
+        deadline = self._waits.waits.deadline(options.timeout)
+        waiter = self._waits.waiter(self._job, deadline, options.polling_interval)
+        reports = watch(
+            waiter,
+            running=lambda: not self._job.done,
+            expired=lambda timeout: timed_out(self._job, deadline, timeout),
+        )
+        async with contextlib.aclosing(reports):
+            async for latest in reports:
+                self._job = latest
+                yield latest
         finished(self._job)
 
 
@@ -229,9 +209,7 @@ class AsyncJobs:
         """Wait for a job by id (after a restart, or a
         :class:`~speedpix_async.PortraitJobTimeoutError`) and return it once it succeeded."""
         job = Job(id=check_job_id(job_id), state=JobState.INIT)
-        return await self._waits.wait(
-            job, timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
-        )
+        return await self._waits.wait(job, job_options(timeout, on_progress, polling_interval))
 
     def handle(self, job_id: int, *, model_id: str | None = None) -> AsyncJobHandle:
         """A handle to an existing job, for ``reload()``, ``wait()`` and ``watch()``."""

@@ -18,6 +18,7 @@ from .._config import (
     with_changes,
 )
 from .._core.backends import HttpBackendName, open_backend
+from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.storage import Storage
 from .._core.transport import ClockSkew, Transport
@@ -64,7 +65,7 @@ def _tasks(config: ClientConfig, transport: Transport) -> Tasks:
         endpoints=endpoints,
         uploader=Uploader(endpoints, storage),
         storage=storage,
-        poll=config.poll,
+        waits=Waits(config.poll),
         upload_local_paths=config.upload_local_paths,
     )
 

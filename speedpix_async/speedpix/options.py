@@ -13,15 +13,9 @@ from typing import Any, Literal
 
 import attrs
 
+from .._core.handles import WaitOptions
 from .._errors import InputError
-from .._validate import (
-    check_bool,
-    check_callable,
-    check_header_value,
-    check_identifier,
-    check_interval,
-    check_seconds,
-)
+from .._validate import check_bool, check_header_value, check_identifier
 from ..models import Progress
 
 __all__ = [
@@ -29,7 +23,6 @@ __all__ = [
     "ProgressCallback",
     "RunOptions",
     "SubmitOptions",
-    "WaitOptions",
 ]
 
 FileEncodingStrategy = Literal["url", "base64"]
@@ -100,36 +93,11 @@ class SubmitOptions:
 
 
 @attrs.frozen(kw_only=True)
-class WaitOptions:
-    """How long to wait and what to tell the caller meanwhile."""
-
-    timeout: float | None = None
-    """Seconds the whole call may take; ``None``: the poll policy's default (30 minutes)."""
-    on_progress: ProgressCallback | None = None
-    polling_interval: float | None = None
-    """A fixed interval instead of following the server's estimates."""
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        polling_interval: float | None = None,
-    ) -> WaitOptions:
-        return cls(
-            timeout=check_seconds("timeout", timeout),
-            on_progress=check_callable("on_progress", on_progress),
-            polling_interval=check_interval("polling_interval", polling_interval),
-        )
-
-
-@attrs.frozen(kw_only=True)
 class RunOptions:
     """Everything one ``run`` needs besides the workflow and its input."""
 
     submit: SubmitOptions
-    wait: WaitOptions
+    wait: WaitOptions[Progress]
     output_type: Any = None
     """An attrs class, dataclass or other type to structure the output into (None: as is)."""
 
@@ -158,7 +126,7 @@ class RunOptions:
                 resource_config_id=resource_config_id,
                 file_encoding_strategy=file_encoding_strategy,
             ),
-            wait=WaitOptions.of(
+            wait=WaitOptions[Progress].of(
                 timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
             ),
             output_type=output_type,

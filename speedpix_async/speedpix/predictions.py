@@ -9,14 +9,15 @@ and :class:`~speedpix_async.PredictionTimeoutError` says how to resume.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
-from .._core.waiting import WaitTimeout
+from .._core.handles import WaitOptions, watch
 from .._validate import check_task_id
 from ..models import Prediction, Progress, TaskStatus
 from .endpoints import cancel_refused, list_refused
-from .options import FileEncodingStrategy, ProgressCallback, SubmitOptions, WaitOptions
+from .options import FileEncodingStrategy, ProgressCallback, SubmitOptions
 from .tasks import Tasks, timed_out
 
 __all__ = ["AsyncPredictionHandle", "AsyncPredictions"]
@@ -81,7 +82,7 @@ class AsyncPredictionHandle:
         Stops with :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes.
         Breaking out of the loop simply stops polling.
         """
-        options = WaitOptions.of(timeout=timeout, polling_interval=polling_interval)
+        options = WaitOptions[Progress].of(timeout=timeout, polling_interval=polling_interval)
         deadline = self._tasks.deadline(options.timeout)
         view = self._tasks.view(self._prediction, self._track)
         waiter = view.waiter(
@@ -90,12 +91,14 @@ class AsyncPredictionHandle:
             polling_interval=options.polling_interval,
             aim_at_result=False,
         )
-        while not self._prediction.status.is_terminal:
-            try:
-                look = await waiter.next()
-            except WaitTimeout as expired:
-                raise timed_out(self._prediction, deadline, expired) from expired.last_error
-            yield look.report
+        reports = watch(
+            waiter,
+            running=lambda: not self._prediction.status.is_terminal,
+            expired=lambda expired: timed_out(self._prediction, deadline, expired),
+        )
+        async with contextlib.aclosing(reports):
+            async for report in reports:
+                yield report
 
     async def wait(
         self,
@@ -111,7 +114,7 @@ class AsyncPredictionHandle:
         when ``comfy_get_result`` reports the failure inside a *successful* envelope — and
         :class:`~speedpix_async.PredictionTimeoutError` when ``timeout`` passes first.
         """
-        options = WaitOptions.of(
+        options = WaitOptions[Progress].of(
             timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
         )
         return await self._tasks.wait(
@@ -199,7 +202,7 @@ class AsyncPredictions:
         """Wait for an existing task (for example after ``wait=False`` or a
         :class:`~speedpix_async.PredictionTimeoutError`) and return its final snapshot."""
         snapshot = Prediction(id=check_task_id(task_id), status=TaskStatus.WAITING)
-        options = WaitOptions.of(
+        options = WaitOptions[Progress].of(
             timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
         )
         tasks = self._tasks

@@ -18,11 +18,11 @@ from typing import Any
 
 import attrs
 
-from .._config import PollPolicy
+from .._core.handles import Subject, WaitOptions, Waits, timeout_message
 from .._core.http import BeforeSend
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
-from .._core.waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
+from .._core.waiting import Deadline, Look, Waiter, WaitTimeout
 from .._errors import APIError, PredictionFailedError, PredictionTimeoutError
 from .._validate import check_identifier
 from ..models import Prediction, Progress, TaskStatus
@@ -30,7 +30,7 @@ from ..outputs import output_from_result, structure_output
 from .endpoints import Endpoints, PromptRequest
 from .files import Uploader
 from .inputs import prepare_inputs
-from .options import RunOptions, SubmitOptions, WaitOptions
+from .options import RunOptions, SubmitOptions
 
 __all__ = ["TaskView", "Tasks", "Track", "failed", "timed_out"]
 
@@ -51,18 +51,18 @@ class Tasks:
         endpoints: Endpoints,
         uploader: Uploader,
         storage: Storage,
-        poll: PollPolicy,
+        waits: Waits,
         upload_local_paths: bool,
     ) -> None:
         self.endpoints = endpoints
         self.uploader = uploader
         self.storage = storage
-        self.poll = poll
+        self.waits = waits
         self.upload_local_paths = upload_local_paths
 
     def deadline(self, timeout: float | None) -> Deadline:
         """The deadline of a call given ``timeout=`` (None: the poll policy's default)."""
-        return Deadline(self.poll.default_timeout if timeout is None else timeout)
+        return self.waits.deadline(timeout)
 
     # ------------------------------------------------------------------ one request each
 
@@ -148,7 +148,7 @@ class Tasks:
     async def wait(
         self,
         snapshot: Prediction,
-        options: WaitOptions,
+        options: WaitOptions[Progress],
         *,
         deadline: Deadline,
         fresh: bool,
@@ -207,13 +207,13 @@ class TaskView:
         """A wait on this task. ``fresh``: the snapshot carries the submit's estimate (else the
         first look is immediate). ``aim_at_result``: a look aimed at the predicted end fetches
         the result directly (``watch()`` polls progress only)."""
-        schedule = Schedule(
-            self.tasks.poll,
+        look = self.look if aim_at_result else self.poll_progress
+        return self.tasks.waits.waiter(
+            look,
+            deadline=deadline,
             first_eta=self.snapshot.eta if fresh else None,
             interval=polling_interval,
         )
-        look = self.look if aim_at_result else self.poll_progress
-        return Waiter(look, schedule=schedule, deadline=deadline)
 
     def _update(self, snapshot: Prediction) -> Prediction:
         self.snapshot = snapshot
@@ -340,26 +340,15 @@ def timed_out(
     snapshot: Prediction, deadline: Deadline, expired: WaitTimeout
 ) -> PredictionTimeoutError:
     """The error for a wait whose deadline passed, naming the server if it stopped answering."""
-    task = snapshot.id
-    resume = f"client.predictions.wait({task!r})"
-    error = expired.last_error
-    if error is not None:
-        where = getattr(error, "url", None) or "the server"
-        message = (
-            f"task {task!r} did not finish within {deadline.timeout:g}s: {where} did not answer "
-            f"the last {expired.failures} poll(s) (last error: {error}); the task may still be "
-            f"running on the server — resume with {resume} once it is reachable"
-        )
-    else:
-        message = (
-            f"task {task!r} did not finish within {deadline.timeout:g}s (last status "
-            f"{str(snapshot.status)!r}); it keeps running on the server — resume with {resume} "
-            "or pass a larger timeout="
-        )
+    subject = Subject(
+        name=f"task {snapshot.id!r}",
+        state=str(snapshot.status),
+        resume=f"client.predictions.wait({snapshot.id!r})",
+    )
     return PredictionTimeoutError(
-        message,
-        task_id=task,
+        timeout_message(subject, deadline, expired),
+        task_id=snapshot.id,
         timeout=deadline.timeout,
         prediction=snapshot,
-        server_unreachable=error is not None,
+        server_unreachable=expired.last_error is not None,
     )
