@@ -54,6 +54,8 @@ CLASSES = (
     Spec("speedpix_async.portrait.jobs", "AsyncJobHandle", "JobHandle", "wrapper"),
     Spec("speedpix_async.portrait.images", "PortraitImage", "PortraitImage", "wrapper"),
 )
+#: Base classes whose public members a twin takes as its own: name → module.
+BASES = {"AsyncServiceClient": "speedpix_async._core.client"}
 #: Module functions taking a keyword-only ``client``: (module, function, client twin).
 FUNCTIONS = (("speedpix_async.speedpix.defaults", "run", "SpeedPix"),)
 #: Names replaced in annotations and bases, besides the twins themselves.
@@ -134,6 +136,8 @@ class Generator:
         self.used: set[str] = set()
         self.type_vars: dict[str, str] = {}
         """Module-level ``X = TypeVar(...)`` of the sources, copied as they are."""
+        self.current: Spec | None = None
+        """The class being generated (``Self`` in its annotations means it)."""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -231,6 +235,8 @@ class Generator:
         if fn.returns is None:
             raise fail(where, "needs a return annotation")
         raw = ast.unparse(fn.returns)
+        if raw == "Self" and self.current is not None:
+            raw = self.current.name
         return raw, self.rename(raw)
 
     # -- members ---------------------------------------------------------------------------
@@ -330,12 +336,21 @@ class Generator:
     def klass(self, spec: Spec) -> list[str]:
         cls = self.find(spec.module, spec.name)
         assert isinstance(cls, ast.ClassDef)
+        self.current = spec
         members: list[ast.stmt] = []
         bases: list[str] = []
+        own = {getattr(node, "name", None) for node in cls.body}
         for base_node in cls.bases:
             name = ast.unparse(base_node)
+            bare = name.split("[", 1)[0]
             if name in self.renames:
                 bases.append(self.rename(name))
+            elif bare in BASES:
+                # The shared shell of every client: its members are the twin's own (those the
+                # class overrides excepted).
+                shell = self.find(BASES[bare], bare)
+                assert isinstance(shell, ast.ClassDef)
+                members += [n for n in shell.body if getattr(n, "name", None) not in own]
             elif spec.kind == "file" and name != "str":
                 # A mixin of the async class: its members become the twin's own.
                 mixin = self.find(spec.module, name)

@@ -137,16 +137,6 @@ class SpeedPix(SyncWrapper):
         return client
 
     @property
-    def endpoint(self) -> str:
-        """The base URL requests go to."""
-        return self._runner.convert(self._async.endpoint)
-
-    @property
-    def app_key(self) -> str:
-        """The app key (an identifier, not a secret; the secret is never exposed)."""
-        return self._runner.convert(self._async.app_key)
-
-    @property
     def http_backend(self) -> str:
         """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
         the first request decides)."""
@@ -154,6 +144,7 @@ class SpeedPix(SyncWrapper):
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._runner.convert(self._async.closed)
 
     def __enter__(self) -> SpeedPix:
@@ -181,7 +172,7 @@ class SpeedPix(SyncWrapper):
     ) -> SpeedPix:
         """A client sharing this one's connection pool and credentials with other options::
 
-            client.with_options(max_retries=0, timeout=5).predictions.get(task_id)
+            impatient = client.with_options(max_retries=0, timeout=5)
 
         Closing the derived client does not close the shared pool.
         """
@@ -194,6 +185,16 @@ class SpeedPix(SyncWrapper):
             ),
             self._runner,
         )
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to."""
+        return self._runner.convert(self._async.endpoint)
+
+    @property
+    def app_key(self) -> str:
+        """The app key (an identifier, not a secret; the secret is never exposed)."""
+        return self._runner.convert(self._async.app_key)
 
     @overload
     def run(
@@ -919,16 +920,6 @@ class Portrait(SyncWrapper):
         return client
 
     @property
-    def host(self) -> str:
-        """The service address requests go to."""
-        return self._runner.convert(self._async.host)
-
-    @property
-    def app_id(self) -> str:
-        """The AppId (an identifier; the token is never exposed)."""
-        return self._runner.convert(self._async.app_id)
-
-    @property
     def http_backend(self) -> str:
         """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
         the first request decides)."""
@@ -936,6 +927,7 @@ class Portrait(SyncWrapper):
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._runner.convert(self._async.closed)
 
     def __enter__(self) -> Portrait:
@@ -961,8 +953,12 @@ class Portrait(SyncWrapper):
         poll_policy: PollPolicy | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> Portrait:
-        """A client sharing this one's connection pool and credentials with other options.
-        Closing it does not close the shared pool."""
+        """A client sharing this one's connection pool and credentials with other options::
+
+            impatient = client.with_options(max_retries=0, timeout=5)
+
+        Closing the derived client does not close the shared pool.
+        """
         return Portrait._twin(
             self._async.with_options(
                 timeout=timeout,
@@ -972,6 +968,16 @@ class Portrait(SyncWrapper):
             ),
             self._runner,
         )
+
+    @property
+    def host(self) -> str:
+        """The service address requests go to."""
+        return self._runner.convert(self._async.host)
+
+    @property
+    def app_id(self) -> str:
+        """The AppId (an identifier; the token is never exposed)."""
+        return self._runner.convert(self._async.app_id)
 
     def check_images(self, images: Sequence[str]) -> list[CheckResult]:
         """Check photos before training: one :class:`~speedpix_async.CheckResult` per image, in

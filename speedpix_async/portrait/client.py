@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
-from .._core.backends import HttpBackendName, open_backend
+from .._config import PollPolicy, RetryPolicy, TimeoutTypes
+from .._core.backends import HttpBackendName
+from .._core.client import AsyncServiceClient
 from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.transport import Transport
@@ -86,7 +86,7 @@ def _kind(name: str, value: Any, allowed: Mapping[str, Any]) -> str:
     return str(value)
 
 
-class AsyncPortrait:
+class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
     """Asynchronous PAI AI Portrait (AI写真) client.
 
     The host, AppId and Token are shown on the AI Portrait page; they come from ``host`` /
@@ -138,27 +138,15 @@ class AsyncPortrait:
             retry_policy=retry_policy,
             poll_policy=poll_policy,
         )
-        backend = open_backend(
-            http_backend,
-            timeout=config.timeout,
-            max_connections=config.max_connections,
-            http_client=http_client,
-            transport=transport,
-        )
-        self._assemble(config, _transport(config, backend))
+        self._start(config, http_backend=http_backend, http_client=http_client, transport=transport)
 
-    def _assemble(self, config: PortraitClientConfig, transport: Transport) -> None:
-        self._config = config
-        self._transport = transport
-        self._endpoints = PortraitEndpoints(transport)
-        self._waits = JobWaits(self._endpoints, Waits(config.poll))
+    def _transport_for(self, config: PortraitClientConfig, backend: HttpBackend) -> Transport:
+        return _transport(config, backend)
+
+    def _build(self) -> None:
+        self._endpoints = PortraitEndpoints(self._transport)
+        self._waits = JobWaits(self._endpoints, Waits(self._config.poll))
         self.jobs = AsyncJobs(self._waits)
-
-    @classmethod
-    def _from_parts(cls, config: PortraitClientConfig, transport: Transport) -> AsyncPortrait:
-        client = cls.__new__(cls)
-        cls._assemble(client, config, transport)
-        return client
 
     def __repr__(self) -> str:
         return f"AsyncPortrait(host={self._config.host!r}, app_id={self._config.app_id!r})"
@@ -172,52 +160,6 @@ class AsyncPortrait:
     def app_id(self) -> str:
         """The AppId (an identifier; the token is never exposed)."""
         return self._config.app_id
-
-    @property
-    def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
-        return self._transport.backend.name
-
-    @property
-    def closed(self) -> bool:
-        return self._transport.closed
-
-    async def __aenter__(self) -> AsyncPortrait:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (if this client created it). Safe to call twice."""
-        await self._transport.aclose()
-
-    def with_options(
-        self,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        poll_policy: PollPolicy | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> AsyncPortrait:
-        """A client sharing this one's connection pool and credentials with other options.
-        Closing it does not close the shared pool."""
-        config = with_changes(
-            self._config,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll_policy=poll_policy,
-            retry_policy=retry_policy,
-        )
-        return self._from_parts(
-            config, self._transport.derive(retry=config.retry, timeout=config.timeout)
-        )
 
     async def check_images(self, images: Sequence[str]) -> list[CheckResult]:
         """Check photos before training: one :class:`~speedpix_async.CheckResult` per image, in

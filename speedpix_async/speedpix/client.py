@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import httpx
@@ -15,13 +14,13 @@ from .._config import (
     TimeoutTypes,
     resolve_config,
     urlsplit_path,
-    with_changes,
 )
-from .._core.backends import HttpBackendName, open_backend
+from .._core.backends import HttpBackendName
+from .._core.client import AsyncServiceClient
 from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.storage import Storage
-from .._core.transport import ClockSkew, Transport
+from .._core.transport import Transport
 from .._errors import InputError
 from .._signing import GatewaySigner
 from .batch import AsyncBatch, BatchInputs
@@ -37,7 +36,7 @@ __all__ = ["AsyncSpeedPix"]
 T = TypeVar("T")
 
 
-def _transport(config: ClientConfig, backend: HttpBackend, skew: ClockSkew | None) -> Transport:
+def _transport(config: ClientConfig, backend: HttpBackend) -> Transport:
     return Transport(
         profile=SpeedPixProfile(GatewaySigner(config.app_key, config.app_secret)),
         backend=backend,
@@ -47,7 +46,6 @@ def _transport(config: ClientConfig, backend: HttpBackend, skew: ClockSkew | Non
         user_agent=config.user_agent,
         # The gateway signs the full request path, including any prefix in the endpoint.
         sign_path_prefix=urlsplit_path(config.endpoint),
-        skew=skew,
     )
 
 
@@ -70,7 +68,7 @@ def _tasks(config: ClientConfig, transport: Transport) -> Tasks:
     )
 
 
-class AsyncSpeedPix:
+class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
     """Asynchronous SpeedPix (智作工坊) client.
 
     Credentials come from ``app_key`` / ``app_secret`` or, when neither is passed, from the
@@ -129,29 +127,15 @@ class AsyncSpeedPix:
             retry_policy=retry_policy,
             poll_policy=poll_policy,
         )
-        backend = open_backend(
-            http_backend,
-            timeout=config.timeout,
-            max_connections=config.max_connections,
-            http_client=http_client,
-            transport=transport,
-        )
-        self._assemble(config, _transport(config, backend, None))
+        self._start(config, http_backend=http_backend, http_client=http_client, transport=transport)
 
-    def _assemble(self, config: ClientConfig, transport: Transport) -> None:
-        """Build the parts of a client around ``transport``."""
-        self._config = config
-        self._transport = transport
-        self._tasks = _tasks(config, transport)
+    def _transport_for(self, config: ClientConfig, backend: HttpBackend) -> Transport:
+        return _transport(config, backend)
+
+    def _build(self) -> None:
+        self._tasks = _tasks(self._config, self._transport)
         self.predictions = AsyncPredictions(self._tasks)
         self.files = AsyncFiles(self._tasks.uploader, self._tasks.storage)
-
-    @classmethod
-    def _from_parts(cls, config: ClientConfig, transport: Transport) -> AsyncSpeedPix:
-        """A client around an existing transport (``with_options``, a batch's own pool)."""
-        client = cls.__new__(cls)
-        cls._assemble(client, config, transport)
-        return client
 
     def __repr__(self) -> str:
         return (
@@ -167,55 +151,6 @@ class AsyncSpeedPix:
     def app_key(self) -> str:
         """The app key (an identifier, not a secret; the secret is never exposed)."""
         return self._config.app_key
-
-    @property
-    def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
-        return self._transport.backend.name
-
-    @property
-    def closed(self) -> bool:
-        return self._transport.closed
-
-    async def __aenter__(self) -> AsyncSpeedPix:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (if this client created it). Safe to call twice."""
-        await self._transport.aclose()
-
-    def with_options(
-        self,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        poll_policy: PollPolicy | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> AsyncSpeedPix:
-        """A client sharing this one's connection pool and credentials with other options::
-
-            await client.with_options(max_retries=0, timeout=5).predictions.get(task_id)
-
-        Closing the derived client does not close the shared pool.
-        """
-        config = with_changes(
-            self._config,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll_policy=poll_policy,
-            retry_policy=retry_policy,
-        )
-        transport = self._transport.derive(retry=config.retry, timeout=config.timeout)
-        return self._from_parts(config, transport)
 
     @overload
     async def run(

@@ -1,0 +1,137 @@
+"""What every service client is, written once: a configuration, a transport over an HTTP
+backend, and the parts a service builds on them; the lifecycle (``async with``, ``aclose``),
+``with_options`` and the backend it chose.
+
+A service client subclasses :class:`AsyncServiceClient`: its ``__init__`` resolves its own
+configuration and calls :meth:`AsyncServiceClient._start`; its ``_build`` makes its endpoints,
+resources and waits from ``self._config`` and ``self._transport``. A derived client
+(``with_options``) is the same class built around the same pool.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+import httpx
+from typing_extensions import Self
+
+from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
+from .backends import HttpBackendName, open_backend
+from .http import HttpBackend
+from .transport import Transport
+
+__all__ = ["AsyncServiceClient", "ServiceConfig"]
+
+
+class ServiceConfig(Protocol):
+    """What the kit needs of a service's (frozen, attrs) configuration."""
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def poll(self) -> PollPolicy: ...
+    @property
+    def max_connections(self) -> int: ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
+
+
+class AsyncServiceClient(Generic[C]):
+    """The shell of an async service client (see the module docstring)."""
+
+    _config: C
+    _transport: Transport
+
+    def _start(
+        self,
+        config: C,
+        *,
+        http_backend: HttpBackendName | None,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        """Open the backend the arguments choose and build the client around it."""
+        backend = open_backend(
+            http_backend,
+            timeout=config.timeout,
+            max_connections=config.max_connections,
+            http_client=http_client,
+            transport=transport,
+        )
+        self._set(config, self._transport_for(config, backend))
+
+    def _set(self, config: C, transport: Transport) -> None:
+        self._config = config
+        self._transport = transport
+        self._build()
+
+    @classmethod
+    def _around(cls, config: C, transport: Transport) -> Self:
+        """A client of this class built around an existing transport (``with_options``)."""
+        client = cls.__new__(cls)
+        cls._set(client, config, transport)
+        return client
+
+    def _transport_for(self, config: C, backend: HttpBackend) -> Transport:
+        """The service's request pipeline (its profile) over ``backend``."""
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        """Make the service's parts from ``self._config`` and ``self._transport``."""
+        raise NotImplementedError
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._transport.backend.name
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._transport.closed
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (if this client created it). Safe to call twice."""
+        await self._transport.aclose()
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """A client sharing this one's connection pool and credentials with other options::
+
+            impatient = client.with_options(max_retries=0, timeout=5)
+
+        Closing the derived client does not close the shared pool.
+        """
+        config = with_changes(
+            self._config,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll_policy=poll_policy,
+            retry_policy=retry_policy,
+        )
+        # Its parts are built afresh around the derived transport: nothing of this client's is
+        # shared but the pool (and the clock skew it learned).
+        transport = self._transport.derive(retry=config.retry, timeout=config.timeout)
+        return self._around(config, transport)
