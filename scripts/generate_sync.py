@@ -262,6 +262,10 @@ class Generator:
                 return f"return {twin}._twin({target}({forward}), self._runner)"
             return f"return self._runner.convert({target}({forward}))"
         call = f"{target}{', ' if forward else ''}{forward}"
+        if fn.args.kwarg is not None:
+            # A ParamSpec cannot carry **Unpack[...] through an overloaded method: close over
+            # the call instead (type checkers then pick the overload from the arguments).
+            call = f"lambda: {target}({forward})"
         if raw in ("None", "NoReturn"):
             return f"self._runner.run({call})"
         if twin:
@@ -410,23 +414,40 @@ class Generator:
         return lines
 
     def function(self, dotted: str, name: str, client: str) -> list[str]:
-        fn = self.find(dotted, name)
-        assert isinstance(fn, ast.AsyncFunctionDef)
-        where = f"{dotted}.{name}"
-        if "client" not in [a.arg for a in fn.args.kwonlyargs]:
-            raise fail(where, "module functions need a keyword-only 'client' parameter")
-        params = self.rename(ast.unparse(fn.args))
-        _, ret = self.returns(fn, where)
-        forward = ", ".join(
-            [a.arg for a in fn.args.args]
-            + [f"{a.arg}={a.arg}" for a in fn.args.kwonlyargs if a.arg != "client"]
-        )
-        holder = f"default_{client.lower()}"
-        return [
-            f"def {name}({params}) -> {ret}:",
-            *self.doc(docstring(fn), "    "),
-            f"    return {holder}.resolve(client).{name}({forward})",
+        """The twin of a module function (its overloads first) that takes a keyword-only
+        ``client``: it calls the client's method of the same name."""
+        self.tree(dotted)
+        defs = [
+            node
+            for node in self.trees[dotted].body
+            if isinstance(node, ast.AsyncFunctionDef) and node.name == name
         ]
+        if not defs:
+            raise fail(dotted, f"no async function {name}")
+        lines: list[str] = []
+        for fn in defs:
+            where = f"{dotted}.{name}"
+            if "client" not in [a.arg for a in fn.args.kwonlyargs]:
+                raise fail(where, "module functions need a keyword-only 'client' parameter")
+            params = self.rename(ast.unparse(fn.args))
+            _, ret = self.returns(fn, where)
+            decorators = [ast.unparse(d) for d in fn.decorator_list]
+            if decorators == ["overload"]:
+                lines += ["@overload", f"def {name}({params}) -> {ret}: ...", ""]
+                continue
+            if decorators:
+                raise fail(where, f"unsupported decorators {decorators}")
+            forward = [a.arg for a in fn.args.args]
+            forward += [f"{a.arg}={a.arg}" for a in fn.args.kwonlyargs if a.arg != "client"]
+            if fn.args.kwarg:
+                forward.append(f"**{fn.args.kwarg.arg}")
+            holder = f"default_{client.lower()}"
+            lines += [
+                f"def {name}({params}) -> {ret}:",
+                *self.doc(docstring(fn), "    "),
+                f"    return {holder}.resolve(client).{name}({', '.join(forward)})",
+            ]
+        return lines
 
     # -- module ----------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ from .speedpix.batch import AsyncBatch
 from .speedpix.client import AsyncSpeedPix
 from .speedpix.defaults import get_default_client, run, set_default_client
 from .speedpix.files import AsyncFiles
-from .speedpix.options import FileEncodingStrategy, ProgressCallback
+from .speedpix.options import FileEncodingStrategy, ProgressCallback, RunKeywords, SubmitKeywords
 from .speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from .sync import Portrait, SpeedPix, SyncInAsyncWarning
 
@@ -135,11 +135,13 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "RetryPolicy",
+    "RunKeywords",
     "ServerError",
     "SignatureError",
     "SpeedPix",
     "SpeedPixError",
     "SpeedPixException",
+    "SubmitKeywords",
     "SubmitOutcomeUnknownError",
     "SubmitTimeoutError",
     "SyncInAsyncWarning",

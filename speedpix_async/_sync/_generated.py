@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
 import httpx
+from typing_extensions import Unpack
 
 from speedpix_async._config import PollPolicy, RetryPolicy, TimeoutTypes
 from speedpix_async._core.backends import HttpBackendName
@@ -31,7 +32,7 @@ from speedpix_async.portrait.options import ModelKind, PortraitConfig, TrainKind
 from speedpix_async.speedpix.batch import BatchInputs
 from speedpix_async.speedpix.client import AsyncSpeedPix
 from speedpix_async.speedpix.files import AsyncFiles
-from speedpix_async.speedpix.options import FileEncodingStrategy, ProgressCallback
+from speedpix_async.speedpix.options import ProgressCallback, RunKeywords, SubmitKeywords
 from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from speedpix_async.speedpix.sources import FileInput
 
@@ -202,17 +203,9 @@ class SpeedPix(SyncWrapper):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[True] = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any: ...
 
     @overload
@@ -221,17 +214,9 @@ class SpeedPix(SyncWrapper):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[True] = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[T],
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> T: ...
 
     @overload
@@ -240,17 +225,9 @@ class SpeedPix(SyncWrapper):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[False],
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> PredictionHandle: ...
 
     @overload
@@ -259,17 +236,9 @@ class SpeedPix(SyncWrapper):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any: ...
 
     def run(
@@ -277,17 +246,9 @@ class SpeedPix(SyncWrapper):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any:
         """Run a published workflow and return its output.
 
@@ -299,9 +260,12 @@ class SpeedPix(SyncWrapper):
         a mismatch raises :class:`~speedpix_async.ResponseValidationError` naming the field.
         With ``wait=False`` returns the prediction handle right after submitting.
 
-        ``timeout`` (seconds; default 30 minutes) bounds the whole call: uploading local files
-        in ``input`` (see ``predictions.create``), the submit, every poll, the result fetch and
-        awaited ``on_progress`` callbacks.
+        ``options`` (:class:`~speedpix_async.RunKeywords`): ``alias_id`` / ``version_id``,
+        ``randomise_seeds``, ``return_temp_files``, ``resource_config_id``,
+        ``file_encoding_strategy`` (see ``predictions.create``), ``on_progress``,
+        ``polling_interval`` and ``timeout`` (seconds; default 30 minutes), which bounds the
+        whole call: uploading local files in ``input``, the submit, every poll, the result
+        fetch and awaited ``on_progress`` callbacks.
 
         Raises :class:`~speedpix_async.PredictionFailedError` when the task fails,
         :class:`~speedpix_async.PredictionTimeoutError` when the deadline passes (when a task
@@ -309,20 +273,9 @@ class SpeedPix(SyncWrapper):
         :class:`~speedpix_async.SubmitOutcomeUnknownError` when the submit's answer was lost.
         """
         return self._runner.call(
-            self._async.run,
-            workflow_id,
-            input,
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-            output_type=output_type,
-            polling_interval=polling_interval,
+            lambda: self._async.run(
+                workflow_id, input, wait=wait, output_type=output_type, **options
+            )
         )
 
     def run_many(
@@ -331,19 +284,11 @@ class SpeedPix(SyncWrapper):
         inputs: BatchInputs,
         *,
         concurrency: int = 8,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
         journal: str | os.PathLike[str] | None = None,
         resubmit_unknown: bool = False,
         shard: tuple[int, int] | None = None,
+        **options: Unpack[RunKeywords],
     ) -> BlockingIterator[BatchResult]:
         """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
         :class:`~speedpix_async.BatchResult` per input as each finishes::
@@ -373,19 +318,11 @@ class SpeedPix(SyncWrapper):
                 workflow_id,
                 inputs,
                 concurrency=concurrency,
-                alias_id=alias_id,
-                version_id=version_id,
-                randomise_seeds=randomise_seeds,
-                return_temp_files=return_temp_files,
-                resource_config_id=resource_config_id,
-                file_encoding_strategy=file_encoding_strategy,
-                timeout=timeout,
-                on_progress=on_progress,
                 output_type=output_type,
-                polling_interval=polling_interval,
                 journal=journal,
                 resubmit_unknown=resubmit_unknown,
                 shard=shard,
+                **options,
             )
         )
 
@@ -406,13 +343,7 @@ class Predictions(SyncWrapper):
         self,
         workflow_id: str,
         input: dict[str, Any] | None = None,
-        *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
+        **options: Unpack[SubmitKeywords],
     ) -> PredictionHandle:
         """Submit a task and return a handle to it without waiting.
 
@@ -431,17 +362,7 @@ class Predictions(SyncWrapper):
         :class:`~speedpix_async.SubmitOutcomeUnknownError` instead of retrying.
         """
         return PredictionHandle._twin(
-            self._runner.run(
-                self._async.create,
-                workflow_id,
-                input,
-                alias_id=alias_id,
-                version_id=version_id,
-                randomise_seeds=randomise_seeds,
-                return_temp_files=return_temp_files,
-                resource_config_id=resource_config_id,
-                file_encoding_strategy=file_encoding_strategy,
-            ),
+            self._runner.run(lambda: self._async.create(workflow_id, input, **options)),
             self._runner,
         )
 
@@ -1209,39 +1130,67 @@ class PortraitImage(SyncWrapper):
 default_speedpix = DefaultClient(SpeedPix)
 
 
+@overload
 def run(
     workflow_id: str,
     input: dict[str, Any] | None = None,
     *,
     client: SpeedPix | None = None,
-    alias_id: str | None = None,
-    version_id: str | None = None,
-    randomise_seeds: bool | None = None,
-    return_temp_files: bool | None = None,
-    resource_config_id: str | None = None,
-    file_encoding_strategy: FileEncodingStrategy = "url",
+    wait: Literal[True] = True,
+    output_type: None = None,
+    **options: Unpack[RunKeywords],
+) -> Any: ...
+
+
+@overload
+def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: SpeedPix | None = None,
+    wait: Literal[True] = True,
+    output_type: type[T],
+    **options: Unpack[RunKeywords],
+) -> T: ...
+
+
+@overload
+def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: SpeedPix | None = None,
+    wait: Literal[False],
+    output_type: None = None,
+    **options: Unpack[RunKeywords],
+) -> PredictionHandle: ...
+
+
+@overload
+def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: SpeedPix | None = None,
     wait: bool = True,
-    timeout: float | None = None,
-    on_progress: ProgressCallback | None = None,
     output_type: type[Any] | None = None,
-    polling_interval: float | None = None,
+    **options: Unpack[RunKeywords],
+) -> Any: ...
+
+
+def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: SpeedPix | None = None,
+    wait: bool = True,
+    output_type: type[Any] | None = None,
+    **options: Unpack[RunKeywords],
 ) -> Any:
     """``SpeedPix.run`` on ``client`` or on the default client (see
     :func:`set_default_client`); same parameters and result."""
     return default_speedpix.resolve(client).run(
-        workflow_id,
-        input,
-        alias_id=alias_id,
-        version_id=version_id,
-        randomise_seeds=randomise_seeds,
-        return_temp_files=return_temp_files,
-        resource_config_id=resource_config_id,
-        file_encoding_strategy=file_encoding_strategy,
-        wait=wait,
-        timeout=timeout,
-        on_progress=on_progress,
-        output_type=output_type,
-        polling_interval=polling_interval,
+        workflow_id, input, wait=wait, output_type=output_type, **options
     )
 
 

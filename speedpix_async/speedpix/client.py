@@ -6,6 +6,7 @@ import os
 from typing import Any, Literal, TypeVar, overload
 
 import httpx
+from typing_extensions import Unpack
 
 from .._config import (
     ClientConfig,
@@ -26,7 +27,7 @@ from .._signing import GatewaySigner
 from .batch import AsyncBatch, BatchInputs
 from .endpoints import Endpoints
 from .files import AsyncFiles, Uploader
-from .options import FileEncodingStrategy, ProgressCallback, RunOptions
+from .options import RunKeywords, RunOptions
 from .predictions import AsyncPredictionHandle, AsyncPredictions
 from .profile import SpeedPixProfile
 from .tasks import Tasks
@@ -158,17 +159,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[True] = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any: ...
 
     @overload
@@ -177,17 +170,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[True] = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[T],
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> T: ...
 
     @overload
@@ -196,17 +181,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: Literal[False],
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> AsyncPredictionHandle: ...
 
     @overload
@@ -215,17 +192,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any: ...
 
     async def run(
@@ -233,17 +202,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         workflow_id: str,
         input: dict[str, Any] | None = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
         wait: bool = True,
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
+        **options: Unpack[RunKeywords],
     ) -> Any:
         """Run a published workflow and return its output.
 
@@ -255,9 +216,12 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         a mismatch raises :class:`~speedpix_async.ResponseValidationError` naming the field.
         With ``wait=False`` returns the prediction handle right after submitting.
 
-        ``timeout`` (seconds; default 30 minutes) bounds the whole call: uploading local files
-        in ``input`` (see ``predictions.create``), the submit, every poll, the result fetch and
-        awaited ``on_progress`` callbacks.
+        ``options`` (:class:`~speedpix_async.RunKeywords`): ``alias_id`` / ``version_id``,
+        ``randomise_seeds``, ``return_temp_files``, ``resource_config_id``,
+        ``file_encoding_strategy`` (see ``predictions.create``), ``on_progress``,
+        ``polling_interval`` and ``timeout`` (seconds; default 30 minutes), which bounds the
+        whole call: uploading local files in ``input``, the submit, every poll, the result
+        fetch and awaited ``on_progress`` callbacks.
 
         Raises :class:`~speedpix_async.PredictionFailedError` when the task fails,
         :class:`~speedpix_async.PredictionTimeoutError` when the deadline passes (when a task
@@ -266,23 +230,12 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         """
         if not isinstance(wait, bool):
             raise InputError(f"wait must be True or False, got {wait!r}")
-        options = RunOptions.of(
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-            timeout=timeout,
-            on_progress=on_progress,
-            output_type=output_type,
-            polling_interval=polling_interval,
-        )
+        run = RunOptions.of(options, output_type=output_type, call="run()")
         tasks = self._tasks
         if wait:
-            return await tasks.run(workflow_id, input, options)
+            return await tasks.run(workflow_id, input, run)
         snapshot = await tasks.submit(
-            workflow_id, input, options.submit, tasks.deadline(options.wait.timeout)
+            workflow_id, input, run.submit, tasks.deadline(run.wait.timeout)
         )
         return AsyncPredictionHandle(snapshot, tasks=tasks, fresh=True)
 
@@ -292,19 +245,11 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         inputs: BatchInputs,
         *,
         concurrency: int = 8,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
         output_type: type[Any] | None = None,
-        polling_interval: float | None = None,
         journal: str | os.PathLike[str] | None = None,
         resubmit_unknown: bool = False,
         shard: tuple[int, int] | None = None,
+        **options: Unpack[RunKeywords],
     ) -> AsyncBatch:
         """Run ``workflow_id`` once per input, ``concurrency`` at a time, yielding a
         :class:`~speedpix_async.BatchResult` per input as each finishes::
@@ -329,22 +274,10 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         it again, accepting a possible duplicate). ``shard=(I, N)`` runs only inputs I, I+N,
         I+2N… (1-based I) so N processes share one inputs list; give each its own journal.
         """
-        options = RunOptions.of(
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-            timeout=timeout,
-            on_progress=on_progress,
-            output_type=output_type,
-            polling_interval=polling_interval,
-        )
         return AsyncBatch(
             workflow_id,
             inputs,
-            options,
+            RunOptions.of(options, output_type=output_type, call="run_many()"),
             concurrency=concurrency,
             tasks=self._tasks,
             journal=journal,

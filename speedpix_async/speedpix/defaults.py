@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
+
+from typing_extensions import Unpack
 
 from .._core.http import on_asyncio
 from .._errors import ConfigurationError
 from .client import AsyncSpeedPix
-from .options import FileEncodingStrategy, ProgressCallback
+from .options import RunKeywords
+from .predictions import AsyncPredictionHandle
 
 __all__ = ["get_default_client", "run", "set_default_client"]
+
+T = TypeVar("T")
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSpeedPix] = (
     weakref.WeakKeyDictionary()
@@ -65,46 +70,75 @@ def get_default_client() -> AsyncSpeedPix:
     return client
 
 
+@overload
 async def run(
     workflow_id: str,
     input: dict[str, Any] | None = None,
     *,
     client: AsyncSpeedPix | None = None,
-    alias_id: str | None = None,
-    version_id: str | None = None,
-    randomise_seeds: bool | None = None,
-    return_temp_files: bool | None = None,
-    resource_config_id: str | None = None,
-    file_encoding_strategy: FileEncodingStrategy = "url",
+    wait: Literal[True] = True,
+    output_type: None = None,
+    **options: Unpack[RunKeywords],
+) -> Any: ...
+
+
+@overload
+async def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: AsyncSpeedPix | None = None,
+    wait: Literal[True] = True,
+    output_type: type[T],
+    **options: Unpack[RunKeywords],
+) -> T: ...
+
+
+@overload
+async def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: AsyncSpeedPix | None = None,
+    wait: Literal[False],
+    output_type: None = None,
+    **options: Unpack[RunKeywords],
+) -> AsyncPredictionHandle: ...
+
+
+@overload
+async def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: AsyncSpeedPix | None = None,
     wait: bool = True,
-    timeout: float | None = None,
-    on_progress: ProgressCallback | None = None,
     output_type: type[Any] | None = None,
-    polling_interval: float | None = None,
+    **options: Unpack[RunKeywords],
+) -> Any: ...
+
+
+async def run(
+    workflow_id: str,
+    input: dict[str, Any] | None = None,
+    *,
+    client: AsyncSpeedPix | None = None,
+    wait: bool = True,
+    output_type: type[Any] | None = None,
+    **options: Unpack[RunKeywords],
 ) -> Any:
     """``AsyncSpeedPix.run`` on ``client`` or on the default client (see
     :func:`set_default_client`); same parameters and result."""
-    kwargs: dict[str, Any] = {
-        "alias_id": alias_id,
-        "version_id": version_id,
-        "randomise_seeds": randomise_seeds,
-        "return_temp_files": return_temp_files,
-        "resource_config_id": resource_config_id,
-        "file_encoding_strategy": file_encoding_strategy,
-        "wait": wait,
-        "timeout": timeout,
-        "on_progress": on_progress,
-        "output_type": output_type,
-        "polling_interval": polling_interval,
-    }
     if client is not None:
-        return await client.run(workflow_id, input, **kwargs)
+        return await client.run(workflow_id, input, wait=wait, output_type=output_type, **options)
     if _explicit is not None or on_asyncio():
-        return await get_default_client().run(workflow_id, input, **kwargs)
+        return await get_default_client().run(
+            workflow_id, input, wait=wait, output_type=output_type, **options
+        )
     if not wait:
         raise ConfigurationError(
             "run(wait=False) needs a client that outlives the call on this event loop; pass "
             "client= or call set_default_client() first"
         )
     async with AsyncSpeedPix() as temporary:
-        return await temporary.run(workflow_id, input, **kwargs)
+        return await temporary.run(workflow_id, input, output_type=output_type, **options)

@@ -1,15 +1,18 @@
-"""The options of a run, defined and validated once.
+"""The options of a run, written once and validated once.
 
-``run``, ``run_many``, ``predictions.create`` and the module-level ``run`` keep explicit keyword
-signatures (users and the blocking-wrapper generator read them); each turns its keywords into
-these frozen values straight away, and every later step reads the values. A bad option raises
-:class:`~speedpix_async.InputError` here, before anything is sent.
+The keywords ``run``, ``run_many``, ``predictions.create`` and the module-level ``run`` share
+are declared here once, as :class:`SubmitKeywords` / :class:`RunKeywords` (``**options:
+Unpack[RunKeywords]`` in their signatures, which type checkers and IDEs read key by key). Each
+call turns them into these frozen values straight away, and every later step reads the values.
+A bad or unknown option raises :class:`~speedpix_async.InputError` here, before anything is
+sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+import difflib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, TypedDict
 
 import attrs
 
@@ -21,7 +24,9 @@ from ..models import Progress
 __all__ = [
     "FileEncodingStrategy",
     "ProgressCallback",
+    "RunKeywords",
     "RunOptions",
+    "SubmitKeywords",
     "SubmitOptions",
 ]
 
@@ -34,6 +39,46 @@ ProgressCallback = Callable[[Progress], Awaitable[None] | None]
 _STRATEGIES = ("url", "base64")
 #: The alias the guides use when neither an alias nor a version is chosen.
 DEFAULT_ALIAS = "main"
+
+
+class SubmitKeywords(TypedDict, total=False):
+    """What a submit may be told (``predictions.create``, and every ``run``)."""
+
+    alias_id: str | None
+    """The workflow alias to run (``"main"`` when neither an alias nor a version is given)."""
+    version_id: str | None
+    """A workflow version instead of an alias (not both: the service's precedence is
+    undocumented)."""
+    randomise_seeds: bool | None
+    return_temp_files: bool | None
+    resource_config_id: str | None
+    """Dedicated resources (``X-SP-RESOURCE-CONFIG-ID``, e.g. ``"pool-a,pool-b,default"``);
+    omitted, the shared pool."""
+    file_encoding_strategy: FileEncodingStrategy
+    """``"url"`` (upload local files, the default) or ``"base64"`` (inline up to 1 MiB)."""
+
+
+class RunKeywords(SubmitKeywords, total=False):
+    """What a run may be told besides its submit: how long, and what to report."""
+
+    timeout: float | None
+    """Seconds the whole call may take (default 30 minutes)."""
+    on_progress: ProgressCallback | None
+    """Called (plain or async) with each progress report."""
+    polling_interval: float | None
+    """A fixed interval instead of following the server's estimates."""
+
+
+def _known(options: Mapping[str, Any], keywords: type, call: str) -> None:
+    """Refuse an option ``call`` does not take, naming the closest one it does."""
+    allowed = keywords.__optional_keys__ | keywords.__required_keys__  # type: ignore[attr-defined]
+    for name in options:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(
+                f"{call} takes no option {name!r}{hint} (its options: {', '.join(sorted(allowed))})"
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -102,32 +147,21 @@ class RunOptions:
     """An attrs class, dataclass or other type to structure the output into (None: as is)."""
 
     @classmethod
-    def of(
-        cls,
-        *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: str = "url",
-        timeout: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        output_type: Any = None,
-        polling_interval: float | None = None,
-    ) -> RunOptions:
-        """Validated options of ``run``/``run_many``."""
+    def of(cls, options: Mapping[str, Any], *, output_type: Any = None, call: str) -> RunOptions:
+        """Validated options of a run (``options``: its :class:`RunKeywords`; ``call`` names
+        it in errors)."""
+        _known(options, RunKeywords, call)
+        waiting = ("timeout", "on_progress", "polling_interval")
+        wait = {key: value for key, value in options.items() if key in waiting}
+        submit = {key: value for key, value in options.items() if key not in waiting}
         return cls(
-            submit=SubmitOptions.of(
-                alias_id=alias_id,
-                version_id=version_id,
-                randomise_seeds=randomise_seeds,
-                return_temp_files=return_temp_files,
-                resource_config_id=resource_config_id,
-                file_encoding_strategy=file_encoding_strategy,
-            ),
-            wait=WaitOptions[Progress].of(
-                timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
-            ),
+            submit=SubmitOptions.of(**submit),
+            wait=WaitOptions[Progress].of(**wait),
             output_type=output_type,
         )
+
+
+def submit_options(options: Mapping[str, Any], *, call: str) -> SubmitOptions:
+    """Validated options of a submit (``options``: its :class:`SubmitKeywords`)."""
+    _known(options, SubmitKeywords, call)
+    return SubmitOptions.of(**options)

@@ -13,11 +13,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
+from typing_extensions import Unpack
+
 from .._core.handles import WaitOptions, watch
 from .._validate import check_task_id
 from ..models import Prediction, Progress, TaskStatus
 from .endpoints import cancel_refused, list_refused
-from .options import FileEncodingStrategy, ProgressCallback, SubmitOptions
+from .options import ProgressCallback, SubmitKeywords, submit_options
 from .tasks import Tasks, timed_out
 
 __all__ = ["AsyncPredictionHandle", "AsyncPredictions"]
@@ -136,13 +138,7 @@ class AsyncPredictions:
         self,
         workflow_id: str,
         input: dict[str, Any] | None = None,
-        *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool | None = None,
-        return_temp_files: bool | None = None,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: FileEncodingStrategy = "url",
+        **options: Unpack[SubmitKeywords],
     ) -> AsyncPredictionHandle:
         """Submit a task and return a handle to it without waiting.
 
@@ -160,16 +156,9 @@ class AsyncPredictions:
         Never submits twice: when the answer is lost after sending, raises
         :class:`~speedpix_async.SubmitOutcomeUnknownError` instead of retrying.
         """
-        options = SubmitOptions.of(
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-        )
+        submit = submit_options(options, call="predictions.create()")
         tasks = self._tasks
-        snapshot = await tasks.submit(workflow_id, input, options, tasks.deadline(None))
+        snapshot = await tasks.submit(workflow_id, input, submit, tasks.deadline(None))
         return AsyncPredictionHandle(snapshot, tasks=tasks, fresh=True)
 
     async def progress(self, task_id: str) -> Progress:

@@ -382,3 +382,17 @@ async def test_a_bare_string_naming_a_local_media_file_warns_with_the_fix(
         await client.run("wf-echo", {"image": "other.jpg", "note": "a.png is nice"})
         async with emulator.client(upload_local_paths=False) as text_only:
             await text_only.run("wf-echo", {"image": "in.jpg"})
+
+
+async def test_an_unknown_option_is_refused_with_the_closest_name(
+    client: AsyncSpeedPix, emulator: Emulator
+) -> None:
+    with pytest.raises(
+        InputError, match=r"run\(\) takes no option 'alais_id'; did you mean 'alias_id'"
+    ):
+        await client.run("wf-echo", {}, alais_id="main")  # type: ignore[call-overload]
+    with pytest.raises(InputError, match=r"predictions.create\(\) takes no option 'timeout'"):
+        await client.predictions.create("wf-echo", {}, timeout=3)  # type: ignore[call-arg]
+    with pytest.raises(InputError, match=r"run_many\(\) takes no option 'concurency'"):
+        client.run_many("wf-echo", [{}], concurency=3)  # type: ignore[call-arg]
+    assert sum(emulator.stats.requests.values()) == 0, "nothing was sent"

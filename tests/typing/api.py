@@ -73,6 +73,10 @@ async def async_api(wait: bool) -> None:
         assert_type(await output.save("out.png"), Path)
         assert_type(await output.read(), bytes)
         assert_type(await speedpix_async.run("wf", {}, client=client), Any)
+        assert_type(await speedpix_async.run("wf", {}, output_type=Result), Result)
+        assert_type(await speedpix_async.run("wf", {}, wait=False), AsyncPredictionHandle)
+        await speedpix_async.run("wf", {}, alais_id="main")  # type: ignore[call-overload]
+        await client.run("wf", {}, timeout=5, alias_id="main", on_progress=print)
         await client.predictions.create("wf", {}, timeout=3)  # type: ignore[call-arg]
         try:
             await client.run("wf", {})
@@ -101,5 +105,7 @@ def blocking_api() -> None:
         for chunk in output.iter_bytes():
             assert_type(chunk, bytes)
         assert_type(blocking.run("wf", {}, client=client), Any)
+        assert_type(blocking.run("wf", {}, output_type=BlockingResult), BlockingResult)
+        assert_type(blocking.run("wf", {}, wait=False), blocking.PredictionHandle)
         client.run(42)  # type: ignore[call-overload]
         client.aclose()  # type: ignore[attr-defined]
