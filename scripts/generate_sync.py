@@ -31,10 +31,12 @@ class Spec(NamedTuple):
     name: str
     twin: str
     kind: str
-    """``client`` (constructible), ``wrapper`` (wraps an async object) or ``file`` (a str)."""
+    """``client`` (constructible), ``base`` (the shell every client shares), ``wrapper`` (wraps
+    an async object) or ``file`` (a str)."""
 
 
 CLASSES = (
+    Spec("speedpix_async._core.client", "AsyncServiceClient", "ServiceClient", "base"),
     Spec("speedpix_async.speedpix.client", "AsyncSpeedPix", "SpeedPix", "client"),
     Spec("speedpix_async.speedpix.predictions", "AsyncPredictions", "Predictions", "wrapper"),
     Spec("speedpix_async.speedpix.files", "AsyncFiles", "Files", "wrapper"),
@@ -52,10 +54,11 @@ CLASSES = (
     Spec("speedpix_async.portrait.client", "AsyncPortrait", "Portrait", "client"),
     Spec("speedpix_async.portrait.jobs", "AsyncJobs", "Jobs", "wrapper"),
     Spec("speedpix_async.portrait.jobs", "AsyncJobHandle", "JobHandle", "wrapper"),
-    Spec("speedpix_async.portrait.images", "PortraitImage", "PortraitImage", "wrapper"),
 )
-#: Base classes whose public members a twin takes as its own: name → module.
-BASES = {"AsyncServiceClient": "speedpix_async._core.client"}
+#: Twins of value types, written by hand in ``_sync/_values.py`` (they share their async class's
+#: data and block in the caller's thread): (async module, async class, twin). The parity test
+#: reads this table too.
+VALUES = (("speedpix_async.portrait.images", "PortraitImage", "PortraitImage"),)
 #: Module functions taking a keyword-only ``client``: (module, function, client twin).
 FUNCTIONS = (("speedpix_async.speedpix.defaults", "run", "SpeedPix"),)
 #: Names replaced in annotations and bases, besides the twins themselves.
@@ -84,7 +87,9 @@ HEADER = f'''{MARKER} — do not edit; run `python scripts/generate_sync.py`.
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, cast, overload
+
+from typing_extensions import Self
 
 from speedpix_async.models import BatchResult
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
@@ -235,7 +240,7 @@ class Generator:
         if fn.returns is None:
             raise fail(where, "needs a return annotation")
         raw = ast.unparse(fn.returns)
-        if raw == "Self" and self.current is not None:
+        if raw == "Self" and self.current is not None and self.current.kind != "base":
             raw = self.current.name
         return raw, self.rename(raw)
 
@@ -248,7 +253,8 @@ class Generator:
         _, forward = self.signature(fn)
         target = f"self._async.{fn.name}"
         is_async = isinstance(fn, ast.AsyncFunctionDef)
-        twin = self.renames.get(raw) if raw in {s.name for s in CLASSES} else None
+        twinned = {s.name for s in CLASSES} | {name for _, name, _ in VALUES}
+        twin = self.renames.get(raw, raw) if raw in twinned else None
         if twin is None and any(re.search(rf"\b{s.name}\b", raw) for s in CLASSES):
             raise fail(where, f"cannot convert a {raw} (only a bare twin class is supported)")
         if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(fn)):
@@ -258,6 +264,9 @@ class Generator:
         if not is_async:
             if raw in ITERATED:
                 return f"return self._runner.iterate({target}({forward}))"
+            if raw == "Self":
+                # The shared shell: the result is a twin of whichever client this is.
+                return f"return cast(Self, self._runner.convert({target}({forward})))"
             if twin:
                 return f"return {twin}._twin({target}({forward}), self._runner)"
             return f"return self._runner.convert({target}({forward}))"
@@ -302,7 +311,7 @@ class Generator:
             return [head, *doc, "        return self"]
         if node.name == "__aexit__":
             return [head, *doc, "        self.close()"]
-        if node.name == "aclose" and spec.kind == "client":
+        if node.name == "aclose" and spec.kind in ("client", "base"):
             return [head, *doc, "        self._runner.close_client(self._async)"]
         return [head, *doc, f"        {self.body(node, where)}"]
 
@@ -343,24 +352,21 @@ class Generator:
         self.current = spec
         members: list[ast.stmt] = []
         bases: list[str] = []
-        own = {getattr(node, "name", None) for node in cls.body}
         for base_node in cls.bases:
             name = ast.unparse(base_node)
-            bare = name.split("[", 1)[0]
-            if name in self.renames:
-                bases.append(self.rename(name))
-            elif bare in BASES:
-                # The shared shell of every client: its members are the twin's own (those the
-                # class overrides excepted).
-                shell = self.find(BASES[bare], bare)
-                assert isinstance(shell, ast.ClassDef)
-                members += [n for n in shell.body if getattr(n, "name", None) not in own]
-            elif spec.kind == "file" and name != "str":
-                # A mixin of the async class: its members become the twin's own.
-                mixin = self.find(spec.module, name)
-                assert isinstance(mixin, ast.ClassDef)
-                members += mixin.body
-            elif spec.kind != "file" or name != "str":
+            bare = name.split("[", 1)[0]  # AsyncServiceClient[ClientConfig] → its twin
+            if bare in self.renames:
+                self.used.add(bare)
+                bases.append(self.renames[bare])
+            elif spec.kind == "base" and bare == "Generic":
+                continue
+            elif spec.kind == "file" and name == "str":
+                bases.append("SyncFileBase")
+            elif spec.kind == "file":
+                # What the file says about itself (no I/O) is shared as it is: a base of both.
+                self.remember(name, (spec.module, name))
+                bases.append(name)
+            else:
                 raise fail(spec.name, f"unsupported base {name}")
         members += cls.body
         base = {"file": "SyncFileBase"}.get(spec.kind, "SyncWrapper")
@@ -374,7 +380,7 @@ class Generator:
         attach, properties = self.attributes(cls, spec)
         if spec.kind == "file":
             lines.append(f"    _async_type = {alias}")
-        lines.append(f"    _async: {alias}")
+        lines.append(f"    _async: {alias}{'[Any]' if spec.kind == 'base' else ''}")
         if spec.kind == "client":
             init = next(
                 n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"
@@ -388,24 +394,11 @@ class Generator:
                 "        runner.manage(self._async.aclose)",
                 "",
                 f"    def _attach(self, async_obj: {alias}, runner: Runner) -> None:",
-                "        SyncWrapper.__init__(self, async_obj, runner)",
-                *(attach or ["        pass"]),
-                "",
-                "    @classmethod",
-                f"    def _twin(cls, async_obj: {alias}, runner: Runner) -> {spec.twin}:",
-                "        client = cls.__new__(cls)",
-                "        cls._attach(client, async_obj, runner)",
-                "        return client",
+                "        super()._attach(async_obj, runner)",
+                *attach,
             ]
         elif attach:
             raise fail(spec.name, "only clients may hold resources")
-        elif spec.kind == "wrapper":
-            lines += [
-                "",
-                "    @classmethod",
-                f"    def _twin(cls, async_obj: {alias}, runner: Runner) -> {spec.twin}:",
-                "        return cls(async_obj, runner)",
-            ]
         lines += properties
         for node in members:
             member = self.member(spec, node)
@@ -459,6 +452,9 @@ class Generator:
             raise GenerationError(f"rename entries nothing used: {sorted(unused)}")
         defined = {s.twin for s in CLASSES} | {f[1] for f in FUNCTIONS}
         text = "\n".join(line for body in bodies + functions for line in body)
+        for _, _, twin in VALUES:
+            # In blocking code the name means the hand-written twin, not the async class.
+            self.imports[twin] = {("speedpix_async._sync._values", twin)}
         type_vars = [v for k, v in self.type_vars.items() if re.search(rf"\b{k}\b", text)]
         used = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text + "\n".join(type_vars)))
         imports = []
@@ -483,6 +479,8 @@ class Generator:
             out += ["", *body, ""]
         out.append("")
         for spec in CLASSES:
+            if spec.kind == "base":
+                continue  # never instantiated: a value is always a particular client
             alias = f"_Async{spec.name}" if spec.name == spec.twin else spec.name
             out.append(f"register_twin({alias}, {spec.twin}._twin)")
         return "\n".join(out) + "\n"

@@ -37,10 +37,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AudioFile",
+    "AudioInfo",
+    "Dimensions",
     "DocumentFile",
+    "DocumentInfo",
+    "FileInfo",
     "FileOutput",
     "ImageFile",
+    "ImageInfo",
     "VideoFile",
+    "VideoInfo",
     "convert_output",
     "create_partial",
     "file_output",
@@ -90,7 +96,36 @@ def _text(metadata: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
-class FileOutput(str):
+class FileInfo:
+    """What a file output says about itself — read from its URL and its metadata, no I/O — the
+    same for async outputs and their blocking twins (both are ``str`` subclasses holding the
+    URL, and provide ``metadata``)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def metadata(self) -> Mapping[str, Any]:
+            """Other fields of the file object this URL came from (``type``, ``format``,
+            ``width``…)."""
+
+    @property
+    def url(self) -> str:
+        """The URL as a plain ``str``."""
+        return str(self)
+
+    @property
+    def filename(self) -> str:
+        """The file name from the metadata, else the last segment of the URL's path."""
+        return _filename(self.url, self.metadata)
+
+    @property
+    def type(self) -> str | None:
+        """The file object's ``type`` (``image``, ``video``, ``audio``…), if given."""
+        value = self.metadata.get("type")
+        return value if isinstance(value, str) else None
+
+
+class FileOutput(FileInfo, str):
     """A file produced by a workflow: the URL string, its metadata, and ways to fetch it.
 
     Downloads go through the client that produced the output (its pool, timeouts and retries),
@@ -98,8 +133,7 @@ class FileOutput(str):
     """
 
     _storage: Storage | None
-    metadata: Mapping[str, Any]
-    """Other fields of the file object this URL came from (``type``, ``format``, ``width``…)."""
+    _metadata: Mapping[str, Any]
 
     def __new__(
         cls: type[F],
@@ -110,8 +144,13 @@ class FileOutput(str):
     ) -> F:
         self = str.__new__(cls, url)
         self._storage = storage
-        self.metadata = dict(metadata or {})
+        self._metadata = dict(metadata or {})
         return self
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """Other fields of the file object this URL came from (``type``, ``format``, ``width``…)."""
+        return self._metadata
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(str(self))!r})"
@@ -125,22 +164,6 @@ class FileOutput(str):
 
     def __deepcopy__(self: F, memo: dict[int, Any]) -> F:
         return self.__copy__()
-
-    @property
-    def url(self) -> str:
-        """The URL as a plain ``str``."""
-        return str(self)
-
-    @property
-    def filename(self) -> str:
-        """The file name from the metadata, else the last segment of the URL's path."""
-        return _filename(str(self), self.metadata)
-
-    @property
-    def type(self) -> str | None:
-        """The file object's ``type`` (``image``, ``video``, ``audio``…), if given."""
-        value = self.metadata.get("type")
-        return value if isinstance(value, str) else None
 
     def _require_storage(self) -> Storage:
         storage = self._storage
@@ -281,10 +304,8 @@ def create_partial(target: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file next to {target}")
 
 
-class _Dimensions:
+class Dimensions(FileInfo):
     """Width/height helpers shared by images and videos (reads ``metadata`` and the URL)."""
-
-    metadata: Mapping[str, Any]
 
     @property
     def width(self) -> int | None:
@@ -302,7 +323,7 @@ class _Dimensions:
         found = _text(self.metadata, "format")
         if found:
             return found.lower()
-        suffix = Path(_filename(str(self), self.metadata)).suffix
+        suffix = Path(self.filename).suffix
         return suffix[1:].lower() if suffix else None
 
     @property
@@ -325,9 +346,8 @@ class _Dimensions:
         return self.width is not None and self.height is not None and self.width > self.height
 
 
-class ImageFile(_Dimensions, FileOutput):
-    """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
-    helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads."""
+class ImageInfo(Dimensions):
+    """What an image output says about itself (see :class:`ImageFile`)."""
 
     @property
     def dpi(self) -> int | None:
@@ -342,8 +362,8 @@ class ImageFile(_Dimensions, FileOutput):
         return _text(self.metadata, "object_key", "objectKey")
 
 
-class VideoFile(_Dimensions, FileOutput):
-    """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads."""
+class VideoInfo(Dimensions):
+    """What a video output says about itself (see :class:`VideoFile`)."""
 
     @property
     def duration(self) -> float | None:
@@ -388,8 +408,8 @@ class VideoFile(_Dimensions, FileOutput):
         return f"{self.width}x{self.height}"
 
 
-class AudioFile(FileOutput):
-    """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads."""
+class AudioInfo(FileInfo):
+    """What an audio output says about itself (see :class:`AudioFile`)."""
 
     @property
     def duration(self) -> float | None:
@@ -412,8 +432,8 @@ class AudioFile(FileOutput):
         return _text(self.metadata, "format")
 
 
-class DocumentFile(FileOutput):
-    """A document output: ``pages``, ``language``, ``author``, downloads."""
+class DocumentInfo(FileInfo):
+    """What a document output says about itself (see :class:`DocumentFile`)."""
 
     @property
     def pages(self) -> int | None:
@@ -426,6 +446,23 @@ class DocumentFile(FileOutput):
     @property
     def author(self) -> str | None:
         return _text(self.metadata, "author")
+
+
+class ImageFile(ImageInfo, FileOutput):
+    """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
+    helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads."""
+
+
+class VideoFile(VideoInfo, FileOutput):
+    """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads."""
+
+
+class AudioFile(AudioInfo, FileOutput):
+    """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads."""
+
+
+class DocumentFile(DocumentInfo, FileOutput):
+    """A document output: ``pages``, ``language``, ``author``, downloads."""
 
 
 # ----------------------------------------------------------------------------- conversion

@@ -24,7 +24,6 @@ from ._sync._generated import (
     JobHandle,
     Jobs,
     Portrait,
-    PortraitImage,
     PredictionHandle,
     Predictions,
     SpeedPix,
@@ -33,6 +32,7 @@ from ._sync._generated import (
     run,
 )
 from ._sync._runner import BlockingIterator, SyncInAsyncWarning
+from ._sync._values import PortraitImage
 
 __all__ = [
     "AudioFile",

@@ -41,7 +41,8 @@ C = TypeVar("C", bound=ServiceConfig)
 
 
 class AsyncServiceClient(Generic[C]):
-    """The shell of an async service client (see the module docstring)."""
+    """What every service client has: ``async with`` / :meth:`aclose`, :meth:`with_options`,
+    and the HTTP backend it chose."""
 
     _config: C
     _transport: Transport

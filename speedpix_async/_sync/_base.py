@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
+from typing_extensions import Self
+
 from .._converter import converter
 from .._errors import InputError
 from ..outputs import FileOutput, file_output
@@ -19,8 +21,21 @@ class SyncWrapper:
     """A blocking twin: the async object it drives and the runner that drives it."""
 
     def __init__(self, async_obj: Any, runner: Runner) -> None:
+        self._attach(async_obj, runner)
+
+    def _attach(self, async_obj: Any, runner: Runner) -> None:
+        """Hold the async object and its runner (a client's twin also makes its resources'
+        twins here)."""
         self._async = async_obj
         self._runner = runner
+
+    @classmethod
+    def _twin(cls, async_obj: Any, runner: Runner) -> Self:
+        """The twin of ``async_obj``, driven by ``runner`` (the runner's conversion registry
+        and generated methods returning twins build them this way)."""
+        twin = cls.__new__(cls)
+        cls._attach(twin, async_obj, runner)
+        return twin
 
     def __repr__(self) -> str:
         inner = repr(self._async)

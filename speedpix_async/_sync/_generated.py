@@ -7,25 +7,33 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NoReturn, TypeVar, overload
+from typing import Any, Literal, NoReturn, TypeVar, cast, overload
 
 import httpx
-from typing_extensions import Unpack
+from typing_extensions import Self, Unpack
 
 from speedpix_async._config import PollPolicy, RetryPolicy, TimeoutTypes
 from speedpix_async._core.backends import HttpBackendName
+from speedpix_async._core.client import AsyncServiceClient
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
+from speedpix_async._sync._values import PortraitImage
 from speedpix_async.models import BatchResult, Prediction, Progress, TaskStatus, UploadedFile
-from speedpix_async.outputs import DOWNLOAD_CHUNK
+from speedpix_async.outputs import (
+    DOWNLOAD_CHUNK,
+    AudioInfo,
+    DocumentInfo,
+    FileInfo,
+    ImageInfo,
+    VideoInfo,
+)
 from speedpix_async.outputs import AudioFile as _AsyncAudioFile
 from speedpix_async.outputs import DocumentFile as _AsyncDocumentFile
 from speedpix_async.outputs import FileOutput as _AsyncFileOutput
 from speedpix_async.outputs import ImageFile as _AsyncImageFile
 from speedpix_async.outputs import VideoFile as _AsyncVideoFile
 from speedpix_async.portrait.client import AsyncPortrait
-from speedpix_async.portrait.images import PortraitImage as _AsyncPortraitImage
 from speedpix_async.portrait.jobs import AsyncJobHandle, AsyncJobs, JobCallback
 from speedpix_async.portrait.models import CheckResult, Job
 from speedpix_async.portrait.options import ModelKind, PortraitConfig, TrainKind
@@ -45,9 +53,9 @@ __all__ = [
     "JobHandle",
     "Jobs",
     "Portrait",
-    "PortraitImage",
     "PredictionHandle",
     "Predictions",
+    "ServiceClient",
     "SpeedPix",
     "VideoFile",
     "default_speedpix",
@@ -57,7 +65,69 @@ __all__ = [
 T = TypeVar("T")
 
 
-class SpeedPix(SyncWrapper):
+class ServiceClient(SyncWrapper):
+    """What every service client has: ``with`` / :meth:`close`, :meth:`with_options`,
+    and the HTTP backend it chose.
+
+    Blocking twin of :class:`~speedpix_async.AsyncServiceClient`; every call blocks.
+    """
+
+    _async: AsyncServiceClient[Any]
+
+    @property
+    def http_backend(self) -> str:
+        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
+        the first request decides)."""
+        return self._runner.convert(self._async.http_backend)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._runner.convert(self._async.closed)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool (if this client created it). Safe to call twice."""
+        self._runner.close_client(self._async)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        poll_policy: PollPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """A client sharing this one's connection pool and credentials with other options::
+
+            impatient = client.with_options(max_retries=0, timeout=5)
+
+        Closing the derived client does not close the shared pool.
+        """
+        return cast(
+            Self,
+            self._runner.convert(
+                self._async.with_options(
+                    timeout=timeout,
+                    max_retries=max_retries,
+                    poll_policy=poll_policy,
+                    retry_policy=retry_policy,
+                )
+            ),
+        )
+
+
+class SpeedPix(ServiceClient):
     """Blocking SpeedPix (智作工坊) client.
 
     Credentials come from ``app_key`` / ``app_secret`` or, when neither is passed, from the
@@ -125,67 +195,11 @@ class SpeedPix(SyncWrapper):
         runner.manage(self._async.aclose)
 
     def _attach(self, async_obj: AsyncSpeedPix, runner: Runner) -> None:
-        SyncWrapper.__init__(self, async_obj, runner)
+        super()._attach(async_obj, runner)
         self.predictions = Predictions(self._async.predictions, self._runner)
         """Tasks: ``create``, ``get``, ``result``, ``wait``, ``handle``."""
         self.files = Files(self._async.files, self._runner)
         """Uploads (``create``) and downloads (``from_url``)."""
-
-    @classmethod
-    def _twin(cls, async_obj: AsyncSpeedPix, runner: Runner) -> SpeedPix:
-        client = cls.__new__(cls)
-        cls._attach(client, async_obj, runner)
-        return client
-
-    @property
-    def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
-        return self._runner.convert(self._async.http_backend)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._runner.convert(self._async.closed)
-
-    def __enter__(self) -> SpeedPix:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool (if this client created it). Safe to call twice."""
-        self._runner.close_client(self._async)
-
-    def with_options(
-        self,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        poll_policy: PollPolicy | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> SpeedPix:
-        """A client sharing this one's connection pool and credentials with other options::
-
-            impatient = client.with_options(max_retries=0, timeout=5)
-
-        Closing the derived client does not close the shared pool.
-        """
-        return SpeedPix._twin(
-            self._async.with_options(
-                timeout=timeout,
-                max_retries=max_retries,
-                poll_policy=poll_policy,
-                retry_policy=retry_policy,
-            ),
-            self._runner,
-        )
 
     @property
     def endpoint(self) -> str:
@@ -335,10 +349,6 @@ class Predictions(SyncWrapper):
 
     _async: AsyncPredictions
 
-    @classmethod
-    def _twin(cls, async_obj: AsyncPredictions, runner: Runner) -> Predictions:
-        return cls(async_obj, runner)
-
     def create(
         self,
         workflow_id: str,
@@ -431,10 +441,6 @@ class Files(SyncWrapper):
 
     _async: AsyncFiles
 
-    @classmethod
-    def _twin(cls, async_obj: AsyncFiles, runner: Runner) -> Files:
-        return cls(async_obj, runner)
-
     def create(
         self, file: FileInput, *, filename: str | None = None, content_type: str | None = None
     ) -> UploadedFile:
@@ -463,10 +469,6 @@ class PredictionHandle(SyncWrapper):
     """
 
     _async: AsyncPredictionHandle
-
-    @classmethod
-    def _twin(cls, async_obj: AsyncPredictionHandle, runner: Runner) -> PredictionHandle:
-        return cls(async_obj, runner)
 
     @property
     def id(self) -> str:
@@ -531,7 +533,7 @@ class PredictionHandle(SyncWrapper):
         )
 
 
-class FileOutput(SyncFileBase):
+class FileOutput(FileInfo, SyncFileBase):
     """A file produced by a workflow: the URL string, its metadata, and ways to fetch it.
 
     Downloads go through the client that produced the output (its pool, timeouts and retries),
@@ -547,21 +549,6 @@ class FileOutput(SyncFileBase):
     def metadata(self) -> Mapping[str, Any]:
         """Other fields of the file object this URL came from (``type``, ``format``, ``width``…)."""
         return self._async.metadata
-
-    @property
-    def url(self) -> str:
-        """The URL as a plain ``str``."""
-        return self._async.url
-
-    @property
-    def filename(self) -> str:
-        """The file name from the metadata, else the last segment of the URL's path."""
-        return self._async.filename
-
-    @property
-    def type(self) -> str | None:
-        """The file object's ``type`` (``image``, ``video``, ``audio``…), if given."""
-        return self._async.type
 
     def iter_bytes(self, chunk_size: int = DOWNLOAD_CHUNK) -> BlockingIterator[bytes]:
         """Stream the file's bytes (a connection lost mid-stream raises
@@ -586,7 +573,7 @@ class FileOutput(SyncFileBase):
         return self._runner.call(self._async.save, path, overwrite=overwrite)
 
 
-class ImageFile(FileOutput):
+class ImageFile(ImageInfo, FileOutput):
     """An image output: metadata (``width``, ``height``, ``file_format``…), the Go guide's
     helpers (``aspect_ratio``, ``is_square``, ``is_portrait``, ``is_landscape``) and downloads.
 
@@ -596,52 +583,8 @@ class ImageFile(FileOutput):
     _async_type = _AsyncImageFile
     _async: _AsyncImageFile
 
-    @property
-    def width(self) -> int | None:
-        return self._async.width
 
-    @property
-    def height(self) -> int | None:
-        return self._async.height
-
-    @property
-    def file_format(self) -> str | None:
-        """``png``, ``webp``, ``mp4``… from the metadata, else the URL's extension.
-
-        (The Go SDK's ``Format``; named so because ``str.format`` must stay intact.)"""
-        return self._async.file_format
-
-    @property
-    def aspect_ratio(self) -> float | None:
-        """``width / height``, or None when unknown."""
-        return self._async.aspect_ratio
-
-    @property
-    def is_square(self) -> bool:
-        return self._async.is_square
-
-    @property
-    def is_portrait(self) -> bool:
-        return self._async.is_portrait
-
-    @property
-    def is_landscape(self) -> bool:
-        return self._async.is_landscape
-
-    @property
-    def dpi(self) -> int | None:
-        return self._async.dpi
-
-    @property
-    def color_space(self) -> str | None:
-        return self._async.color_space
-
-    @property
-    def object_key(self) -> str | None:
-        return self._async.object_key
-
-
-class VideoFile(FileOutput):
+class VideoFile(VideoInfo, FileOutput):
     """A video (or animated) output: metadata, ``is_hd``, ``is_4k``, ``resolution``, downloads.
 
     Blocking twin of :class:`~speedpix_async.VideoFile`; every call blocks.
@@ -650,72 +593,8 @@ class VideoFile(FileOutput):
     _async_type = _AsyncVideoFile
     _async: _AsyncVideoFile
 
-    @property
-    def width(self) -> int | None:
-        return self._async.width
 
-    @property
-    def height(self) -> int | None:
-        return self._async.height
-
-    @property
-    def file_format(self) -> str | None:
-        """``png``, ``webp``, ``mp4``… from the metadata, else the URL's extension.
-
-        (The Go SDK's ``Format``; named so because ``str.format`` must stay intact.)"""
-        return self._async.file_format
-
-    @property
-    def aspect_ratio(self) -> float | None:
-        """``width / height``, or None when unknown."""
-        return self._async.aspect_ratio
-
-    @property
-    def is_square(self) -> bool:
-        return self._async.is_square
-
-    @property
-    def is_portrait(self) -> bool:
-        return self._async.is_portrait
-
-    @property
-    def is_landscape(self) -> bool:
-        return self._async.is_landscape
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds."""
-        return self._async.duration
-
-    @property
-    def frame_rate(self) -> float | None:
-        return self._async.frame_rate
-
-    @property
-    def codec(self) -> str | None:
-        return self._async.codec
-
-    @property
-    def has_audio(self) -> bool:
-        return self._async.has_audio
-
-    @property
-    def is_hd(self) -> bool:
-        """At least 720p (the shorter side ≥ 720 px)."""
-        return self._async.is_hd
-
-    @property
-    def is_4k(self) -> bool:
-        """At least 2160p (the shorter side ≥ 2160 px)."""
-        return self._async.is_4k
-
-    @property
-    def resolution(self) -> str | None:
-        """``"1920x1080"``, or None when unknown."""
-        return self._async.resolution
-
-
-class AudioFile(FileOutput):
+class AudioFile(AudioInfo, FileOutput):
     """An audio output: ``duration``, ``sample_rate``, ``bitrate``, ``channels``, downloads.
 
     Blocking twin of :class:`~speedpix_async.AudioFile`; every call blocks.
@@ -724,28 +603,8 @@ class AudioFile(FileOutput):
     _async_type = _AsyncAudioFile
     _async: _AsyncAudioFile
 
-    @property
-    def duration(self) -> float | None:
-        return self._async.duration
 
-    @property
-    def sample_rate(self) -> int | None:
-        return self._async.sample_rate
-
-    @property
-    def bitrate(self) -> int | None:
-        return self._async.bitrate
-
-    @property
-    def channels(self) -> int | None:
-        return self._async.channels
-
-    @property
-    def file_format(self) -> str | None:
-        return self._async.file_format
-
-
-class DocumentFile(FileOutput):
+class DocumentFile(DocumentInfo, FileOutput):
     """A document output: ``pages``, ``language``, ``author``, downloads.
 
     Blocking twin of :class:`~speedpix_async.DocumentFile`; every call blocks.
@@ -754,20 +613,8 @@ class DocumentFile(FileOutput):
     _async_type = _AsyncDocumentFile
     _async: _AsyncDocumentFile
 
-    @property
-    def pages(self) -> int | None:
-        return self._async.pages
 
-    @property
-    def language(self) -> str | None:
-        return self._async.language
-
-    @property
-    def author(self) -> str | None:
-        return self._async.author
-
-
-class Portrait(SyncWrapper):
+class Portrait(ServiceClient):
     """Blocking PAI AI Portrait (AI写真) client.
 
     The host, AppId and Token are shown on the AI Portrait page; they come from ``host`` /
@@ -830,65 +677,9 @@ class Portrait(SyncWrapper):
         runner.manage(self._async.aclose)
 
     def _attach(self, async_obj: AsyncPortrait, runner: Runner) -> None:
-        SyncWrapper.__init__(self, async_obj, runner)
+        super()._attach(async_obj, runner)
         self.jobs = Jobs(self._async.jobs, self._runner)
         """Training jobs: ``get``, ``wait``, ``handle``."""
-
-    @classmethod
-    def _twin(cls, async_obj: AsyncPortrait, runner: Runner) -> Portrait:
-        client = cls.__new__(cls)
-        cls._attach(client, async_obj, runner)
-        return client
-
-    @property
-    def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
-        return self._runner.convert(self._async.http_backend)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._runner.convert(self._async.closed)
-
-    def __enter__(self) -> Portrait:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool (if this client created it). Safe to call twice."""
-        self._runner.close_client(self._async)
-
-    def with_options(
-        self,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        poll_policy: PollPolicy | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> Portrait:
-        """A client sharing this one's connection pool and credentials with other options::
-
-            impatient = client.with_options(max_retries=0, timeout=5)
-
-        Closing the derived client does not close the shared pool.
-        """
-        return Portrait._twin(
-            self._async.with_options(
-                timeout=timeout,
-                max_retries=max_retries,
-                poll_policy=poll_policy,
-                retry_policy=retry_policy,
-            ),
-            self._runner,
-        )
 
     @property
     def host(self) -> str:
@@ -970,10 +761,6 @@ class Jobs(SyncWrapper):
 
     _async: AsyncJobs
 
-    @classmethod
-    def _twin(cls, async_obj: AsyncJobs, runner: Runner) -> Jobs:
-        return cls(async_obj, runner)
-
     def get(self, job_id: int) -> Job:
         """The job's current state (one request)."""
         return self._runner.call(self._async.get, job_id)
@@ -1009,10 +796,6 @@ class JobHandle(SyncWrapper):
     """
 
     _async: AsyncJobHandle
-
-    @classmethod
-    def _twin(cls, async_obj: AsyncJobHandle, runner: Runner) -> JobHandle:
-        return cls(async_obj, runner)
 
     @property
     def job_id(self) -> int:
@@ -1061,70 +844,6 @@ class JobHandle(SyncWrapper):
         return self._runner.iterate(
             self._async.watch(timeout=timeout, polling_interval=polling_interval)
         )
-
-
-class PortraitImage(SyncWrapper):
-    """A created portrait: its bytes, format and size, and ways to keep it.
-
-    Blocking twin of :class:`~speedpix_async.PortraitImage`; every call blocks.
-    """
-
-    _async: _AsyncPortraitImage
-
-    @classmethod
-    def _twin(cls, async_obj: _AsyncPortraitImage, runner: Runner) -> PortraitImage:
-        return cls(async_obj, runner)
-
-    @property
-    def data(self) -> bytes:
-        """The image file's bytes (decoded from the service's base64)."""
-        return self._async.data
-
-    @property
-    def format(self) -> str:
-        """``jpeg``, ``png`` or ``webp``."""
-        return self._async.format
-
-    @property
-    def width(self) -> int:
-        return self._async.width
-
-    @property
-    def height(self) -> int:
-        return self._async.height
-
-    @property
-    def cost_time(self) -> float | None:
-        """Seconds the service spent creating it."""
-        return self._async.cost_time
-
-    @property
-    def request_id(self) -> str | None:
-        return self._async.request_id
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)`` in pixels."""
-        return self._runner.convert(self._async.size)
-
-    @property
-    def nbytes(self) -> int:
-        return self._runner.convert(self._async.nbytes)
-
-    @property
-    def extension(self) -> str:
-        """``.jpg``, ``.png`` or ``.webp``."""
-        return self._runner.convert(self._async.extension)
-
-    def read(self) -> bytes:
-        """The image file's bytes."""
-        return self._runner.call(self._async.read)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the image to ``path`` and return it. Atomic: a temporary file next to ``path``
-        is renamed into place, so a failure never leaves a partial file. Refuses a directory
-        and does not create missing parents."""
-        return self._runner.call(self._async.save, path)
 
 
 default_speedpix = DefaultClient(SpeedPix)
@@ -1206,4 +925,3 @@ register_twin(_AsyncDocumentFile, DocumentFile._twin)
 register_twin(AsyncPortrait, Portrait._twin)
 register_twin(AsyncJobs, Jobs._twin)
 register_twin(AsyncJobHandle, JobHandle._twin)
-register_twin(_AsyncPortraitImage, PortraitImage._twin)

@@ -15,7 +15,7 @@ import attrs
 from .._errors import InputError, ResponseValidationError
 from ..outputs import write_atomically
 
-__all__ = ["PortraitImage", "decode_image", "image_size", "is_whole"]
+__all__ = ["PortraitImage", "PortraitPicture", "decode_image", "image_size", "is_whole"]
 
 
 def _png(data: bytes) -> tuple[int, int] | None:
@@ -87,8 +87,9 @@ def image_size(data: bytes) -> tuple[str, int, int] | None:
 
 
 @attrs.frozen(kw_only=True)
-class PortraitImage:
-    """A created portrait: its bytes, format and size, and ways to keep it."""
+class PortraitPicture:
+    """A created portrait as a value — its bytes, format and size — shared as it is by
+    :class:`PortraitImage` and its blocking twin, which differ only in how ``save`` blocks."""
 
     data: bytes = attrs.field(repr=False)
     """The image file's bytes (decoded from the service's base64)."""
@@ -114,6 +115,19 @@ class PortraitImage:
         """``.jpg``, ``.png`` or ``.webp``."""
         return {"jpeg": ".jpg"}.get(self.format, f".{self.format}")
 
+    def _write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the bytes to ``path`` atomically (blocking)."""
+        target = Path(os.fspath(path)).expanduser()
+        if target.is_dir():
+            raise InputError(f"cannot save to {str(target)!r}: it is a directory; give a file path")
+        write_atomically(target, self.data)
+        return target
+
+
+@attrs.frozen(kw_only=True)
+class PortraitImage(PortraitPicture):
+    """A created portrait: its bytes, format and size, and ways to keep it."""
+
     async def read(self) -> bytes:
         """The image file's bytes."""
         return self.data
@@ -122,11 +136,7 @@ class PortraitImage:
         """Write the image to ``path`` and return it. Atomic: a temporary file next to ``path``
         is renamed into place, so a failure never leaves a partial file. Refuses a directory
         and does not create missing parents."""
-        target = Path(await anyio.Path(os.fspath(path)).expanduser())
-        if await anyio.Path(target).is_dir():
-            raise InputError(f"cannot save to {str(target)!r}: it is a directory; give a file path")
-        await anyio.to_thread.run_sync(write_atomically, target, self.data)
-        return target
+        return await anyio.to_thread.run_sync(self._write, path)
 
 
 def decode_image(

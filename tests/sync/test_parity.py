@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 import re
 import shutil
@@ -15,46 +17,36 @@ import pytest
 
 import speedpix_async
 import speedpix_async.sync as sync_api
-from speedpix_async import outputs
-from speedpix_async.portrait.images import PortraitImage
-from speedpix_async.portrait.jobs import AsyncJobHandle, AsyncJobs
+from speedpix_async._sync import _generated as generated
+from speedpix_async._sync import _values as values
+from speedpix_async.portrait.images import PortraitImage, PortraitPicture
 from speedpix_async.speedpix import defaults as _defaults
-from speedpix_async.speedpix.files import AsyncFiles
-from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "generate_sync.py"
 
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("generate_sync", GENERATOR)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the dataclass-like NamedTuples look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_TABLES = _generator()
+#: Every (async class, blocking twin) pair, from the generator's own tables.
 PAIRS = [
-    (speedpix_async.AsyncSpeedPix, sync_api.SpeedPix),
-    (AsyncPredictions, sync_api.Predictions),
-    (AsyncFiles, sync_api.Files),
-    (AsyncPredictionHandle, sync_api.PredictionHandle),
-    (outputs.FileOutput, sync_api.FileOutput),
-    (outputs.ImageFile, sync_api.ImageFile),
-    (outputs.VideoFile, sync_api.VideoFile),
-    (outputs.AudioFile, sync_api.AudioFile),
-    (outputs.DocumentFile, sync_api.DocumentFile),
-    (speedpix_async.AsyncPortrait, sync_api.Portrait),
-    (AsyncJobs, sync_api.Jobs),
-    (AsyncJobHandle, sync_api.JobHandle),
-    (PortraitImage, sync_api.PortraitImage),
+    (getattr(importlib.import_module(spec.module), spec.name), getattr(generated, spec.twin))
+    for spec in _TABLES.CLASSES
+] + [
+    (getattr(importlib.import_module(module), name), getattr(values, twin))
+    for module, name, twin in _TABLES.VALUES
 ]
-NAMES = {
-    "aclose": "close",
-    "aiter_bytes": "iter_bytes",
-    "__aenter__": "__enter__",
-    "__aexit__": "__exit__",
-}
-TYPE_NAMES = {
-    "AsyncSpeedPix": "SpeedPix",
-    "AsyncPredictions": "Predictions",
-    "AsyncFiles": "Files",
-    "AsyncPredictionHandle": "PredictionHandle",
-    "AsyncPortrait": "Portrait",
-    "AsyncJobs": "Jobs",
-    "AsyncJobHandle": "JobHandle",
-}
+NAMES = _TABLES.METHODS
+TYPE_NAMES = {spec.name: spec.twin for spec in _TABLES.CLASSES if spec.name != spec.twin}
 
 
 def _public(cls: type) -> dict[str, Any]:
@@ -124,9 +116,22 @@ def test_the_portrait_constructor_resources_and_fields_match() -> None:
     assert isinstance(client.jobs, sync_api.Jobs)
     assert isinstance(client.jobs.handle(5), sync_api.JobHandle)
     client.close()
-    for field in attrs.fields(PortraitImage):
-        twin = inspect.getattr_static(sync_api.PortraitImage, field.name, None)
-        assert isinstance(twin, property), f"PortraitImage.{field.name} has no blocking twin"
+    # A value twin shares its async class's data as they are: the same fields, one base.
+    names = [field.name for field in attrs.fields(sync_api.PortraitImage)]
+    assert names == [field.name for field in attrs.fields(PortraitImage)]
+    assert issubclass(sync_api.PortraitImage, PortraitPicture)
+    assert issubclass(PortraitImage, PortraitPicture)
+
+
+def test_the_pairs_cover_every_public_class_of_the_blocking_api() -> None:
+    twins = {twin for _, twin in PAIRS}
+    public = {
+        getattr(sync_api, name)
+        for name in sync_api.__all__
+        if isinstance(getattr(sync_api, name), type)
+        and not issubclass(getattr(sync_api, name), Warning)
+    }
+    assert public - twins == {sync_api.BlockingIterator}
 
 
 def test_module_level_run_matches() -> None:
