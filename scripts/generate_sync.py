@@ -56,9 +56,9 @@ CLASSES = (
     Spec("speedpix_async.portrait.jobs", "AsyncJobHandle", "JobHandle", "wrapper"),
 )
 #: Twins of value types, written by hand in ``_sync/_values.py`` (they share their async class's
-#: data and block in the caller's thread): (async module, async class, twin). The parity test
-#: reads this table too.
-VALUES = (("speedpix_async.portrait.images", "PortraitImage", "PortraitImage"),)
+#: data and block in the caller's thread): (async module, async class, twin, the function there
+#: that makes a twin of a value). The parity test reads this table too.
+VALUES = (("speedpix_async.portrait.images", "PortraitImage", "PortraitImage", "portrait_image"),)
 #: Module functions taking a keyword-only ``client``: (module, function, client twin).
 FUNCTIONS = (("speedpix_async.speedpix.defaults", "run", "SpeedPix"),)
 #: Names replaced in annotations and bases, besides the twins themselves.
@@ -91,7 +91,7 @@ from typing import Any, cast, overload
 
 from typing_extensions import Self
 
-from speedpix_async.models import BatchResult
+from speedpix_async.speedpix.models import BatchResult
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
@@ -253,8 +253,8 @@ class Generator:
         _, forward = self.signature(fn)
         target = f"self._async.{fn.name}"
         is_async = isinstance(fn, ast.AsyncFunctionDef)
-        twinned = {s.name for s in CLASSES} | {name for _, name, _ in VALUES}
-        twin = self.renames.get(raw, raw) if raw in twinned else None
+        twin = self.renames.get(raw) if raw in {s.name for s in CLASSES} else None
+        made = {name: maker for _, name, _, maker in VALUES}.get(raw)
         if twin is None and any(re.search(rf"\b{s.name}\b", raw) for s in CLASSES):
             raise fail(where, f"cannot convert a {raw} (only a bare twin class is supported)")
         if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(fn)):
@@ -277,6 +277,8 @@ class Generator:
             call = f"lambda: {target}({forward})"
         if raw in ("None", "NoReturn"):
             return f"self._runner.run({call})"
+        if made:
+            return f"return {made}(self._runner.run({call}))"
         if twin:
             return f"return {twin}._twin(self._runner.run({call}), self._runner)"
         return f"return self._runner.call({call})"
@@ -452,9 +454,10 @@ class Generator:
             raise GenerationError(f"rename entries nothing used: {sorted(unused)}")
         defined = {s.twin for s in CLASSES} | {f[1] for f in FUNCTIONS}
         text = "\n".join(line for body in bodies + functions for line in body)
-        for _, _, twin in VALUES:
+        for _, _, twin, maker in VALUES:
             # In blocking code the name means the hand-written twin, not the async class.
             self.imports[twin] = {("speedpix_async._sync._values", twin)}
+            self.imports[maker] = {("speedpix_async._sync._values", maker)}
         type_vars = [v for k, v in self.type_vars.items() if re.search(rf"\b{k}\b", text)]
         used = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text + "\n".join(type_vars)))
         imports = []

@@ -16,7 +16,7 @@ Blocking code uses the generated twins ``SpeedPix`` and ``Portrait`` (and
 ``speedpix_async.emulator`` (extra ``[emulator]``).
 """
 
-from ._config import ClientConfig, PollPolicy, RetryPolicy
+from ._config import PollPolicy, RetryPolicy
 from ._core.backends import HttpBackendName
 from ._errors import (
     APIConnectionError,
@@ -26,7 +26,6 @@ from ._errors import (
     BadRequestError,
     ClientClosedError,
     ConfigurationError,
-    FaceCountMismatchError,
     InputError,
     JournalDamagedError,
     LocalFileAsTextWarning,
@@ -34,6 +33,22 @@ from ._errors import (
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    SignatureError,
+    SpeedPixError,
+    SpeedPixException,
+    TimestampError,
+    UnsupportedOperationError,
+)
+from ._logging import configure_from_env as _configure_logging
+from ._version import __version__
+from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
+from .portrait.client import AsyncPortrait
+from .portrait.errors import (
+    FaceCountMismatchError,
     PortraitAuthenticationError,
     PortraitError,
     PortraitInputError,
@@ -43,34 +58,24 @@ from ._errors import (
     PortraitProcessingError,
     PortraitQuotaError,
     PortraitServerError,
-    PredictionError,
-    PredictionFailedError,
-    PredictionTimeoutError,
-    QuotaExceededError,
-    RateLimitError,
-    ResponseValidationError,
-    ServerError,
-    SignatureError,
-    SpeedPixError,
-    SpeedPixException,
-    SubmitOutcomeUnknownError,
-    SubmitTimeoutError,
-    TimestampError,
-    UnsupportedOperationError,
 )
-from ._logging import configure_from_env as _configure_logging
-from ._version import __version__
-from .models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
-from .outputs import AudioFile, DocumentFile, FileOutput, ImageFile, VideoFile
-from .portrait.client import AsyncPortrait
 from .portrait.images import PortraitImage
 from .portrait.jobs import AsyncJobHandle, AsyncJobs
 from .portrait.models import CheckCode, CheckResult, Job, JobState, TrainingResult
 from .portrait.options import ModelKind, PortraitConfig, TrainKind
 from .speedpix.batch import AsyncBatch
 from .speedpix.client import AsyncSpeedPix
+from .speedpix.config import ClientConfig
 from .speedpix.defaults import get_default_client, run, set_default_client
+from .speedpix.errors import (
+    PredictionError,
+    PredictionFailedError,
+    PredictionTimeoutError,
+    SubmitOutcomeUnknownError,
+    SubmitTimeoutError,
+)
 from .speedpix.files import AsyncFiles
+from .speedpix.models import BatchResult, Prediction, Progress, TaskResult, TaskStatus, UploadedFile
 from .speedpix.options import FileEncodingStrategy, ProgressCallback, RunKeywords, SubmitKeywords
 from .speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from .sync import Portrait, SpeedPix, SyncInAsyncWarning

@@ -1,14 +1,15 @@
-"""Client configuration: frozen value objects, environment resolution and validation.
+"""What every service's client configuration is made of: the retry and poll policies, the
+per-request timeout, credential pairs and base URLs, validated once.
 
-Everything a client needs to know is resolved *once*, here, into a :class:`ClientConfig`; the
-transport and resources only read it. Bad values fail at construction with a
-:class:`ConfigurationError` that names the argument or environment variable to change.
+Each service resolves its own configuration from these (``speedpix/config.py``,
+``portrait/config.py``); the transport and resources only read it. Bad values fail at
+construction with a :class:`ConfigurationError` that names the argument or environment
+variable to change.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import platform
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
@@ -23,22 +24,17 @@ from ._validate import MIN_POLL_INTERVAL, header_problem
 from ._version import __version__
 
 __all__ = [
-    "DEFAULT_ENDPOINT",
-    "ENV_APP_KEY",
-    "ENV_APP_SECRET",
-    "ENV_ENDPOINT",
-    "SPEEDPIX_CREDENTIALS",
-    "ClientConfig",
+    "DEFAULT_MAX_CONNECTIONS",
     "CredentialNames",
     "PollPolicy",
     "RetryPolicy",
-    "resolve_config",
+    "TimeoutTypes",
+    "coerce_timeout",
+    "normalize_base_url",
+    "resolve_credentials",
+    "resolve_policies",
+    "with_changes",
 ]
-
-DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
-ENV_APP_KEY = "SPEEDPIX_APP_KEY"
-ENV_APP_SECRET = "SPEEDPIX_APP_SECRET"
-ENV_ENDPOINT = "SPEEDPIX_ENDPOINT"
 
 #: Per-request timeout in seconds; the guides' default.
 DEFAULT_TIMEOUT = 30.0
@@ -186,21 +182,6 @@ class PollPolicy:
             raise ConfigurationError(f"PollPolicy.backoff must be >= 1, got {self.backoff}")
 
 
-@attrs.frozen(kw_only=True)
-class ClientConfig:
-    """Everything a client was configured with, validated. ``repr`` never shows the secret."""
-
-    app_key: str
-    app_secret: str = attrs.field(repr=False)
-    endpoint: str
-    timeout: httpx.Timeout
-    user_agent: str
-    upload_local_paths: bool = True
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    retry: RetryPolicy = RetryPolicy()
-    poll: PollPolicy = PollPolicy()
-
-
 def default_user_agent() -> str:
     return (
         f"speedpix-async/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
@@ -253,21 +234,6 @@ def normalize_base_url(
     return text.rstrip("/")
 
 
-def normalize_endpoint(endpoint: str, *, argument: str = "endpoint") -> str:
-    """The SpeedPix endpoint: ``http(s)://host[:port][/prefix]`` without a trailing slash."""
-    return normalize_base_url(
-        endpoint,
-        argument=argument,
-        example=DEFAULT_ENDPOINT,
-        credentials_hint="pass app_key/app_secret instead",
-    )
-
-
-def urlsplit_path(endpoint: str) -> str:
-    """The path prefix of a normalized endpoint (``""`` for a bare host)."""
-    return urlsplit(endpoint).path.rstrip("/")
-
-
 def coerce_timeout(timeout: TimeoutTypes | None) -> httpx.Timeout:
     """A per-request timeout as an :class:`httpx.Timeout`; numbers apply to every phase."""
     if timeout is None:
@@ -289,16 +255,6 @@ class CredentialNames:
     secret_variable: str
     console: str
     """Where the user copies the values from."""
-
-
-SPEEDPIX_CREDENTIALS = CredentialNames(
-    product="SpeedPix",
-    key_argument="app_key",
-    secret_argument="app_secret",
-    key_variable=ENV_APP_KEY,
-    secret_variable=ENV_APP_SECRET,
-    console="the SpeedPix console",
-)
 
 
 def _credential(
@@ -329,7 +285,7 @@ def resolve_credentials(
     key: str | None,
     secret: str | None,
     env: Mapping[str, str],
-    names: CredentialNames = SPEEDPIX_CREDENTIALS,
+    names: CredentialNames,
 ) -> tuple[str, str]:
     """Credentials come in pairs, from one source: both arguments, or both env vars.
 
@@ -419,45 +375,4 @@ def with_changes(
         timeout=config.timeout if timeout is None else coerce_timeout(timeout),
         retry=retry,
         poll=poll_policy or config.poll,
-    )
-
-
-def resolve_config(
-    *,
-    app_key: str | None = None,
-    app_secret: str | None = None,
-    endpoint: str | None = None,
-    timeout: TimeoutTypes | None = None,
-    max_retries: int | None = None,
-    user_agent: str | None = None,
-    upload_local_paths: bool = True,
-    retry_policy: RetryPolicy | None = None,
-    poll_policy: PollPolicy | None = None,
-    env: Mapping[str, str] | None = None,
-) -> ClientConfig:
-    """Merge arguments with ``SPEEDPIX_*`` environment variables and validate the result."""
-    environ = os.environ if env is None else env
-    key, secret = resolve_credentials(app_key, app_secret, environ)
-    if endpoint is not None:
-        url = normalize_endpoint(endpoint)
-    elif environ.get(ENV_ENDPOINT):
-        url = normalize_endpoint(environ[ENV_ENDPOINT], argument=f"${ENV_ENDPOINT}")
-    else:
-        url = DEFAULT_ENDPOINT
-    retry, agent = resolve_policies(
-        max_retries=max_retries, user_agent=user_agent, retry_policy=retry_policy
-    )
-    if not isinstance(upload_local_paths, bool):
-        raise ConfigurationError(
-            f"upload_local_paths must be True or False, got {upload_local_paths!r}"
-        )
-    return ClientConfig(
-        app_key=key,
-        app_secret=secret,
-        endpoint=url,
-        timeout=coerce_timeout(timeout),
-        user_agent=agent,
-        upload_local_paths=upload_local_paths,
-        retry=retry,
-        poll=poll_policy if poll_policy is not None else PollPolicy(),
     )

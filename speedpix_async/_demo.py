@@ -22,8 +22,8 @@ from typing import TextIO
 
 import anyio
 
-from .models import Progress
 from .portrait.models import Job
+from .speedpix.models import Progress
 
 __all__ = ["main"]
 

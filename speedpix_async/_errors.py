@@ -8,10 +8,7 @@ id. No message ever contains an app secret, a token, a signature or a signed URL
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .models import Prediction
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -21,7 +18,6 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
-    "FaceCountMismatchError",
     "InputError",
     "JournalDamagedError",
     "LocalFileAsTextWarning",
@@ -29,18 +25,6 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
-    "PortraitAuthenticationError",
-    "PortraitError",
-    "PortraitInputError",
-    "PortraitJobFailedError",
-    "PortraitJobTimeoutError",
-    "PortraitNotFoundError",
-    "PortraitProcessingError",
-    "PortraitQuotaError",
-    "PortraitServerError",
-    "PredictionError",
-    "PredictionFailedError",
-    "PredictionTimeoutError",
     "QuotaExceededError",
     "RateLimitError",
     "ResponseValidationError",
@@ -48,8 +32,6 @@ __all__ = [
     "SignatureError",
     "SpeedPixError",
     "SpeedPixException",
-    "SubmitOutcomeUnknownError",
-    "SubmitTimeoutError",
     "TimestampError",
     "UnsupportedOperationError",
 ]
@@ -142,7 +124,35 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIError(SpeedPixError):
-    """The service (or the API gateway in front of it) answered with an error."""
+    """The service (or the API gateway in front of it) answered with an error.
+
+    Every service's errors carry the HTTP facts (``status_code``, ``method``, ``url``), the
+    request id and the retry facts (``retry_after``). SpeedPix's API gateway adds its own —
+    ``gateway_message``, ``gateway_error_code``, the envelope's ``status``, ``err_code``,
+    ``err_message``, ``sub_err_code``, ``sub_err_message``, ``api_invoke_id`` — which are
+    ``None`` on errors of other services (AI Portrait has ``code`` and ``server_message``).
+    """
+
+    #: SpeedPix API-gateway and envelope fields (set only on SpeedPix errors that have them).
+    GATEWAY_FIELDS = (
+        "gateway_message",
+        "gateway_error_code",
+        "status",
+        "err_code",
+        "err_message",
+        "sub_err_code",
+        "sub_err_message",
+        "api_invoke_id",
+    )
+    gateway_message: str | None = None
+    gateway_error_code: str | None = None
+    status: Any = None
+    """Envelope ``status`` (10 success / 20 failure), when the body was an envelope."""
+    err_code: str | None = None
+    err_message: str | None = None
+    sub_err_code: str | None = None
+    sub_err_message: str | None = None
+    api_invoke_id: str | None = None
 
     def __init__(
         self,
@@ -152,32 +162,21 @@ class APIError(SpeedPixError):
         method: str | None = None,
         url: str | None = None,
         request_id: str | None = None,
-        gateway_message: str | None = None,
-        gateway_error_code: str | None = None,
-        status: Any = None,
-        err_code: str | None = None,
-        err_message: str | None = None,
-        sub_err_code: str | None = None,
-        sub_err_message: str | None = None,
-        api_invoke_id: str | None = None,
         retry_after: float | None = None,
+        **gateway: Any,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.method = method
         self.url = url
         self.request_id = request_id
-        self.gateway_message = gateway_message
-        self.gateway_error_code = gateway_error_code
-        self.status = status
-        """Envelope ``status`` (10 success / 20 failure), when the body was an envelope."""
-        self.err_code = err_code
-        self.err_message = err_message
-        self.sub_err_code = sub_err_code
-        self.sub_err_message = sub_err_message
-        self.api_invoke_id = api_invoke_id
         self.retry_after = retry_after
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
+        for name, value in gateway.items():
+            if name not in self.GATEWAY_FIELDS:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword {name!r}")
+            if value is not None:
+                setattr(self, name, value)
 
     @property
     def code(self) -> str | None:
@@ -320,221 +319,15 @@ class OutcomeUnknownError(SpeedPixError):
         self.request_id = request_id
 
 
-class SubmitOutcomeUnknownError(OutcomeUnknownError):
-    """``comfy_prompt`` was sent but no usable answer came back.
-
-    The task may or may not exist. The API has no list endpoint, so the SDK cannot check, and it
-    deliberately does not submit again (that could run the workflow twice). Decide from your own
-    records whether to resubmit.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        workflow_id: str,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        attempts: int = 1,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            message, operation="comfy_prompt", attempts=attempts, request_id=request_id
-        )
-        self.workflow_id = workflow_id
-        self.alias_id = alias_id
-        self.version_id = version_id
-
-
-class PredictionFailedError(SpeedPixError):
-    """The task ended in ``failed``. ``prediction`` holds the final snapshot."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        prediction: Prediction,
-        error_code: str | None = None,
-        api_invoke_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.prediction = prediction
-        self.error_code = error_code
-        self.api_invoke_id = api_invoke_id
-
-    @property
-    def task_id(self) -> str:
-        return self.prediction.id
-
-
-class PredictionTimeoutError(SpeedPixError, TimeoutError):
-    """The call's deadline (``timeout=``) passed before the task finished.
-
-    When the task had been created, ``task_id`` names it: it keeps running on the server; resume
-    with ``client.predictions.wait(err.task_id)``. ``task_id`` is ``None`` when the deadline
-    passed before a task existed (while uploading inputs, or before the submit was sent).
-    ``server_unreachable`` is True when the last polls failed to reach the server; the last
-    transport error is then the exception's ``__cause__``.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        task_id: str | None,
-        timeout: float,
-        prediction: Prediction | None = None,
-        server_unreachable: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.task_id = task_id
-        self.timeout = timeout
-        self.prediction = prediction
-        self.server_unreachable = server_unreachable
-
-    @property
-    def last_status(self) -> str | None:
-        return None if self.prediction is None else str(self.prediction.status)
-
-
-class SubmitTimeoutError(SubmitOutcomeUnknownError, PredictionTimeoutError):
-    """The call's deadline passed while the submit was on the wire: the task may or may not
-    exist, exactly as for :class:`SubmitOutcomeUnknownError` (which this is, as well as a
-    :class:`PredictionTimeoutError` with ``task_id`` None)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        workflow_id: str,
-        timeout: float,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        attempts: int = 1,
-    ) -> None:
-        SpeedPixError.__init__(self, message)
-        self.operation = "comfy_prompt"
-        self.workflow_id = workflow_id
-        self.alias_id = alias_id
-        self.version_id = version_id
-        self.attempts = attempts
-        self.request_id = None
-        self.task_id = None
-        self.timeout = timeout
-        self.prediction = None
-        self.server_unreachable = False
-
-
-# ------------------------------------------------------------------------------ AI Portrait
-
-
-class PortraitError(APIError):
-    """The AI Portrait service answered with an error (any HTTP status but 200).
-
-    ``code`` is the envelope's code (``PARAMETER_ERROR``, ``EXCEEDED_QUOTA_ERROR``, ``error``…),
-    ``server_message`` its message, ``request_id`` the envelope's ``request_id``.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        server_message: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.portrait_code = code
-        self.server_message = server_message
-
-    @property
-    def code(self) -> str | None:
-        return self.portrait_code
-
-    def __str__(self) -> str:
-        details: list[str] = []
-        if self.status_code is not None:
-            details.append(f"HTTP {self.status_code}")
-        if self.method and self.url:
-            details.append(f"{self.method} {self.url}")
-        if self.portrait_code:
-            details.append(f"code={self.portrait_code}")
-        if self.server_message:
-            details.append(f"message={self.server_message!r}")
-        if self.request_id:
-            details.append(f"request id={self.request_id}")
-        return f"{self.message} [{', '.join(details)}]" if details else self.message
-
-
-class PortraitAuthenticationError(PortraitError, AuthenticationError):
-    """HTTP 401 ``sign error`` (wrong token) or 400 ``not found appid`` (unknown AppId)."""
-
-
-class PortraitQuotaError(PortraitError, QuotaExceededError):
-    """HTTP 400 ``EXCEEDED_QUOTA_ERROR``: the account's call quota is used up."""
-
-
-class PortraitNotFoundError(PortraitError, NotFoundError):
-    """HTTP 404 ``model not found``: the model service (e.g. SDXL) is not deployed for you, or
-    the job does not exist."""
-
-
-class PortraitInputError(PortraitError, BadRequestError):
-    """HTTP 462 (or another 400): the service refused the input — the template, the model id
-    or the configuration."""
-
-
-class PortraitProcessingError(PortraitError, ServerError):
-    """HTTP 469: generating the portrait failed (face fusion or a diffusion pass)."""
-
-
-class FaceCountMismatchError(PortraitProcessingError):
-    """HTTP 469: the template holds a different number of faces than model ids were given."""
-
-
-class PortraitServerError(PortraitError, ServerError):
-    """HTTP 500 (or another 5xx) from the AI Portrait service."""
-
-
-class PortraitJobFailedError(SpeedPixError):
-    """A training job ended in state 3 (FAILED). ``job`` holds the final snapshot."""
-
-    def __init__(self, message: str, *, job: Any) -> None:
-        super().__init__(message)
-        self.job = job
-
-    @property
-    def job_id(self) -> int:
-        job_id: int = self.job.id
-        return job_id
-
-
-class PortraitJobTimeoutError(SpeedPixError, TimeoutError):
-    """The wait's deadline passed before the training job ended. The job keeps running;
-    resume with ``client.jobs.wait(err.job_id)``."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: int,
-        timeout: float,
-        job: Any = None,
-        server_unreachable: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.timeout = timeout
-        self.job = job
-        self.server_unreachable = server_unreachable
-
-
-#: Names used by the official Python SDK, so code written against it keeps working.
+#: The official Python SDK's name for the root, so code written against it keeps working.
 SpeedPixException = SpeedPixError
-PredictionError = PredictionFailedError
 
 
-# Tracebacks and reprs show the public path (speedpix_async.InputError), which is also where
-# pickle finds the classes again.
-for _name in __all__:
-    globals()[_name].__module__ = "speedpix_async"
+def public_path(namespace: dict[str, Any], names: list[str]) -> None:
+    """Show errors under their public path (``speedpix_async.InputError``) in tracebacks and
+    reprs — also where pickle finds the classes again."""
+    for name in names:
+        namespace[name].__module__ = "speedpix_async"
+
+
+public_path(globals(), [*__all__])

@@ -30,7 +30,7 @@ import anyio.to_thread
 from ._converter import converter, structure
 from ._errors import InputError
 from ._redact import redact_url
-from .models import TaskResult
+from .speedpix.models import TaskResult
 
 if TYPE_CHECKING:
     from ._core.storage import Storage

@@ -18,8 +18,7 @@ from speedpix_async._core.client import AsyncServiceClient
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
-from speedpix_async._sync._values import PortraitImage
-from speedpix_async.models import BatchResult, Prediction, Progress, TaskStatus, UploadedFile
+from speedpix_async._sync._values import PortraitImage, portrait_image
 from speedpix_async.outputs import (
     DOWNLOAD_CHUNK,
     AudioInfo,
@@ -40,6 +39,13 @@ from speedpix_async.portrait.options import ModelKind, PortraitConfig, TrainKind
 from speedpix_async.speedpix.batch import BatchInputs
 from speedpix_async.speedpix.client import AsyncSpeedPix
 from speedpix_async.speedpix.files import AsyncFiles
+from speedpix_async.speedpix.models import (
+    BatchResult,
+    Prediction,
+    Progress,
+    TaskStatus,
+    UploadedFile,
+)
 from speedpix_async.speedpix.options import ProgressCallback, RunKeywords, SubmitKeywords
 from speedpix_async.speedpix.predictions import AsyncPredictionHandle, AsyncPredictions
 from speedpix_async.speedpix.sources import FileInput
@@ -740,7 +746,7 @@ class Portrait(ServiceClient):
         Every ``config`` key is checked against the guide's range before anything is sent.
         Never sent twice: a lost answer raises :class:`~speedpix_async.OutcomeUnknownError`.
         """
-        return PortraitImage._twin(
+        return portrait_image(
             self._runner.run(
                 self._async.create,
                 template_image,
@@ -748,8 +754,7 @@ class Portrait(ServiceClient):
                 model_ids=model_ids,
                 kind=kind,
                 config=config,
-            ),
-            self._runner,
+            )
         )
 
 

@@ -45,7 +45,7 @@ import attrs
 from anyio.from_thread import BlockingPortal
 
 from .._errors import ClientClosedError, ConfigurationError
-from ..models import TaskStatus
+from ..speedpix.models import TaskStatus
 
 __all__ = [
     "BlockingIterator",

@@ -12,9 +12,9 @@ import attrs
 
 from ..portrait.images import PortraitImage as _AsyncPortraitImage
 from ..portrait.images import PortraitPicture
-from ._runner import Runner, register_twin
+from ._runner import register_twin
 
-__all__ = ["PortraitImage"]
+__all__ = ["PortraitImage", "portrait_image"]
 
 
 @attrs.frozen(kw_only=True)
@@ -35,16 +35,12 @@ class PortraitImage(PortraitPicture):
         and does not create missing parents."""
         return self._write(path)
 
-    @staticmethod
-    def _twin(image: _AsyncPortraitImage, runner: Runner) -> PortraitImage:
-        return _portrait_image(image, runner)
 
-
-def _portrait_image(image: _AsyncPortraitImage, runner: Runner) -> PortraitImage:
+def portrait_image(image: _AsyncPortraitImage) -> PortraitImage:
     """The blocking twin of a created portrait: the same values, another class."""
     shared = attrs.fields(PortraitPicture)
     fields: dict[str, Any] = {field.name: getattr(image, field.name) for field in shared}
     return PortraitImage(**fields)
 
 
-register_twin(_AsyncPortraitImage, _portrait_image)
+register_twin(_AsyncPortraitImage, lambda image, runner: portrait_image(image))

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import click
 
-from .._errors import PredictionTimeoutError, SpeedPixError
+from .._errors import SpeedPixError
 from .._version import __version__
+from ..speedpix.errors import PredictionTimeoutError
 from ._batch import batch
 from ._portrait import portrait
 from ._speedpix import get, run, upload, wait

@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..models import Progress as TaskProgress
+from ..speedpix.models import Progress as TaskProgress
 
 __all__ = ["BatchDisplay", "Display", "to_json"]
 

@@ -9,7 +9,7 @@ import anyio
 import click
 
 from .. import AsyncSpeedPix
-from ..models import Prediction
+from ..speedpix.models import Prediction
 from ._display import Display
 from ._files import save_files
 from ._runtime import json_option, run_async

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .._core.transport import TooDeep, load_json
+from .._core.answers import TooDeep, load_json
 from .._errors import InputError
 from ..speedpix.sources import MAGIC_BYTES, detect_content_type, is_media
 

@@ -14,11 +14,7 @@ from .._core.client import AsyncServiceClient
 from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.transport import Transport
-from .._errors import (
-    FaceCountMismatchError,
-    InputError,
-    ResponseValidationError,
-)
+from .._errors import InputError, ResponseValidationError
 from .._signing import PaiSigner
 from .config import PortraitClientConfig, resolve_portrait_config
 from .endpoints import (
@@ -28,6 +24,7 @@ from .endpoints import (
     PortraitEndpoints,
     TrainRequest,
 )
+from .errors import FaceCountMismatchError
 from .images import PortraitImage, decode_image
 from .jobs import AsyncJobHandle, AsyncJobs, JobWaits
 from .models import CheckResult, Job, JobState

@@ -12,8 +12,9 @@ from typing import Any
 import attrs
 
 from .._converter import register_wire_models, structure, unstructure
+from .._core.answers import Reply
 from .._core.retry import OutcomeUnknown
-from .._core.transport import Reply, Transport
+from .._core.transport import Transport
 from .._errors import OutcomeUnknownError, ResponseValidationError
 from .models import JOB_ID_MAX, CheckResult, Job, JobState, TrainingResult, is_job_id
 

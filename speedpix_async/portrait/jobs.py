@@ -18,8 +18,9 @@ import attrs
 
 from .._core.handles import Subject, WaitOptions, Waits, timeout_message, watch
 from .._core.waiting import Deadline, Look, Waiter, WaitTimeout, emit
-from .._errors import InputError, PortraitJobFailedError, PortraitJobTimeoutError
+from .._errors import InputError
 from .endpoints import PortraitEndpoints
+from .errors import PortraitJobFailedError, PortraitJobTimeoutError
 from .models import Job, JobState, is_job_id
 
 __all__ = ["AsyncJobHandle", "AsyncJobs", "JobWaits"]

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 
 import attrs
 
-from .._core.transport import load_json
+from .._core.answers import load_json
 
 __all__ = [
     "JOB_ID_MAX",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core.answers import CallContext, Reply, decode_json_body, excerpt, try_json
 from .._core.http import Response
 from .._core.retry import parse_retry_after
-from .._core.transport import CallContext, Reply, decode_json_body, excerpt, try_json
-from .._errors import (
-    APIError,
+from .._errors import APIError, RateLimitError, ResponseValidationError
+from .._signing import PaiSigner, QueryParams, Signature
+from .errors import (
     FaceCountMismatchError,
     PortraitAuthenticationError,
     PortraitError,
@@ -23,10 +24,7 @@ from .._errors import (
     PortraitProcessingError,
     PortraitQuotaError,
     PortraitServerError,
-    RateLimitError,
-    ResponseValidationError,
 )
-from .._signing import PaiSigner, QueryParams, Signature
 
 __all__ = ["PortraitProfile", "read_portrait"]
 

@@ -38,10 +38,11 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .._core.concurrency import BaseExceptionGroup, first_exception
 from .._core.journal import open_journal
-from .._errors import InputError, PredictionFailedError, SubmitOutcomeUnknownError
+from .._errors import InputError
 from .._validate import check_identifier
-from ..models import BatchResult, Prediction, TaskStatus
+from .errors import PredictionFailedError, SubmitOutcomeUnknownError
 from .journal import BatchJournal, fingerprint, header, replay
+from .models import BatchResult, Prediction, TaskStatus
 from .options import RunOptions
 from .tasks import Tasks, Track, failed
 

@@ -8,14 +8,7 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 from typing_extensions import Unpack
 
-from .._config import (
-    ClientConfig,
-    PollPolicy,
-    RetryPolicy,
-    TimeoutTypes,
-    resolve_config,
-    urlsplit_path,
-)
+from .._config import PollPolicy, RetryPolicy, TimeoutTypes
 from .._core.backends import HttpBackendName
 from .._core.client import AsyncServiceClient
 from .._core.handles import Waits
@@ -25,6 +18,7 @@ from .._core.transport import Transport
 from .._errors import InputError
 from .._signing import GatewaySigner
 from .batch import AsyncBatch, BatchInputs
+from .config import ClientConfig, resolve_config, urlsplit_path
 from .endpoints import Endpoints
 from .files import AsyncFiles, Uploader
 from .options import RunKeywords, RunOptions

@@ -14,21 +14,20 @@ from typing import Any
 import attrs
 
 from .._converter import register_wire_models, structure, unstructure
+from .._core.answers import Reply
 from .._core.http import BeforeSend
 from .._core.retry import OutcomeUnknown
-from .._core.transport import Reply, Transport
+from .._core.transport import Transport
 from .._core.waiting import Deadline, DeadlineExceeded
 from .._errors import (
     APIConnectionError,
     APIError,
-    PredictionTimeoutError,
     ResponseValidationError,
     SpeedPixError,
-    SubmitOutcomeUnknownError,
-    SubmitTimeoutError,
     UnsupportedOperationError,
 )
-from ..models import Progress, TaskResult, TaskStatus
+from .errors import PredictionTimeoutError, SubmitOutcomeUnknownError, SubmitTimeoutError
+from .models import Progress, TaskResult, TaskStatus
 
 __all__ = [
     "Endpoints",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from .._core.storage import Storage
 from .._errors import ResponseValidationError
-from ..models import UploadedFile
 from ..outputs import FileOutput
 from .endpoints import Endpoints, UploadSignRequest
+from .models import UploadedFile
 from .sources import FileInput, FileSource, open_source
 
 __all__ = ["AsyncFiles", "Uploader"]

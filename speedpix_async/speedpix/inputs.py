@@ -28,8 +28,8 @@ from urllib.parse import unquote, urlsplit
 
 from .._core.concurrency import gather_limited
 from .._errors import InputError, LocalFileAsTextWarning
-from ..models import UploadedFile
 from .files import Uploader
+from .models import UploadedFile
 from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
 
 __all__ = [

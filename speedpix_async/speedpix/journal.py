@@ -35,8 +35,8 @@ from .._converter import structure, unstructure
 from .._core.journal import Opened
 from .._core.storage import Storage
 from .._errors import InputError, JournalDamagedError, SpeedPixError
-from ..models import Prediction, TaskResult, TaskStatus
 from ..outputs import output_from_result
+from .models import Prediction, TaskResult, TaskStatus
 
 __all__ = ["FORMAT", "BatchJournal", "Entry", "fingerprint", "header", "replay"]
 

@@ -19,7 +19,7 @@ import attrs
 from .._core.handles import WaitOptions
 from .._errors import InputError
 from .._validate import check_bool, check_header_value, check_identifier
-from ..models import Progress
+from .models import Progress
 
 __all__ = [
     "FileEncodingStrategy",

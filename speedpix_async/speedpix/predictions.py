@@ -17,8 +17,8 @@ from typing_extensions import Unpack
 
 from .._core.handles import WaitOptions, watch
 from .._validate import check_task_id
-from ..models import Prediction, Progress, TaskStatus
 from .endpoints import cancel_refused, list_refused
+from .models import Prediction, Progress, TaskStatus
 from .options import ProgressCallback, SubmitKeywords, submit_options
 from .tasks import Tasks, timed_out
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._core.answers import CallContext, Reply, decode_json_body, excerpt, try_json
 from .._core.http import Response
 from .._core.retry import parse_retry_after
-from .._core.transport import CallContext, Reply, decode_json_body, excerpt, try_json
 from .._errors import (
     APIError,
     AuthenticationError,

@@ -23,13 +23,14 @@ from .._core.http import BeforeSend
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
 from .._core.waiting import Deadline, Look, Waiter, WaitTimeout
-from .._errors import APIError, PredictionFailedError, PredictionTimeoutError
+from .._errors import APIError
 from .._validate import check_identifier
-from ..models import Prediction, Progress, TaskStatus
 from ..outputs import output_from_result, structure_output
 from .endpoints import Endpoints, PromptRequest
+from .errors import PredictionFailedError, PredictionTimeoutError
 from .files import Uploader
 from .inputs import prepare_inputs
+from .models import Prediction, Progress, TaskStatus
 from .options import RunOptions, SubmitOptions
 
 __all__ = ["TaskView", "Tasks", "Track", "failed", "timed_out"]

@@ -27,6 +27,7 @@ from speedpix_async import (
     InputError,
     JournalDamagedError,
     OutcomeUnknownError,
+    PortraitInputError,
     PortraitJobFailedError,
     PortraitJobTimeoutError,
     Prediction,
@@ -268,3 +269,14 @@ def test_the_tls_context_is_built_once_per_process(monkeypatch: pytest.MonkeyPat
     for portrait in portraits:
         asyncio.run(portrait.aclose())
     asyncio.run(wide.aclose())
+
+
+def test_an_ai_portrait_error_holds_only_its_own_fields() -> None:
+    error = PortraitInputError(
+        "refused", status_code=462, code="PARAMETER_ERROR", server_message="x", request_id="r-1"
+    )
+    shared = {"message", "status_code", "method", "url", "request_id", "retry_after"}
+    assert set(vars(error)) == shared | {"portrait_code", "server_message"}
+    assert error.err_code is None, "SpeedPix's gateway fields read as None, set nowhere"
+    with pytest.raises(TypeError, match="unexpected keyword 'err_cod'"):
+        APIError("typo", err_cod="X")

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from speedpix_async import AsyncPortrait, AsyncSpeedPix, SpeedPixError, SubmitOutcomeUnknownError
-from speedpix_async._config import resolve_config
 from speedpix_async._signing import GatewaySigner
 from speedpix_async.emulator import Emulator, LoopbackServer
+from speedpix_async.speedpix.config import resolve_config
 from tests.conftest import FAST_POLL, FAST_RETRY
 
 SECRET = "the-real-secret-4f7a"

@@ -43,7 +43,7 @@ PAIRS = [
     for spec in _TABLES.CLASSES
 ] + [
     (getattr(importlib.import_module(module), name), getattr(values, twin))
-    for module, name, twin in _TABLES.VALUES
+    for module, name, twin, _ in _TABLES.VALUES
 ]
 NAMES = _TABLES.METHODS
 TYPE_NAMES = {spec.name: spec.twin for spec in _TABLES.CLASSES if spec.name != spec.twin}

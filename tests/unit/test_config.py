@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from speedpix_async import AsyncSpeedPix, ConfigurationError, PollPolicy, RetryPolicy
-from speedpix_async._config import DEFAULT_ENDPOINT, resolve_config
 from speedpix_async._signing import GatewaySigner
+from speedpix_async.speedpix.config import DEFAULT_ENDPOINT, resolve_config
 from speedpix_async.speedpix.profile import SpeedPixProfile
 
 SECRET = "s3cr3t-value-never-shown"

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ._redact import redact_url
+from .._redact import redact_url
 
 __all__ = [
     "BatchResult",
