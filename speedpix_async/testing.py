@@ -27,12 +27,18 @@ tests the way your runner wants — ``@pytest.mark.asyncio`` for pytest-asyncio 
         async with speedpix_emulator.client() as client:
             assert await client.run("upper", {"t": "hi"}) == {"text": "HI"}
 
+Tests of retry paths (faults injected with ``speedpix_emulator.faults``) need not wait out
+real backoffs: ``set_testing(True)`` (or ``with testing_mode():``) makes every client retry at
+once — the same decisions and logs, no backoff or ``Retry-After`` wait — in the spirit of
+stamina's ``set_testing``.
+
 Nothing here is imported until a fixture is used, so the plugin costs nothing (and breaks
 nothing) in projects that do not use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -41,7 +47,35 @@ import pytest
 if TYPE_CHECKING:
     from .emulator import Emulator, LoopbackServer
 
-__all__ = ["portrait_env", "speedpix_emulator", "speedpix_env", "speedpix_server"]
+__all__ = [
+    "portrait_env",
+    "set_testing",
+    "speedpix_emulator",
+    "speedpix_env",
+    "speedpix_server",
+    "testing_mode",
+]
+
+
+def set_testing(enabled: bool) -> None:
+    """Test mode on or off for every client of this process: retries are made at once (the
+    same decisions, no backoff or ``Retry-After`` wait)."""
+    from ._core.retry import TESTING
+
+    TESTING.enabled = bool(enabled)
+
+
+@contextlib.contextmanager
+def testing_mode() -> Iterator[None]:
+    """Test mode (see :func:`set_testing`) for the duration of a ``with`` block."""
+    from ._core.retry import TESTING
+
+    before = TESTING.enabled
+    TESTING.enabled = True
+    try:
+        yield
+    finally:
+        TESTING.enabled = before
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from .._errors import (
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "TESTING",
     "Attempts",
     "Clock",
     "Decision",
@@ -227,6 +228,16 @@ class Clock:
 SYSTEM_CLOCK = Clock()
 
 
+class _Testing:
+    """The test mode (``speedpix_async.testing.set_testing``): retries are still decided and
+    logged as ever, but made at once — no backoff, no ``Retry-After`` wait."""
+
+    enabled = False
+
+
+TESTING = _Testing()
+
+
 class OutcomeUnknown(Exception):
     """Internal: a non-idempotent request may have been processed but its answer was lost.
 
@@ -293,6 +304,8 @@ class Attempts:
         delay = retry_delay(
             number - 1, policy, getattr(error, "retry_after", None), rand=self._clock.random
         )
+        if TESTING.enabled:
+            delay = 0.0
         if self._clock.monotonic() - self._started + delay > policy.budget:
             log.debug("giving up on %s: retry budget %.1fs would be exceeded", what, policy.budget)
             raise error

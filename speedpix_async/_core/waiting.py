@@ -251,7 +251,11 @@ class Waiter(Generic[R]):
             raise self._timeout()
         with self.deadline.scope():
             if delay > 0:
-                await self._clock.sleep(delay)
+                # Never sleep past the deadline (the scope would cut a real sleep there; a
+                # virtual clock's is cut here).
+                await self._clock.sleep(min(delay, self.deadline.remaining()))
+                if self.deadline.expired:
+                    raise self._timeout()
             try:
                 result = await step()
             except SpeedPixError as exc:

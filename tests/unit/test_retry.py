@@ -21,6 +21,7 @@ from speedpix_async import (
 )
 from speedpix_async._config import RetryPolicy
 from speedpix_async._core.retry import (
+    Attempts,
     Decision,
     backoff_delay,
     decide,
@@ -125,3 +126,30 @@ def test_decisions(
     assert decide(error, idempotent=idempotent) is decision  # type: ignore[arg-type]
     assert caplog.records, "every decision is logged at debug level"
     assert all(record.levelno == logging.DEBUG for record in caplog.records)
+
+
+async def test_test_mode_retries_at_once_with_the_same_decisions() -> None:
+    from speedpix_async.testing import testing_mode
+    from tests._clock import VirtualTime
+
+    time = VirtualTime()
+    policy = RetryPolicy(max_retries=3, initial_delay=2.0, jitter=0.0)
+    refused = RateLimitError("busy", status_code=429, retry_after=30.0)
+
+    async def attempts_until_given_up() -> int:
+        attempts = Attempts(policy, idempotent=True, what="GET /x", clock=time.clock())
+        try:
+            while True:
+                await attempts.failed(refused)
+        except RateLimitError:
+            return attempts.number
+
+    assert await attempts_until_given_up() == 4
+    assert time.sleeps == [30.0, 30.0, 30.0], "Retry-After honoured between attempts"
+    time.sleeps.clear()
+    with testing_mode():
+        assert await attempts_until_given_up() == 4, "the same attempts"
+    assert time.sleeps == [0.0, 0.0, 0.0], "made at once"
+    time.sleeps.clear()
+    assert await attempts_until_given_up() == 4
+    assert time.sleeps == [30.0, 30.0, 30.0], "off again after the block"

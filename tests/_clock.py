@@ -1,0 +1,35 @@
+"""A virtual clock for the core's ``Clock`` seam: sleeping advances time at once, so waits,
+deadlines and backoffs of minutes are tested in milliseconds."""
+
+from __future__ import annotations
+
+import anyio.lowlevel
+
+from speedpix_async._core.retry import Clock
+
+
+class VirtualTime:
+    """Time that moves only when something sleeps (or :meth:`advance` is called)."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        """Every sleep, in order."""
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await anyio.lowlevel.checkpoint()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> Clock:
+        """The core's clock on this time, without jitter."""
+        return Clock(wall=self.wall, monotonic=self.monotonic, sleep=self.sleep, random=lambda: 0.0)
