@@ -1,6 +1,7 @@
-"""The service-neutral core: the request pipeline, object-store traffic, the one wait loop,
-retry rules, HTTP backends, concurrency helpers and redaction.
+"""The service-neutral kit: the client shell, the request pipeline, reading answers,
+object-store traffic, the one wait loop and what handles share, retry rules, HTTP backends,
+concurrency helpers and the journal.
 
 Nothing here knows SpeedPix or AI Portrait; each service plugs in as a *profile* (its signer and
-its response reader, :mod:`.profile`). See docs/architecture.md.
+its response reader, :class:`~.answers.ServiceProfile`). See docs/architecture.md.
 """

@@ -1,6 +1,6 @@
 """The request pipeline: serialize once → sign → send → read → retry.
 
-One :class:`Transport` per client and service. The service's :class:`~.profile.ServiceProfile`
+One :class:`Transport` per client and service. The service's :class:`~.answers.ServiceProfile`
 signs each attempt and reads each answer; this module owns everything in between: the exact
 bytes, fresh signatures per attempt, the retry loop, clock-skew correction and the call's
 deadline. See docs/architecture.md for the path of one call.
@@ -93,7 +93,7 @@ class Transport:
     """Signed, retried JSON calls against one base URL.
 
     Every attempt is signed afresh (new nonce and timestamp). A non-idempotent call whose
-    outcome is unknown is never repeated: :class:`~.retrying.OutcomeUnknown` is raised instead.
+    outcome is unknown is never repeated: :class:`~.retry.OutcomeUnknown` is raised instead.
     """
 
     def __init__(

@@ -4,8 +4,8 @@ Hand-written; the wrappers in ``_generated.py`` call into it with one line per m
 One :class:`Runner` per blocking client owns an event loop in a named daemon thread, reached
 through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this file exists for:
 
-* **Cancellation belongs to the caller.** Calls go through ``start_task_soon``; if anything is
-  raised while the caller waits — ``KeyboardInterrupt`` included — the task is cancelled and we
+* **Cancellation belongs to the caller.** Each call is a task on the portal's loop
+  (``run_coroutine_threadsafe``); if anything is raised while the caller waits — ``KeyboardInterrupt`` included — the task is cancelled and we
   wait (briefly) until it has unwound, so nothing keeps running, or polling, behind the
   caller's back.
 * **The loop thread must never block on itself.** A call made *from* the portal thread (say, a
@@ -238,14 +238,14 @@ class Runner:
             raise ConfigurationError(
                 f"a blocking {self._label} method was called from the client's own event-loop "
                 "thread (for example inside an on_progress callback); that would deadlock — do "
-                "the work after the call returns, or use AsyncSpeedPix there"
+                "the work after the call returns, or use the async client there"
             )
         if not self._warned and _event_loop_running():
             self._warned = True
             warnings.warn(
                 f"a blocking {self._label} is being used inside a running event loop (Jupyter, "
                 "or sync code called from async code); it works, but blocks the loop — use "
-                "AsyncSpeedPix with 'await' there instead",
+                "the async client (AsyncSpeedPix, AsyncPortrait) with 'await' there instead",
                 SyncInAsyncWarning,
                 stacklevel=4,
             )

@@ -59,12 +59,14 @@ class Display:
     def note(self, text: str) -> None:
         """A human note on stderr (skipped with ``--json``)."""
         if not self.json_mode:
-            self.err.print(text, markup=False)
+            # soft_wrap: a long path must stay one piece to copy (rich would break it at 80
+            # columns in a pipe).
+            self.err.print(text, markup=False, soft_wrap=True)
 
     def alert(self, text: str) -> None:
         """A note on stderr that ``--json`` does not silence (what keeps running, what to do
         next): stdout stays the one JSON document."""
-        self.err.print(text, markup=False)
+        self.err.print(text, markup=False, soft_wrap=True)
 
     @contextmanager
     def task(self, label: str) -> Iterator[TaskBar]:

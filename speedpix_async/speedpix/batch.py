@@ -21,8 +21,9 @@ Concurrency hazards, and the rules that keep them away:
   consumed — and closed — by one task: exhaust it, use ``async with client.run_many(...) as
   results:``, or cancel the consuming task (which cancels every worker). The blocking wrapper
   drives it from a single task for the same reason.
-* The connection pool must not be the bottleneck: when ``concurrency`` exceeds the client's pool,
-  the batch gets its own pool of the right size, closed when the batch ends.
+* Every prediction shares the client's connection pool (a prediction holds a connection only
+  for its few short requests), and submits are paced (:data:`SUBMITS_IN_FLIGHT`) so the polls of
+  running predictions never queue behind a burst of them.
 """
 
 from __future__ import annotations
