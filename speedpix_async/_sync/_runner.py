@@ -5,9 +5,9 @@ One :class:`Runner` per blocking client owns an event loop in a named daemon thr
 through an anyio :class:`~anyio.from_thread.BlockingPortal`. The hazards this file exists for:
 
 * **Cancellation belongs to the caller.** Each call is a task on the portal's loop
-  (``run_coroutine_threadsafe``); if anything is raised while the caller waits — ``KeyboardInterrupt`` included — the task is cancelled and we
-  wait (briefly) until it has unwound, so nothing keeps running, or polling, behind the
-  caller's back.
+  (``run_coroutine_threadsafe``); if anything is raised while the caller waits —
+  ``KeyboardInterrupt`` included — the task is cancelled and we wait (briefly) until it has
+  unwound, so nothing keeps running, or polling, behind the caller's back.
 * **The loop thread must never block on itself.** A call made *from* the portal thread (say, a
   blocking call inside an ``on_progress`` callback) would wait for a task that can only run
   once the thread is free again — a deadlock. It is refused with a clear error instead.
