@@ -18,6 +18,7 @@ Blocking code uses the generated twins ``SpeedPix`` and ``Portrait`` (and
 
 from ._config import PollPolicy, RetryPolicy
 from ._core.backends import HttpBackendName
+from ._core.client import ClientKeywords
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -100,6 +101,7 @@ __all__ = [
     "CheckResult",
     "ClientClosedError",
     "ClientConfig",
+    "ClientKeywords",
     "ConfigurationError",
     "DocumentFile",
     "FaceCountMismatchError",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from ._errors import InputError
+from ._errors import InputError, SpeedPixError
 
 __all__ = [
     "MIN_POLL_INTERVAL",
@@ -97,3 +99,21 @@ def check_callable(name: str, value: Any, *, takes: str = "Progress") -> Any:
     if value is not None and not callable(value):
         raise InputError(f"{name} must be a function taking one {takes}, got {value!r}")
     return value
+
+
+def check_keywords(
+    options: Mapping[str, Any],
+    keywords: Any,
+    call: str,
+    error: type[SpeedPixError] = InputError,
+) -> None:
+    """Refuse an option ``call`` does not take (``keywords``: the ``TypedDict`` of those it
+    does), naming the closest one it does."""
+    allowed = keywords.__optional_keys__ | keywords.__required_keys__
+    for name in options:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise error(
+                f"{call} takes no option {name!r}{hint} (its options: {', '.join(sorted(allowed))})"
+            )

@@ -89,4 +89,5 @@ _HANDED_TO_USERS = {
     "RunKeywords",
     "SubmitKeywords",
     "ClientConfig",
+    "ClientKeywords",
 }

@@ -11,17 +11,52 @@ resources and waits from ``self._config`` and ``self._transport``. A derived cli
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 import httpx
 from typing_extensions import Self
 
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
+from .._errors import ConfigurationError
+from .._validate import check_keywords
 from .backends import HttpBackendName, open_backend
 from .http import HttpBackend
 from .transport import Transport
 
-__all__ = ["AsyncServiceClient", "ServiceConfig"]
+__all__ = ["AsyncServiceClient", "ClientKeywords", "ServiceConfig", "policy_options"]
+
+
+class ClientKeywords(TypedDict, total=False):
+    """What every service client is built with, besides its own service's settings."""
+
+    timeout: TimeoutTypes | None
+    """Per-request timeout in seconds (or an :class:`httpx.Timeout`)."""
+    max_retries: int | None
+    """Retries of a failed call (default 4); a request that must not be sent twice is retried
+    only when the failure proves it was not processed."""
+    user_agent: str | None
+    http_client: httpx.AsyncClient | None
+    """An :class:`httpx.AsyncClient` to use (not closed by this client)."""
+    transport: httpx.AsyncBaseTransport | None
+    """An :class:`httpx.AsyncBaseTransport` for the client's own pool (e.g.
+    ``httpx.ASGITransport(app=...)``)."""
+    http_backend: HttpBackendName | None
+    """``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra: about a third of the client
+    CPU per request, for wide fan-outs; asyncio only) or ``"auto"``; default from
+    ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx."""
+    retry_policy: RetryPolicy | None
+    poll_policy: PollPolicy | None
+
+
+#: The keywords that choose the connection rather than configure the service.
+_CONNECTION = ("http_client", "transport", "http_backend")
+
+
+def policy_options(options: ClientKeywords, call: str) -> dict[str, Any]:
+    """The keywords a service's configuration resolves (timeouts, retries, user agent,
+    policies), after refusing any ``call`` does not take."""
+    check_keywords(options, ClientKeywords, call, ConfigurationError)
+    return {key: value for key, value in options.items() if key not in _CONNECTION}
 
 
 class ServiceConfig(Protocol):
@@ -47,21 +82,14 @@ class AsyncServiceClient(Generic[C]):
     _config: C
     _transport: Transport
 
-    def _start(
-        self,
-        config: C,
-        *,
-        http_backend: HttpBackendName | None,
-        http_client: httpx.AsyncClient | None,
-        transport: httpx.AsyncBaseTransport | None,
-    ) -> None:
-        """Open the backend the arguments choose and build the client around it."""
+    def _start(self, config: C, options: ClientKeywords) -> None:
+        """Open the backend ``options`` choose and build the client around it."""
         backend = open_backend(
-            http_backend,
+            options.get("http_backend"),
             timeout=config.timeout,
             max_connections=config.max_connections,
-            http_client=http_client,
-            transport=transport,
+            http_client=options.get("http_client"),
+            transport=options.get("transport"),
         )
         self._set(config, self._transport_for(config, backend))
 

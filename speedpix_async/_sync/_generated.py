@@ -9,12 +9,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NoReturn, TypeVar, cast, overload
 
-import httpx
 from typing_extensions import Self, Unpack
 
 from speedpix_async._config import PollPolicy, RetryPolicy, TimeoutTypes
-from speedpix_async._core.backends import HttpBackendName
-from speedpix_async._core.client import AsyncServiceClient
+from speedpix_async._core.client import AsyncServiceClient, ClientKeywords
 from speedpix_async._sync._base import SyncFileBase, SyncWrapper
 from speedpix_async._sync._defaults import DefaultClient
 from speedpix_async._sync._runner import BlockingIterator, Runner, register_twin
@@ -145,19 +143,15 @@ class SpeedPix(ServiceClient):
         with SpeedPix() as client:
             output = client.run("wf-white-background", input={...})
 
-    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 30.
-    :param max_retries: retries of a failed call (default 4); submits are only retried when the
-        failure proves the task was not created.
-    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
-    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
-        ``httpx.ASGITransport(app=emulator_app)``.
-    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (``pip install
-        'speedpix-async[aiohttp]'``: about a third of the client CPU per request, for wide
-        fan-outs; asyncio only) or ``"auto"`` (aiohttp when installed and on asyncio); default
-        from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx.
     :param upload_local_paths: whether a plain string that names a local media file is uploaded
         (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
         untrusted text into inputs).
+    :param options: what every client takes (:class:`~speedpix_async.ClientKeywords`):
+        ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
+        only when the failure proves no task was created), ``user_agent``, ``http_client`` /
+        ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
+        ``http_backend`` (``"httpx"``, ``"aiohttp"`` for wide fan-outs, ``"auto"``; default from
+        ``SPEEDPIX_HTTP_BACKEND``), ``retry_policy``, ``poll_policy``.
 
     Blocking twin of :class:`~speedpix_async.AsyncSpeedPix`; every call blocks.
     """
@@ -170,15 +164,8 @@ class SpeedPix(ServiceClient):
         app_secret: str | None = None,
         *,
         endpoint: str | None = None,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        user_agent: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_backend: HttpBackendName | None = None,
         upload_local_paths: bool = True,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
+        **options: Unpack[ClientKeywords],
     ) -> None:
         runner = Runner("SpeedPix client")
         self._attach(
@@ -186,15 +173,8 @@ class SpeedPix(ServiceClient):
                 app_key,
                 app_secret,
                 endpoint=endpoint,
-                timeout=timeout,
-                max_retries=max_retries,
-                user_agent=user_agent,
-                http_client=http_client,
-                transport=transport,
-                http_backend=http_backend,
                 upload_local_paths=upload_local_paths,
-                retry_policy=retry_policy,
-                poll_policy=poll_policy,
+                **options,
             ),
             runner,
         )
@@ -634,14 +614,11 @@ class Portrait(ServiceClient):
             image = portrait.create(template_url, model_id=job.model_id)
             image.save("portrait.jpg")
 
-    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 120 s
-        to read (creating a portrait takes tens of seconds), 10 s to connect.
-    :param max_retries: retries of a failed call (default 4); ``train`` and ``create`` are never
-        sent twice.
-    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
-    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
-    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra; asyncio
-        only) or ``"auto"``; default from ``SPEEDPIX_HTTP_BACKEND``.
+    :param options: what every client takes (:class:`~speedpix_async.ClientKeywords`):
+        ``timeout`` (per request; default 120 s to read — creating a portrait takes tens of
+        seconds — and 10 s to connect), ``max_retries`` (default 4; ``train`` and ``create`` are
+        never sent twice), ``user_agent``, ``http_client`` / ``transport``, ``http_backend``,
+        ``retry_policy``, ``poll_policy``.
 
     Blocking twin of :class:`~speedpix_async.AsyncPortrait`; every call blocks.
     """
@@ -653,33 +630,10 @@ class Portrait(ServiceClient):
         host: str | None = None,
         app_id: str | None = None,
         token: str | None = None,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        user_agent: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_backend: HttpBackendName | None = None,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
+        **options: Unpack[ClientKeywords],
     ) -> None:
         runner = Runner("Portrait client")
-        self._attach(
-            AsyncPortrait(
-                host,
-                app_id,
-                token,
-                timeout=timeout,
-                max_retries=max_retries,
-                user_agent=user_agent,
-                http_client=http_client,
-                transport=transport,
-                http_backend=http_backend,
-                retry_policy=retry_policy,
-                poll_policy=poll_policy,
-            ),
-            runner,
-        )
+        self._attach(AsyncPortrait(host, app_id, token, **options), runner)
         runner.manage(self._async.aclose)
 
     def _attach(self, async_obj: AsyncPortrait, runner: Runner) -> None:

@@ -6,11 +6,9 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
+from typing_extensions import Unpack
 
-from .._config import PollPolicy, RetryPolicy, TimeoutTypes
-from .._core.backends import HttpBackendName
-from .._core.client import AsyncServiceClient
+from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.transport import Transport
@@ -97,14 +95,11 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
             image = await portrait.create(template_url, model_id=job.model_id)
             await image.save("portrait.jpg")
 
-    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 120 s
-        to read (creating a portrait takes tens of seconds), 10 s to connect.
-    :param max_retries: retries of a failed call (default 4); ``train`` and ``create`` are never
-        sent twice.
-    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
-    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool.
-    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra; asyncio
-        only) or ``"auto"``; default from ``SPEEDPIX_HTTP_BACKEND``.
+    :param options: what every client takes (:class:`~speedpix_async.ClientKeywords`):
+        ``timeout`` (per request; default 120 s to read — creating a portrait takes tens of
+        seconds — and 10 s to connect), ``max_retries`` (default 4; ``train`` and ``create`` are
+        never sent twice), ``user_agent``, ``http_client`` / ``transport``, ``http_backend``,
+        ``retry_policy``, ``poll_policy``.
     """
 
     jobs: AsyncJobs
@@ -115,27 +110,12 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         host: str | None = None,
         app_id: str | None = None,
         token: str | None = None,
-        *,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        user_agent: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_backend: HttpBackendName | None = None,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
+        **options: Unpack[ClientKeywords],
     ) -> None:
         config = resolve_portrait_config(
-            host=host,
-            app_id=app_id,
-            token=token,
-            timeout=timeout,
-            max_retries=max_retries,
-            user_agent=user_agent,
-            retry_policy=retry_policy,
-            poll_policy=poll_policy,
+            host=host, app_id=app_id, token=token, **policy_options(options, "AsyncPortrait()")
         )
-        self._start(config, http_backend=http_backend, http_client=http_client, transport=transport)
+        self._start(config, options)
 
     def _transport_for(self, config: PortraitClientConfig, backend: HttpBackend) -> Transport:
         return _transport(config, backend)

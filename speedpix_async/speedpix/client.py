@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, TypeVar, overload
 
-import httpx
 from typing_extensions import Unpack
 
-from .._config import PollPolicy, RetryPolicy, TimeoutTypes
-from .._core.backends import HttpBackendName
-from .._core.client import AsyncServiceClient
+from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
 from .._core.http import HttpBackend
 from .._core.storage import Storage
@@ -75,19 +72,15 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         async with AsyncSpeedPix() as client:
             output = await client.run("wf-white-background", input={...})
 
-    :param timeout: per-request timeout in seconds (or an :class:`httpx.Timeout`); default 30.
-    :param max_retries: retries of a failed call (default 4); submits are only retried when the
-        failure proves the task was not created.
-    :param http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
-    :param transport: an :class:`httpx.AsyncBaseTransport` for the client's own pool, e.g.
-        ``httpx.ASGITransport(app=emulator_app)``.
-    :param http_backend: ``"httpx"`` (default), ``"aiohttp"`` (``pip install
-        'speedpix-async[aiohttp]'``: about a third of the client CPU per request, for wide
-        fan-outs; asyncio only) or ``"auto"`` (aiohttp when installed and on asyncio); default
-        from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx.
     :param upload_local_paths: whether a plain string that names a local media file is uploaded
         (``True``, the guides' behaviour) or always sent as text (``False``, for servers that pass
         untrusted text into inputs).
+    :param options: what every client takes (:class:`~speedpix_async.ClientKeywords`):
+        ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
+        only when the failure proves no task was created), ``user_agent``, ``http_client`` /
+        ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
+        ``http_backend`` (``"httpx"``, ``"aiohttp"`` for wide fan-outs, ``"auto"``; default from
+        ``SPEEDPIX_HTTP_BACKEND``), ``retry_policy``, ``poll_policy``.
     """
 
     predictions: AsyncPredictions
@@ -101,28 +94,17 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         app_secret: str | None = None,
         *,
         endpoint: str | None = None,
-        timeout: TimeoutTypes | None = None,
-        max_retries: int | None = None,
-        user_agent: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_backend: HttpBackendName | None = None,
         upload_local_paths: bool = True,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
+        **options: Unpack[ClientKeywords],
     ) -> None:
         config = resolve_config(
             app_key=app_key,
             app_secret=app_secret,
             endpoint=endpoint,
-            timeout=timeout,
-            max_retries=max_retries,
-            user_agent=user_agent,
             upload_local_paths=upload_local_paths,
-            retry_policy=retry_policy,
-            poll_policy=poll_policy,
+            **policy_options(options, "AsyncSpeedPix()"),
         )
-        self._start(config, http_backend=http_backend, http_client=http_client, transport=transport)
+        self._start(config, options)
 
     def _transport_for(self, config: ClientConfig, backend: HttpBackend) -> Transport:
         return _transport(config, backend)

@@ -10,7 +10,6 @@ sent.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypedDict
 
@@ -18,7 +17,7 @@ import attrs
 
 from .._core.handles import WaitOptions
 from .._errors import InputError
-from .._validate import check_bool, check_header_value, check_identifier
+from .._validate import check_bool, check_header_value, check_identifier, check_keywords
 from .models import Progress
 
 __all__ = [
@@ -67,18 +66,6 @@ class RunKeywords(SubmitKeywords, total=False):
     """Called (plain or async) with each progress report."""
     polling_interval: float | None
     """A fixed interval instead of following the server's estimates."""
-
-
-def _known(options: Mapping[str, Any], keywords: type, call: str) -> None:
-    """Refuse an option ``call`` does not take, naming the closest one it does."""
-    allowed = keywords.__optional_keys__ | keywords.__required_keys__  # type: ignore[attr-defined]
-    for name in options:
-        if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise InputError(
-                f"{call} takes no option {name!r}{hint} (its options: {', '.join(sorted(allowed))})"
-            )
 
 
 @attrs.frozen(kw_only=True)
@@ -150,7 +137,7 @@ class RunOptions:
     def of(cls, options: Mapping[str, Any], *, output_type: Any = None, call: str) -> RunOptions:
         """Validated options of a run (``options``: its :class:`RunKeywords`; ``call`` names
         it in errors)."""
-        _known(options, RunKeywords, call)
+        check_keywords(options, RunKeywords, call)
         waiting = ("timeout", "on_progress", "polling_interval")
         wait = {key: value for key, value in options.items() if key in waiting}
         submit = {key: value for key, value in options.items() if key not in waiting}
@@ -163,5 +150,5 @@ class RunOptions:
 
 def submit_options(options: Mapping[str, Any], *, call: str) -> SubmitOptions:
     """Validated options of a submit (``options``: its :class:`SubmitKeywords`)."""
-    _known(options, SubmitKeywords, call)
+    check_keywords(options, SubmitKeywords, call)
     return SubmitOptions.of(**options)

@@ -162,3 +162,15 @@ def test_http_client_and_transport_are_exclusive() -> None:
 def test_a_sync_http_client_is_refused_with_a_hint() -> None:
     with pytest.raises(ConfigurationError, match="AsyncClient"):
         AsyncSpeedPix(app_key="k", app_secret=SECRET, http_client=httpx.Client())  # type: ignore[arg-type]
+
+
+def test_a_mistyped_client_option_names_the_closest_one() -> None:
+    from speedpix_async import AsyncPortrait
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"AsyncSpeedPix\(\) takes no option 'timout'; did you mean 'timeout'",
+    ):
+        AsyncSpeedPix("k", "s", timout=3)  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match=r"AsyncPortrait\(\) takes no option 'max_retry'"):
+        AsyncPortrait("http://h.test", "id", "token", max_retry=1)  # type: ignore[call-arg]
