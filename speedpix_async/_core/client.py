@@ -3,8 +3,9 @@ backend, and the parts a service builds on them; the lifecycle (``async with``, 
 ``with_options`` and the backend it chose.
 
 A service client subclasses :class:`AsyncServiceClient`: its ``__init__`` resolves its own
-configuration and calls :meth:`AsyncServiceClient._start`; its ``_build`` makes its endpoints,
-resources and waits from ``self._config`` and ``self._transport``. A derived client
+configuration and calls :meth:`AsyncServiceClient._start`; it says how it signs and reads
+(``_profile``) and where it is (``_address``); its ``_build`` makes its endpoints, resources and
+waits from ``self._config`` and ``self._transport``. A derived client
 (``with_options``) is the same class built around the same pool.
 """
 
@@ -19,6 +20,7 @@ from typing_extensions import Self
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
 from .._errors import ConfigurationError
 from .._validate import check_keywords
+from .answers import ServiceProfile
 from .backends import HttpBackendName, open_backend
 from .http import HttpBackend
 from .transport import Transport
@@ -70,6 +72,8 @@ class ServiceConfig(Protocol):
     def poll(self) -> PollPolicy: ...
     @property
     def max_connections(self) -> int: ...
+    @property
+    def user_agent(self) -> str: ...
 
 
 C = TypeVar("C", bound=ServiceConfig)
@@ -106,7 +110,24 @@ class AsyncServiceClient(Generic[C]):
         return client
 
     def _transport_for(self, config: C, backend: HttpBackend) -> Transport:
-        """The service's request pipeline (its profile) over ``backend``."""
+        """The service's request pipeline: its profile over ``backend``, to its base URL."""
+        base_url, sign_path_prefix = self._address(config)
+        return Transport(
+            profile=self._profile(config),
+            backend=backend,
+            base_url=base_url,
+            retry=config.retry,
+            timeout=config.timeout,
+            user_agent=config.user_agent,
+            sign_path_prefix=sign_path_prefix,
+        )
+
+    def _profile(self, config: C) -> ServiceProfile:
+        """How the service signs requests and reads answers."""
+        raise NotImplementedError
+
+    def _address(self, config: C) -> tuple[str, str]:
+        """The base URL requests go to, and the path prefix its signatures cover."""
         raise NotImplementedError
 
     def _build(self) -> None:

@@ -10,8 +10,6 @@ from typing_extensions import Unpack
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
-from .._core.http import HttpBackend
-from .._core.transport import Transport
 from .._errors import InputError, ResponseValidationError
 from .._signing import PaiSigner
 from .config import PortraitClientConfig, resolve_portrait_config
@@ -48,18 +46,6 @@ TRAIN_MODEL_NAMES: dict[str, str | None] = {
     "scene_lora": "train_xl",
 }
 CREATE_MODEL_NAMES: dict[str, str | None] = {"sd15": None, "sdxl": "create_xl"}
-
-
-def _transport(config: PortraitClientConfig, backend: HttpBackend) -> Transport:
-    # The signature covers the API path only, never a path prefix in the host.
-    return Transport(
-        profile=PortraitProfile(PaiSigner(config.app_id, config.token)),
-        backend=backend,
-        base_url=config.host,
-        retry=config.retry,
-        timeout=config.timeout,
-        user_agent=config.user_agent,
-    )
 
 
 def _image_list(name: str, images: Any, most: int) -> list[str]:
@@ -117,8 +103,12 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         )
         self._start(config, options)
 
-    def _transport_for(self, config: PortraitClientConfig, backend: HttpBackend) -> Transport:
-        return _transport(config, backend)
+    def _profile(self, config: PortraitClientConfig) -> PortraitProfile:
+        return PortraitProfile(PaiSigner(config.app_id, config.token))
+
+    def _address(self, config: PortraitClientConfig) -> tuple[str, str]:
+        # The signature covers the API path only, never a path prefix in the host.
+        return config.host, ""
 
     def _build(self) -> None:
         self._endpoints = PortraitEndpoints(self._transport)

@@ -9,7 +9,6 @@ from typing_extensions import Unpack
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
-from .._core.http import HttpBackend
 from .._core.storage import Storage
 from .._core.transport import Transport
 from .._errors import InputError
@@ -26,19 +25,6 @@ from .tasks import Tasks
 __all__ = ["AsyncSpeedPix"]
 
 T = TypeVar("T")
-
-
-def _transport(config: ClientConfig, backend: HttpBackend) -> Transport:
-    return Transport(
-        profile=SpeedPixProfile(GatewaySigner(config.app_key, config.app_secret)),
-        backend=backend,
-        base_url=config.endpoint,
-        retry=config.retry,
-        timeout=config.timeout,
-        user_agent=config.user_agent,
-        # The gateway signs the full request path, including any prefix in the endpoint.
-        sign_path_prefix=urlsplit_path(config.endpoint),
-    )
 
 
 def _tasks(config: ClientConfig, transport: Transport) -> Tasks:
@@ -106,8 +92,12 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         )
         self._start(config, options)
 
-    def _transport_for(self, config: ClientConfig, backend: HttpBackend) -> Transport:
-        return _transport(config, backend)
+    def _profile(self, config: ClientConfig) -> SpeedPixProfile:
+        return SpeedPixProfile(GatewaySigner(config.app_key, config.app_secret))
+
+    def _address(self, config: ClientConfig) -> tuple[str, str]:
+        # The gateway signs the full request path, including any prefix in the endpoint.
+        return config.endpoint, urlsplit_path(config.endpoint)
 
     def _build(self) -> None:
         self._tasks = _tasks(self._config, self._transport)
