@@ -56,9 +56,11 @@ from .portrait.errors import (
     PortraitJobFailedError,
     PortraitJobTimeoutError,
     PortraitNotFoundError,
+    PortraitOutcomeTimeoutError,
     PortraitProcessingError,
     PortraitQuotaError,
     PortraitServerError,
+    PortraitTimeoutError,
 )
 from .portrait.images import PortraitImage
 from .portrait.jobs import AsyncJobHandle, AsyncJobs
@@ -129,9 +131,11 @@ __all__ = [
     "PortraitJobFailedError",
     "PortraitJobTimeoutError",
     "PortraitNotFoundError",
+    "PortraitOutcomeTimeoutError",
     "PortraitProcessingError",
     "PortraitQuotaError",
     "PortraitServerError",
+    "PortraitTimeoutError",
     "Prediction",
     "PredictionError",
     "PredictionFailedError",

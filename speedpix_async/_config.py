@@ -74,6 +74,14 @@ POLL_JITTER = 0.1
 #: …but never more than this many seconds: a 2 s wait gets up to 0.1 s, a 60 s wait too.
 POLL_JITTER_CAP = 0.1
 
+#: While someone watches a wait (``on_progress=``, ``watch()``, a progress display), it polls
+#: every ``max(POLL_WATCH_INTERVAL, POLL_WATCH_FRACTION × the estimate)``: every second for a
+#: task expected to take 20 s or less, every 5 s for a 100 s one, every 30 s for a 10-minute
+#: one — often enough for a display to stay alive. Nobody watching, a wait polls once, at the
+#: estimated end.
+POLL_WATCH_INTERVAL = 1.0
+POLL_WATCH_FRACTION = 0.05
+
 #: Connections kept open to the endpoint. ``run_many`` raises it to its concurrency.
 DEFAULT_MAX_CONNECTIONS = 64
 #: Idle pooled connections are dropped after this long: shorter than common server keep-alive
@@ -149,6 +157,11 @@ class PollPolicy:
     jitter_cap: float = POLL_JITTER_CAP
     default_timeout: float = DEFAULT_WAIT_TIMEOUT
     """Deadline of a wait when the call gives no ``timeout``."""
+    watch_interval: float = POLL_WATCH_INTERVAL
+    """While someone watches: the shortest interval between polls…"""
+    watch_fraction: float = POLL_WATCH_FRACTION
+    """…or this fraction of the estimated duration (of the time waited so far, without an
+    estimate), whichever is longer."""
 
     def __attrs_post_init__(self) -> None:
         if self.interval is not None:
@@ -169,6 +182,15 @@ class PollPolicy:
             )
         _positive_finite("PollPolicy.fallback_interval", self.fallback_interval)
         _positive_finite("PollPolicy.default_timeout", self.default_timeout)
+        if _positive_finite("PollPolicy.watch_interval", self.watch_interval) < MIN_POLL_INTERVAL:
+            raise ConfigurationError(
+                f"PollPolicy.watch_interval must be at least {MIN_POLL_INTERVAL} s, got "
+                f"{self.watch_interval!r}"
+            )
+        if not 0 <= self.watch_fraction <= 1:
+            raise ConfigurationError(
+                f"PollPolicy.watch_fraction must be within [0, 1], got {self.watch_fraction}"
+            )
         _positive_finite("PollPolicy.eta_margin", self.eta_margin, allow_zero=True)
         _positive_finite("PollPolicy.eta_margin_ratio", self.eta_margin_ratio, allow_zero=True)
         if self.min_interval > self.max_interval:

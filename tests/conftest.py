@@ -18,7 +18,10 @@ TIME_SCALE = 0.1
 #: No waiting between retries in tests; the decisions are what is under test.
 FAST_RETRY = RetryPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0, max_retry_after=0.0)
 #: Polls follow the ETA but never sleep more than 0.2 s.
-FAST_POLL = PollPolicy(min_interval=0.05, max_interval=0.2, fallback_interval=0.05)
+#: …and a watched wait reports every 0.05 s (tasks run at TIME_SCALE: a 1 s task takes 0.1 s).
+FAST_POLL = PollPolicy(
+    min_interval=0.05, max_interval=0.2, fallback_interval=0.05, watch_interval=0.05
+)
 
 SECRET = "demo-app-secret"
 

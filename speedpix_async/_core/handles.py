@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._config import PollPolicy
+from .._errors import APIConnectionError
 from .._validate import check_callable, check_interval, check_seconds
 from .retry import SYSTEM_CLOCK, Clock
 from .waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
@@ -71,11 +72,23 @@ class Waits:
         deadline: Deadline,
         first_eta: float | None,
         interval: float | None,
+        watched: bool = False,
+        heard_at: float | None = None,
     ) -> Waiter[R]:
         """A wait on one job: ``look`` polls it, ``first_eta`` is the submit's estimate (None:
-        look at once), ``interval`` a fixed polling interval (None: follow the server)."""
-        schedule = Schedule(self.poll, first_eta=first_eta, interval=interval, clock=self.clock)
-        return Waiter(look, schedule=schedule, deadline=deadline, clock=self.clock)
+        look at once), ``interval`` a fixed polling interval (None: follow the server),
+        ``watched`` whether someone watches (polls at the watch cadence), ``heard_at`` when the
+        server last answered about it (the submit, for a fresh job)."""
+        schedule = Schedule(
+            self.poll, first_eta=first_eta, interval=interval, clock=self.clock, watched=watched
+        )
+        return Waiter(
+            look, schedule=schedule, deadline=deadline, clock=self.clock, heard_at=heard_at
+        )
+
+    def now(self) -> float:
+        """The clock's monotonic time (for ``heard_at``)."""
+        return self.clock.monotonic()
 
 
 @attrs.frozen(kw_only=True)
@@ -93,19 +106,35 @@ class Subject:
 
 
 def timeout_message(subject: Subject, deadline: Deadline, expired: WaitTimeout) -> str:
-    """The message of a deadline error: what the client last knew, and how to go on."""
-    error = expired.last_error
+    """The message of a deadline error: what the client last heard, how long ago, and how to
+    go on. "It keeps running" is said only when nothing since contradicts the server's word."""
     within = f"{subject.name} did not finish within {deadline.timeout:g}s"
+    heard = (
+        f"{subject.runs_on} last reported it {subject.state!r} {expired.heard_ago:.1f}s ago"
+        if expired.heard_ago is not None
+        else f"no poll was answered during this wait (last known state {subject.state!r})"
+    )
+    error = expired.last_error
     if error is not None:
         where = getattr(error, "url", None) or subject.runs_on
+        failing = (
+            f"could not be reached ({error})"
+            if isinstance(error, APIConnectionError)
+            else f"answered with errors (last: {error})"
+        )
         return (
-            f"{within}: {where} did not answer the last {expired.failures} poll(s) (last error: "
-            f"{error}); it may still be running — resume with {subject.resume} once "
+            f"{within}: the last {expired.failures} attempt(s) failed — {where} {failing}; "
+            f"{heard}. It may still be running: resume with {subject.resume} once "
             f"{subject.runs_on} is reachable"
         )
+    if expired.heard_ago is None:
+        return (
+            f"{within}; {heard}. It may still be running on {subject.runs_on}: resume with "
+            f"{subject.resume} or pass a larger timeout="
+        )
     return (
-        f"{within} (last state {subject.state!r}); it keeps running on {subject.runs_on} — "
-        f"resume with {subject.resume} or pass a larger timeout="
+        f"{within}; {heard}, so it keeps running there: resume with {subject.resume} or pass "
+        "a larger timeout="
     )
 
 

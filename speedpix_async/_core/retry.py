@@ -17,6 +17,7 @@ was retried or not.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import enum
 import logging
@@ -41,10 +42,12 @@ from .._errors import (
 __all__ = [
     "SYSTEM_CLOCK",
     "TESTING",
+    "WITNESS",
     "Attempts",
     "Clock",
     "Decision",
     "OutcomeUnknown",
+    "Witness",
     "backoff_delay",
     "decide",
     "is_worth_waiting_out",
@@ -238,6 +241,31 @@ class _Testing:
 TESTING = _Testing()
 
 
+class Witness:
+    """Sees the attempts made inside one step of a wait — one poll may retry several times
+    before giving up, and a deadline may cut it short mid-retry or mid-request — so the wait
+    loop knows, as it happens, how long the server has not been reached and why."""
+
+    __slots__ = ("failures", "on_failure", "pending")
+
+    def __init__(self, on_failure: Callable[[SpeedPixError], None] | None = None) -> None:
+        self.failures = 0
+        self.on_failure = on_failure
+        self.pending: tuple[str, str, float] | None = None
+        """The request on the wire: (method, URL without query, when it was sent)."""
+
+    def failed(self, error: SpeedPixError) -> None:
+        self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure(error)
+
+
+#: The witness of the step running in this task, if a wait is watching it.
+WITNESS: contextvars.ContextVar[Witness | None] = contextvars.ContextVar(
+    "speedpix_async.witness", default=None
+)
+
+
 class OutcomeUnknown(Exception):
     """Internal: a non-idempotent request may have been processed but its answer was lost.
 
@@ -291,6 +319,9 @@ class Attempts:
         not prove it was not processed."""
         self.number += 1
         number, policy, what = self.number, self._policy, self._what
+        witness = WITNESS.get()
+        if witness is not None:
+            witness.failed(error)
         if isinstance(error, APIConnectionError):
             error.attempts = number
         decision = decide(error, idempotent=self._idempotent)

@@ -28,7 +28,7 @@ from .._errors import (
 from .._signing import QueryParams
 from .answers import CallContext, Reply, ServiceProfile
 from .http import BeforeSend, HttpBackend, Response, client_closed
-from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_http_date
+from .retry import SYSTEM_CLOCK, WITNESS, Attempts, Clock, parse_http_date
 from .waiting import Deadline, DeadlineExceeded
 
 __all__ = ["ClockSkew", "Transport", "dump_json"]
@@ -244,6 +244,9 @@ class Transport:
         )
         began = self.clock.monotonic()
         state.sent = True
+        witness = WITNESS.get()
+        if witness is not None:
+            witness.pending = (method, call.url, began)
         try:
             response = await self.backend.request(
                 method,
@@ -256,7 +259,13 @@ class Transport:
             )
         except APIConnectionError as exc:
             state.sent = exc.request_sent
+            if witness is not None:
+                witness.pending = None
             raise
+        # (Cancelled while waiting for the answer — a deadline — the request stays pending: the
+        # wait loop reports it as unanswered.)
+        if witness is not None:
+            witness.pending = None
         # An answer is in: nothing of this attempt is on the wire any more. A deadline that
         # strikes from here on (reading a refusal, backing off after it) finds nothing sent
         # that the server may still be processing.

@@ -4,17 +4,21 @@ Services describe a job by two functions — *look* (one poll; when the poll is 
 the server predicted, it may fetch the final state straight away) and *finish* (fetch the final
 state once a look says the job ended) — and this module does the rest for every service:
 
-* the **schedule** follows the server's own estimate of the time remaining: one poll just after
-  the expected end, however far (up to ``max_aim``); without an estimate, polls every
-  ``fallback_interval`` growing to ``max_interval``; never tighter than ``min_interval``;
-  jittered upward so thousands of waits do not poll in lock-step;
+* the **schedule** follows the server's own estimate of the time remaining. Nobody watching, it
+  polls once, just after the expected end, however far (up to ``max_aim``); without an
+  estimate, every ``fallback_interval`` growing to ``max_interval``. While someone watches
+  (``on_progress``, ``watch()``, a display), it polls every ``max(watch_interval,
+  watch_fraction × the estimate)`` — fresh reports for the display — and aims at the end once
+  it is nearer than that. Never tighter than ``min_interval``; jittered upward so thousands of
+  waits do not poll in lock-step;
 * the **deadline** bounds everything — sleeps, looks, the final fetch and awaited progress
   callbacks. It is enforced around each step, never around a loop that yields (``watch()`` is an
   async generator, and a cancel scope must not span a ``yield``);
 * **transient failures** (per :func:`~.retry.is_worth_waiting_out`) are waited out: a flaky
-  network never fails a job that is still running. After :data:`UNREACHABLE_AFTER` failed polls
-  in a row a WARNING is logged, and a timeout then names the unreachable server and carries the
-  last error as its cause.
+  network never fails a job that is still running. Failed *attempts* are counted — the retries
+  inside one poll too, through a :class:`~.retry.Witness` — and after :data:`UNREACHABLE_AFTER`
+  in a row a WARNING is logged; a timeout then says when the server was last heard, names the
+  endpoint that could not be reached and carries the last error as its cause.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ import anyio
 import attrs
 
 from .._config import PollPolicy
-from .._errors import SpeedPixError
-from .retry import SYSTEM_CLOCK, Clock, is_worth_waiting_out
+from .._errors import APITimeoutError, SpeedPixError
+from .retry import SYSTEM_CLOCK, WITNESS, Clock, Witness, is_worth_waiting_out
 
 __all__ = [
     "UNREACHABLE_AFTER",
@@ -48,7 +52,8 @@ log = logging.getLogger("speedpix_async")
 R = TypeVar("R")
 T = TypeVar("T")
 
-#: Failed polls in a row after which the server is reported unreachable (a WARNING).
+#: Failed attempts in a row (retries inside a poll included) after which the server is reported
+#: unreachable (a WARNING).
 UNREACHABLE_AFTER = 3
 
 
@@ -110,12 +115,17 @@ class Look(Generic[R]):
 
 class WaitTimeout(Exception):
     """Internal: the deadline passed. ``last_error`` is the latest failure of a run of failed
-    looks still unbroken at the deadline (the server was not answering), else None."""
+    attempts still unbroken at the deadline (the server was not answering), else None;
+    ``failures`` counts that run's attempts; ``heard_ago`` is how many seconds ago the server
+    last answered (None: not during this wait)."""
 
-    def __init__(self, *, last_error: SpeedPixError | None, failures: int) -> None:
+    def __init__(
+        self, *, last_error: SpeedPixError | None, failures: int, heard_ago: float | None
+    ) -> None:
         super().__init__("the deadline passed")
         self.last_error = last_error
         self.failures = failures
+        self.heard_ago = heard_ago
 
 
 async def emit(callback: Callable[[Any], Any] | None, report: Any) -> None:
@@ -141,11 +151,19 @@ class Schedule:
         first_eta: float | None,
         interval: float | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        watched: bool = False,
     ) -> None:
         self.policy = policy
         self.interval = interval if interval is not None else policy.interval
         """A fixed interval (the call's or the policy's), or None to follow the server."""
+        self.watched = watched
+        """Whether someone watches (then polls come at the watch cadence, see :meth:`plan`)."""
         self._random = clock.random
+        self._monotonic = clock.monotonic
+        self._started = clock.monotonic()
+        # The job's expected duration, for the watch cadence: the submit's estimate, else the
+        # first estimate a look brings.
+        self._estimate = first_eta
         # Before the first report we aim at the submit's estimate; a resumed wait (no estimate)
         # asks right away so it learns the job's state.
         self._eta = first_eta
@@ -182,7 +200,23 @@ class Schedule:
             base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
             ceiling = policy.max_aim
         base = min(ceiling, max(policy.min_interval, base))
-        return base + min(base * policy.jitter, policy.jitter_cap) * self._random()
+        return self._jittered(base)
+
+    def _jittered(self, base: float) -> float:
+        return base + min(base * self.policy.jitter, self.policy.jitter_cap) * self._random()
+
+    def cadence(self) -> float:
+        """The interval between polls while someone watches: ``max(watch_interval,
+        watch_fraction × the estimated duration)``; without an estimate, the same fraction of
+        the time waited so far, up to ``max_interval``."""
+        policy = self.policy
+        if self._estimate is not None and self._estimate >= 0:
+            return min(
+                policy.max_aim, max(policy.watch_interval, policy.watch_fraction * self._estimate)
+            )
+        waited = self._monotonic() - self._started
+        ceiling = max(policy.watch_interval, policy.max_interval)
+        return min(ceiling, max(policy.watch_interval, policy.watch_fraction * waited))
 
     def plan(self) -> tuple[float, bool]:
         """Seconds until the next look, and whether it is aimed at the predicted end."""
@@ -192,10 +226,18 @@ class Schedule:
         if self._refresh:
             self._refresh = False
             return self.policy.min_interval, False
-        aimed = self.interval is None and self._eta is not None and self._eta <= self.policy.max_aim
-        return self.delay(self._eta), aimed
+        eta = self._eta
+        if self.watched and self.interval is None:
+            cadence = self.cadence()
+            if eta is None or eta != eta or eta < 0 or eta > cadence:
+                return self._jittered(cadence), False
+            # The end is nearer than one more report: look at it (the result, at once).
+        aimed = self.interval is None and eta is not None and eta <= self.policy.max_aim
+        return self.delay(eta), aimed
 
     def observe(self, look: Look[Any], aimed: bool) -> None:
+        if self._estimate is None and look.eta is not None and look.eta >= 0:
+            self._estimate = look.eta
         self._eta = look.eta
         # An aimed look that found the job unfinished brings no fresh estimate: refresh soon.
         if aimed and look.eta is None and not look.done:
@@ -216,27 +258,43 @@ class Waiter(Generic[R]):
         schedule: Schedule,
         deadline: Deadline,
         clock: Clock = SYSTEM_CLOCK,
+        heard_at: float | None = None,
     ) -> None:
         self._look = look
         self.schedule = schedule
         self.deadline = deadline
         self._clock = clock
         self.failures = 0
-        """Failed steps in a row (reset by any success)."""
+        """Failed attempts in a row, retries inside a step included (reset by any success)."""
         self.last_error: SpeedPixError | None = None
+        self.heard_at = heard_at
+        """When (the clock's monotonic time) the server last answered: the submit's answer for
+        a fresh wait, else None until a look succeeds."""
+        self._warned = False
 
     def _timeout(self) -> WaitTimeout:
+        heard = self.heard_at
+        if self.failures:
+            self._warn(
+                "gave up waiting: the server has not answered the last %d attempts (last "
+                "error: %s)",
+                self.failures,
+                self.last_error,
+            )
         return WaitTimeout(
-            last_error=self.last_error if self.failures else None, failures=self.failures
+            last_error=self.last_error if self.failures else None,
+            failures=self.failures,
+            heard_ago=None if heard is None else max(0.0, self._clock.monotonic() - heard),
         )
 
     def _failed(self, error: SpeedPixError) -> None:
+        """One more failed attempt (told by the step's witness as it happens)."""
         self.failures += 1
         self.last_error = error
         if self.failures == UNREACHABLE_AFTER:
-            log.warning(
-                "the server has not answered %d polls in a row (last error: %s); still waiting "
-                "until the deadline (%.1fs left)",
+            self._warn(
+                "the server has not answered the last %d attempts (last error: %s); still "
+                "waiting until the deadline (%.1fs left)",
                 self.failures,
                 error,
                 max(0.0, self.deadline.remaining()),
@@ -244,11 +302,17 @@ class Waiter(Generic[R]):
         else:
             log.debug("transient error while waiting (%s); will try again", error)
 
+    def _warn(self, message: str, *args: Any) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(message, *args)
+
     async def _step(self, delay: float, step: Callable[[], Awaitable[T]]) -> T:
         """Sleep ``delay``, then run ``step`` within the deadline. Raises :class:`_Again` after
         a failure worth waiting out, :class:`WaitTimeout` at the deadline."""
         if self.deadline.expired:
             raise self._timeout()
+        witness = Witness(self._failed)
         with self.deadline.scope():
             if delay > 0:
                 # Never sleep past the deadline (the scope would cut a real sleep there; a
@@ -256,15 +320,32 @@ class Waiter(Generic[R]):
                 await self._clock.sleep(min(delay, self.deadline.remaining()))
                 if self.deadline.expired:
                     raise self._timeout()
+            token = WITNESS.set(witness)
             try:
                 result = await step()
             except SpeedPixError as exc:
                 if not is_worth_waiting_out(exc):
                     raise
-                self._failed(exc)
+                if not witness.failures:
+                    self._failed(exc)  # failed outside the pipeline's attempts
                 raise _Again from exc
+            finally:
+                WITNESS.reset(token)
             self.failures = 0
+            self.heard_at = self._clock.monotonic()
             return result
+        # The deadline cut the step short, perhaps with a request still unanswered.
+        if witness.pending is not None:
+            method, url, sent = witness.pending
+            waited = self._clock.monotonic() - sent
+            self._failed(
+                APITimeoutError(
+                    f"no answer to {method} {url} within {waited:.1f}s",
+                    method=method,
+                    url=url,
+                    request_sent=True,
+                )
+            )
         raise self._timeout()
 
     async def next(self) -> Look[R]:

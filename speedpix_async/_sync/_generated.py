@@ -651,10 +651,14 @@ class Portrait(ServiceClient):
         """The AppId (an identifier; the token is never exposed)."""
         return self._runner.convert(self._async.app_id)
 
-    def check_images(self, images: Sequence[str]) -> list[CheckResult]:
+    def check_images(
+        self, images: Sequence[str], *, timeout: float | None = None
+    ) -> list[CheckResult]:
         """Check photos before training: one :class:`~speedpix_async.CheckResult` per image, in
-        the order given (``code`` 1 = usable; ``meaning`` says what is wrong otherwise)."""
-        return self._runner.call(self._async.check_images, images)
+        the order given (``code`` 1 = usable; ``meaning`` says what is wrong otherwise).
+        ``timeout`` (seconds; default 30 minutes) bounds the whole call:
+        :class:`~speedpix_async.PortraitTimeoutError` when it passes."""
+        return self._runner.call(self._async.check_images, images, timeout=timeout)
 
     def train(
         self,
@@ -663,6 +667,7 @@ class Portrait(ServiceClient):
         kind: TrainKind = "sd15",
         prompts: Sequence[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> JobHandle:
         """Start training a model on photos of one person; returns the job's handle (its
         ``model_id`` is what ``create`` takes once ``handle.wait()`` succeeded).
@@ -671,10 +676,20 @@ class Portrait(ServiceClient):
         model) or ``"scene_lora"`` (an SDXL scene LoRA; ``prompts`` gives one prompt per photo,
         and the returned model id is the ``scene_id`` for ``create``). ``config`` passes further
         training keys through as they are. Never sent twice: a lost answer raises
-        :class:`~speedpix_async.OutcomeUnknownError`.
+        :class:`~speedpix_async.OutcomeUnknownError`. ``timeout`` (seconds; default 30 minutes)
+        bounds the call that starts the training (wait for the job with ``handle.wait()``); when
+        it passes with the request on the wire, the error is an unknown outcome too
+        (:class:`~speedpix_async.PortraitOutcomeTimeoutError`).
         """
         return JobHandle._twin(
-            self._runner.run(self._async.train, images, kind=kind, prompts=prompts, config=config),
+            self._runner.run(
+                self._async.train,
+                images,
+                kind=kind,
+                prompts=prompts,
+                config=config,
+                timeout=timeout,
+            ),
             self._runner,
         )
 
@@ -686,6 +701,7 @@ class Portrait(ServiceClient):
         model_ids: Sequence[str] | None = None,
         kind: ModelKind = "sd15",
         config: PortraitConfig | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> PortraitImage:
         """Create a portrait; returns the :class:`~speedpix_async.PortraitImage`.
 
@@ -699,6 +715,9 @@ class Portrait(ServiceClient):
 
         Every ``config`` key is checked against the guide's range before anything is sent.
         Never sent twice: a lost answer raises :class:`~speedpix_async.OutcomeUnknownError`.
+        ``timeout`` (seconds; default 30 minutes) bounds the whole call; when it passes with the
+        request on the wire the error is an unknown outcome too
+        (:class:`~speedpix_async.PortraitOutcomeTimeoutError`: the portrait may have been made).
         """
         return portrait_image(
             self._runner.run(
@@ -708,6 +727,7 @@ class Portrait(ServiceClient):
                 model_ids=model_ids,
                 kind=kind,
                 config=config,
+                timeout=timeout,
             )
         )
 

@@ -10,8 +10,10 @@ from typing_extensions import Unpack
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
+from .._core.waiting import Deadline
 from .._errors import InputError, ResponseValidationError
 from .._signing import PaiSigner
+from .._validate import check_seconds
 from .config import PortraitClientConfig, resolve_portrait_config
 from .endpoints import (
     ACTION_CREATE,
@@ -128,11 +130,18 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         """The AppId (an identifier; the token is never exposed)."""
         return self._config.app_id
 
-    async def check_images(self, images: Sequence[str]) -> list[CheckResult]:
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return self._waits.waits.deadline(check_seconds("timeout", timeout))
+
+    async def check_images(
+        self, images: Sequence[str], *, timeout: float | None = None
+    ) -> list[CheckResult]:
         """Check photos before training: one :class:`~speedpix_async.CheckResult` per image, in
-        the order given (``code`` 1 = usable; ``meaning`` says what is wrong otherwise)."""
+        the order given (``code`` 1 = usable; ``meaning`` says what is wrong otherwise).
+        ``timeout`` (seconds; default 30 minutes) bounds the whole call:
+        :class:`~speedpix_async.PortraitTimeoutError` when it passes."""
         urls = _image_list("images", images, CHECK_IMAGES_MAX)
-        checked, _ = await self._endpoints.check(urls)
+        checked, _ = await self._endpoints.check(urls, self._deadline(timeout))
         results = checked.check_results
         if len(results) != len(urls):
             raise ResponseValidationError(
@@ -153,6 +162,7 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         kind: TrainKind = "sd15",
         prompts: Sequence[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> AsyncJobHandle:
         """Start training a model on photos of one person; returns the job's handle (its
         ``model_id`` is what ``create`` takes once ``await handle.wait()`` succeeded).
@@ -161,8 +171,12 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         model) or ``"scene_lora"`` (an SDXL scene LoRA; ``prompts`` gives one prompt per photo,
         and the returned model id is the ``scene_id`` for ``create``). ``config`` passes further
         training keys through as they are. Never sent twice: a lost answer raises
-        :class:`~speedpix_async.OutcomeUnknownError`.
+        :class:`~speedpix_async.OutcomeUnknownError`. ``timeout`` (seconds; default 30 minutes)
+        bounds the call that starts the training (wait for the job with ``handle.wait()``); when
+        it passes with the request on the wire, the error is an unknown outcome too
+        (:class:`~speedpix_async.PortraitOutcomeTimeoutError`).
         """
+        deadline = self._deadline(timeout)
         urls = _image_list("images", images, TRAIN_IMAGES_MAX)
         kind_ = _kind("kind", kind, TRAIN_MODEL_NAMES)
         configure: dict[str, Any] = {}
@@ -187,9 +201,9 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
             model_name=TRAIN_MODEL_NAMES[kind_],
             configure=configure or None,
         )
-        trained, _ = await self._endpoints.train(request)
+        trained, _ = await self._endpoints.train(request, deadline)
         job = Job(id=trained.job_id, state=JobState.INIT, model_id=trained.model_id)
-        return AsyncJobHandle(job, waits=self._waits)
+        return AsyncJobHandle(job, waits=self._waits, fresh=True)
 
     async def create(
         self,
@@ -199,6 +213,7 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         model_ids: Sequence[str] | None = None,
         kind: ModelKind = "sd15",
         config: PortraitConfig | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> PortraitImage:
         """Create a portrait; returns the :class:`~speedpix_async.PortraitImage`.
 
@@ -212,7 +227,11 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
 
         Every ``config`` key is checked against the guide's range before anything is sent.
         Never sent twice: a lost answer raises :class:`~speedpix_async.OutcomeUnknownError`.
+        ``timeout`` (seconds; default 30 minutes) bounds the whole call; when it passes with the
+        request on the wire the error is an unknown outcome too
+        (:class:`~speedpix_async.PortraitOutcomeTimeoutError`: the portrait may have been made).
         """
+        deadline = self._deadline(timeout)
         kind_ = _kind("kind", kind, CREATE_MODEL_NAMES)
         settings = PortraitConfig.of(config)
         settings.check_for(kind_)
@@ -250,7 +269,7 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
             configure=settings.to_wire() or None,
         )
         try:
-            created, reply = await self._endpoints.create(request)
+            created, reply = await self._endpoints.create(request, deadline)
         except FaceCountMismatchError as exc:
             count = len(ids) if ids is not None else 1
             enriched = copy.copy(exc)

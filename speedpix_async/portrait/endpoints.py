@@ -15,7 +15,9 @@ from .._converter import register_wire_models, structure, unstructure
 from .._core.answers import Reply
 from .._core.retry import OutcomeUnknown
 from .._core.transport import Transport
+from .._core.waiting import Deadline, DeadlineExceeded
 from .._errors import OutcomeUnknownError, ResponseValidationError
+from .errors import PortraitOutcomeTimeoutError, PortraitTimeoutError
 from .models import JOB_ID_MAX, CheckResult, Job, JobState, TrainingResult, is_job_id
 
 __all__ = [
@@ -104,6 +106,32 @@ def _lost(operation: str, lost: OutcomeUnknown) -> OutcomeUnknownError:
     )
 
 
+def _timed_out(
+    operation: str, deadline: Deadline, expired: DeadlineExceeded, idempotent: bool
+) -> PortraitTimeoutError:
+    """The error for a call whose deadline passed: an unknown outcome when ``train`` or
+    ``create`` was on the wire (never sent again), else a plain timeout."""
+    within = f"the call's deadline ({deadline.timeout:g}s) passed"
+    if expired.request_sent and not idempotent:
+        what = {"train": "the training job", "create": "the portrait"}[operation]
+        return PortraitOutcomeTimeoutError(
+            f"{within} while {operation} was waiting for its answer: {what} may or may not "
+            "have been made (and billed). The SDK does not send it again: check before "
+            "repeating it, or pass a larger timeout=",
+            operation=operation,
+            timeout=deadline.timeout,
+        )
+    last = expired.last_error
+    why = f" (last: {last})" if last is not None else ""
+    done = "" if idempotent else "; nothing was carried out"
+    return PortraitTimeoutError(
+        f"{within} before {operation} was answered{why}{done} — try again, or pass a larger "
+        "timeout=",
+        operation=operation,
+        timeout=deadline.timeout,
+    )
+
+
 def parse_job(data: Any, job_id: int) -> Job:
     """The ``job`` object of a job query; wrong types are a ResponseValidationError."""
     job = data.get("job") if isinstance(data, dict) else None
@@ -140,19 +168,31 @@ class PortraitEndpoints:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def check(self, images: list[str]) -> tuple[CheckResponse, Reply]:
-        reply = await self.transport.call(
-            PATH_CHECK,
-            unstructure(CheckRequest(action=ACTION_CHECK, images=images)),
-            idempotent=True,
-        )
+    async def _call(
+        self, operation: str, path: str, body: Any, *, idempotent: bool, deadline: Deadline | None
+    ) -> Reply:
+        """One call within ``deadline``; a lost answer to ``train``/``create`` is
+        :class:`~speedpix_async.OutcomeUnknownError`, a deadline a typed timeout."""
+        try:
+            return await self.transport.call(path, body, idempotent=idempotent, deadline=deadline)
+        except OutcomeUnknown as lost:
+            raise _lost(operation, lost) from lost.cause
+        except DeadlineExceeded as expired:
+            assert deadline is not None
+            raise _timed_out(operation, deadline, expired, idempotent) from expired.last_error
+
+    async def check(
+        self, images: list[str], deadline: Deadline | None = None
+    ) -> tuple[CheckResponse, Reply]:
+        body = unstructure(CheckRequest(action=ACTION_CHECK, images=images))
+        reply = await self._call("check", PATH_CHECK, body, idempotent=True, deadline=deadline)
         return structure(reply.data, CheckResponse, what="the check answer", path="$.data"), reply
 
-    async def train(self, request: TrainRequest) -> tuple[TrainResponse, Reply]:
-        try:
-            reply = await self.transport.call(PATH_TRAIN, unstructure(request), idempotent=False)
-        except OutcomeUnknown as lost:
-            raise _lost("train", lost) from lost.cause
+    async def train(
+        self, request: TrainRequest, deadline: Deadline | None = None
+    ) -> tuple[TrainResponse, Reply]:
+        body = unstructure(request)
+        reply = await self._call("train", PATH_TRAIN, body, idempotent=False, deadline=deadline)
         trained = structure(reply.data, TrainResponse, what="the train answer", path="$.data")
         if not is_job_id(trained.job_id):
             raise ResponseValidationError(
@@ -164,11 +204,11 @@ class PortraitEndpoints:
             )
         return trained, reply
 
-    async def create(self, request: CreateRequest) -> tuple[CreateResponse, Reply]:
-        try:
-            reply = await self.transport.call(PATH_CREATE, unstructure(request), idempotent=False)
-        except OutcomeUnknown as lost:
-            raise _lost("create", lost) from lost.cause
+    async def create(
+        self, request: CreateRequest, deadline: Deadline | None = None
+    ) -> tuple[CreateResponse, Reply]:
+        body = unstructure(request)
+        reply = await self._call("create", PATH_CREATE, body, idempotent=False, deadline=deadline)
         created = structure(reply.data, CreateResponse, what="the create answer", path="$.data")
         return created, reply
 

@@ -10,6 +10,7 @@ from .._errors import (
     AuthenticationError,
     BadRequestError,
     NotFoundError,
+    OutcomeUnknownError,
     QuotaExceededError,
     ServerError,
     SpeedPixError,
@@ -24,9 +25,11 @@ __all__ = [
     "PortraitJobFailedError",
     "PortraitJobTimeoutError",
     "PortraitNotFoundError",
+    "PortraitOutcomeTimeoutError",
     "PortraitProcessingError",
     "PortraitQuotaError",
     "PortraitServerError",
+    "PortraitTimeoutError",
 ]
 
 
@@ -129,6 +132,30 @@ class PortraitJobTimeoutError(SpeedPixError, TimeoutError):
         self.timeout = timeout
         self.job = job
         self.server_unreachable = server_unreachable
+
+
+class PortraitTimeoutError(SpeedPixError, TimeoutError):
+    """A call's deadline (``timeout=`` of ``check_images``, ``train`` or ``create``) passed
+    before the service answered, with nothing on the wire that could have been carried out: send
+    it again (later, or with a larger ``timeout=``). ``operation`` names the call."""
+
+    def __init__(self, message: str, *, operation: str, timeout: float) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.timeout = timeout
+
+
+class PortraitOutcomeTimeoutError(OutcomeUnknownError, PortraitTimeoutError):
+    """The deadline passed while ``train`` or ``create`` was on the wire: it may or may not
+    have been carried out (and billed), exactly as for :class:`OutcomeUnknownError` (which
+    this is, as well as a :class:`PortraitTimeoutError`). The SDK does not send it again."""
+
+    def __init__(self, message: str, *, operation: str, timeout: float) -> None:
+        SpeedPixError.__init__(self, message)
+        self.operation = operation
+        self.timeout = timeout
+        self.attempts = 1
+        self.request_id = None
 
 
 public_path(globals(), __all__)

@@ -61,21 +61,46 @@ class JobWaits:
             latest = attrs.evolve(latest, model_id=job.model_id)
         return latest
 
-    def waiter(self, job: Job, deadline: Deadline, polling_interval: float | None) -> Waiter[Job]:
+    def waiter(
+        self,
+        job: Job,
+        deadline: Deadline,
+        polling_interval: float | None,
+        *,
+        watched: bool = False,
+        heard_at: float | None = None,
+    ) -> Waiter[Job]:
         async def look(aimed: bool) -> Look[Job]:
             latest = await self.latest(job)
             return Look(report=latest, done=latest.done, final=latest if latest.done else None)
 
-        # The service reports no estimate: polls back off from the first one.
-        return self.waits.waiter(look, deadline=deadline, first_eta=None, interval=polling_interval)
+        # The service reports no estimate: unwatched, polls back off from the first one;
+        # watched, they come at the watch cadence (a fraction of the time waited so far).
+        return self.waits.waiter(
+            look,
+            deadline=deadline,
+            first_eta=None,
+            interval=polling_interval,
+            watched=watched,
+            heard_at=heard_at,
+        )
 
     async def wait(
-        self, job: Job, options: WaitOptions[Job], *, track: Callable[[Job], None] | None = None
+        self,
+        job: Job,
+        options: WaitOptions[Job],
+        *,
+        track: Callable[[Job], None] | None = None,
+        heard_at: float | None = None,
     ) -> Job:
         """Wait until the job ends; return it (SUCCESS) or raise. ``track`` is told every
-        snapshot."""
+        snapshot. With ``on_progress`` the wait is watched: the snapshot ``train`` returned
+        first (``heard_at`` set: a fresh job), then fresh ones at the watch cadence."""
         deadline = self.waits.deadline(options.timeout)
-        waiter = self.waiter(job, deadline, options.polling_interval)
+        watched = options.on_progress is not None
+        waiter = self.waiter(
+            job, deadline, options.polling_interval, watched=watched, heard_at=heard_at
+        )
         last = [job]
 
         async def report(latest: Job) -> None:
@@ -85,6 +110,8 @@ class JobWaits:
             await emit(options.on_progress, latest)
 
         try:
+            if watched and heard_at is not None:
+                await waiter.report(report, job)
             final = await waiter.until_done(on_report=report)
         except WaitTimeout as expired:
             raise timed_out(last[0], deadline, expired) from expired.last_error
@@ -122,9 +149,12 @@ class AsyncJobHandle:
     """A training job. Returned by ``train()`` (with the model being trained) and
     ``client.jobs.handle(job_id)``."""
 
-    def __init__(self, job: Job, *, waits: JobWaits) -> None:
+    def __init__(self, job: Job, *, waits: JobWaits, fresh: bool = False) -> None:
         self._job = job
         self._waits = waits
+        # A handle train() returned reports its first snapshot (what train answered) to a
+        # watched wait; one made from an id asks the service first.
+        self._heard_at = waits.waits.now() if fresh else None
 
     def __repr__(self) -> str:
         return f"<AsyncJobHandle job_id={self.job_id} state={self._job.state.name}>"
@@ -166,7 +196,8 @@ class AsyncJobHandle:
         passes first — the job keeps running; wait again to resume.
         """
         options = job_options(timeout, on_progress, polling_interval)
-        self._job = await self._waits.wait(self._job, options, track=self._track)
+        heard_at, self._heard_at = self._heard_at, None
+        self._job = await self._waits.wait(self._job, options, track=self._track, heard_at=heard_at)
         return self._job
 
     async def watch(
@@ -176,7 +207,12 @@ class AsyncJobHandle:
         :meth:`wait` when it failed or the deadline passed."""
         options = job_options(timeout, polling_interval=polling_interval)
         deadline = self._waits.waits.deadline(options.timeout)
-        waiter = self._waits.waiter(self._job, deadline, options.polling_interval)
+        heard_at, self._heard_at = self._heard_at, None
+        waiter = self._waits.waiter(
+            self._job, deadline, options.polling_interval, watched=True, heard_at=heard_at
+        )
+        if heard_at is not None:
+            yield self._job
         reports = watch(
             waiter,
             running=lambda: not self._job.done,

@@ -7,6 +7,7 @@ into :class:`TrainingResult`. See docs/protocol.md, "AI Portrait".
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, TypeGuard
 
 import attrs
@@ -155,6 +156,15 @@ class TrainingResult:
         )
 
 
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+_STATE_WORDS = {
+    JobState.INIT: "queued",
+    JobState.WAIT: "training",
+    JobState.SUCCESS: "succeeded",
+    JobState.FAILED: "failed",
+}
+
+
 @attrs.frozen(kw_only=True)
 class Job:
     """A snapshot of one training job (``POST /api/v1/async_jobs/{id}``)."""
@@ -180,3 +190,23 @@ class Job:
     @property
     def failed(self) -> bool:
         return self.state is JobState.FAILED
+
+    @property
+    def percent(self) -> float | None:
+        """How far the training is, when the service's message says (``training: 68%`` →
+        68.0); None otherwise. 100 once the job succeeded."""
+        if self.state is JobState.SUCCESS:
+            return 100.0
+        found = _PERCENT.search(self.message or "")
+        return None if found is None else max(0.0, min(100.0, float(found.group(1))))
+
+    def __str__(self) -> str:
+        """One line for a log or a terminal: ``job 7 training: 68%``."""
+        word = _STATE_WORDS[self.state]
+        if self.state is JobState.SUCCESS:
+            return f"job {self.id} {word}" + (f" (model {self.model_id})" if self.model_id else "")
+        message = (self.message or "").strip()
+        if not message or message.lower() in (word, self.state.name.lower()):
+            return f"job {self.id} {word}"
+        separator = " " if message.lower().startswith(word) else f" {word}: "
+        return f"job {self.id}{separator}{message}"

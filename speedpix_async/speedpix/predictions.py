@@ -20,7 +20,7 @@ from .._validate import check_task_id
 from .endpoints import cancel_refused, list_refused
 from .models import Prediction, Progress, TaskStatus
 from .options import ProgressCallback, SubmitKeywords, submit_options
-from .tasks import Tasks, timed_out
+from .tasks import Tasks, submitted_report, timed_out
 
 __all__ = ["AsyncPredictionHandle", "AsyncPredictions"]
 
@@ -34,6 +34,7 @@ class AsyncPredictionHandle:
         # A fresh handle knows the submit's estimate; a handle to an older task does not and
         # must ask the server before scheduling polls.
         self._fresh = fresh
+        self._heard_at = tasks.waits.now() if fresh else None
 
     def __repr__(self) -> str:
         return f"<AsyncPredictionHandle id={self.id!r} status={str(self.status)!r}>"
@@ -87,12 +88,17 @@ class AsyncPredictionHandle:
         options = WaitOptions[Progress].of(timeout=timeout, polling_interval=polling_interval)
         deadline = self._tasks.deadline(options.timeout)
         view = self._tasks.view(self._prediction, self._track)
+        fresh = self._first_wait()
         waiter = view.waiter(
             deadline=deadline,
-            fresh=self._first_wait(),
+            fresh=fresh,
             polling_interval=options.polling_interval,
             aim_at_result=False,
+            watched=True,
+            heard_at=self._heard_at if fresh else None,
         )
+        if fresh:
+            yield submitted_report(self._prediction)
         reports = watch(
             waiter,
             running=lambda: not self._prediction.status.is_terminal,
@@ -119,12 +125,14 @@ class AsyncPredictionHandle:
         options = WaitOptions[Progress].of(
             timeout=timeout, on_progress=on_progress, polling_interval=polling_interval
         )
+        fresh = self._first_wait()
         return await self._tasks.wait(
             self._prediction,
             options,
             deadline=self._tasks.deadline(options.timeout),
-            fresh=self._first_wait(),
+            fresh=fresh,
             track=self._track,
+            heard_at=self._heard_at if fresh else None,
         )
 
 

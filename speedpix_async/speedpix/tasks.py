@@ -33,7 +33,7 @@ from .inputs import prepare_inputs
 from .models import Prediction, Progress, TaskStatus
 from .options import RunOptions, SubmitOptions
 
-__all__ = ["TaskView", "Tasks", "Track", "failed", "timed_out"]
+__all__ = ["TaskView", "Tasks", "Track", "failed", "submitted_report", "timed_out"]
 
 Track = Callable[[Prediction], None]
 """Told every newer snapshot of a task while it is submitted or waited on."""
@@ -154,15 +154,29 @@ class Tasks:
         deadline: Deadline,
         fresh: bool,
         track: Track = _ignore,
+        heard_at: float | None = None,
     ) -> Prediction:
         """Wait until the task ends; return its final snapshot (``output`` set) or raise
         :class:`~speedpix_async.PredictionFailedError` /
-        :class:`~speedpix_async.PredictionTimeoutError`."""
+        :class:`~speedpix_async.PredictionTimeoutError`.
+
+        With ``on_progress`` the wait is watched: the submit's report first (for a fresh task),
+        then fresh reports at the watch cadence, then the final one. ``heard_at``: when the
+        server last answered about the task (default: now, for a fresh task)."""
         view = TaskView(self, snapshot, track)
+        watched = options.on_progress is not None
+        if heard_at is None and fresh:
+            heard_at = self.waits.now()
         waiter = view.waiter(
-            deadline=deadline, fresh=fresh, polling_interval=options.polling_interval
+            deadline=deadline,
+            fresh=fresh,
+            polling_interval=options.polling_interval,
+            watched=watched,
+            heard_at=heard_at,
         )
         try:
+            if watched and fresh:
+                await waiter.report(options.on_progress, submitted_report(snapshot))
             final = await waiter.until_done(view.finish, on_report=options.on_progress)
         except WaitTimeout as expired:
             raise timed_out(view.snapshot, deadline, expired) from expired.last_error
@@ -204,16 +218,21 @@ class TaskView:
         fresh: bool,
         polling_interval: float | None,
         aim_at_result: bool = True,
+        watched: bool = False,
+        heard_at: float | None = None,
     ) -> Waiter[Prediction]:
         """A wait on this task. ``fresh``: the snapshot carries the submit's estimate (else the
         first look is immediate). ``aim_at_result``: a look aimed at the predicted end fetches
-        the result directly (``watch()`` polls progress only)."""
+        the result directly (``watch()`` polls progress only). ``watched``: someone watches
+        (polls at the watch cadence)."""
         look = self.look if aim_at_result else self.poll_progress
         return self.tasks.waits.waiter(
             look,
             deadline=deadline,
             first_eta=self.snapshot.eta if fresh else None,
             interval=polling_interval,
+            watched=watched,
+            heard_at=heard_at,
         )
 
     def _update(self, snapshot: Prediction) -> Prediction:
@@ -318,6 +337,17 @@ class TaskView:
         if final.status == TaskStatus.SUCCEEDED:
             return final
         return self._failure(None)
+
+
+def submitted_report(snapshot: Prediction) -> Progress:
+    """What the submit's answer said, as the first report of a watched wait: the status and
+    the server's estimate of the duration (``estimatedDurationInSeconds``)."""
+    return Progress(
+        task_id=snapshot.id,
+        status=snapshot.status,
+        eta=snapshot.estimated_duration,
+        message="submitted",
+    )
 
 
 def failed(final: Prediction) -> PredictionFailedError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -113,8 +114,45 @@ async def test_a_server_that_stops_answering_is_named_in_the_timeout(
     assert error.task_id == handle.id
     assert isinstance(error.__cause__, APIConnectionError)
     assert endpoint in str(error)
-    assert "did not answer" in str(error)
-    assert "last status" not in str(error)  # not the "still running fine" wording
+    assert "could not be reached" in str(error)
+    assert "keeps running" not in str(error)  # not the "still running fine" wording
+    assert "last reported it 'waiting'" in str(error), "what was last heard, and when"
     warnings: list[Any] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
-    assert "has not answered 3 polls in a row" in warnings[0].getMessage()
+    # Warned as the third attempt failed — inside the first poll, whose retries count too.
+    assert "has not answered the last 3 attempts" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("fault", ["slow", "reset"], ids=["never-answers", "resets"])
+async def test_a_server_that_stops_answering_mid_wait_is_reported_as_unreachable(
+    slow_emulator: Emulator, caplog: pytest.LogCaptureFixture, http_backend: str, fault: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="speedpix_async")
+    with slow_emulator.serve() as server:
+        async with server.client(retry_policy=FAST_RETRY, poll_policy=FAST_POLL) as client:
+            handle = await client.run("wf-sleep", {"seconds": 600}, wait=False)
+            # From now on every poll hangs (accepted, never answered) or is reset.
+            server.emulator.faults.script(fault, route="/scc/comfy_get_progress", times=10_000)
+            with pytest.raises(PredictionTimeoutError) as info:
+                await handle.wait(timeout=1.5, polling_interval=0.05)
+    error = info.value
+    assert error.server_unreachable
+    assert isinstance(error.__cause__, APIConnectionError), "the last transport error"
+    text = str(error)
+    assert "could not be reached" in text
+    assert f"{server.endpoint}/scc/comfy_get_progress" in text
+    assert "last reported it 'waiting'" in text
+    assert "keeps running" not in text, "the server was not heard, so nothing is claimed"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "has not answered the last" in warnings[0]
+
+
+async def test_a_deadline_before_any_poll_says_what_the_submit_said_and_when(
+    client: Any,
+) -> None:
+    with pytest.raises(PredictionTimeoutError) as info:
+        await client.run("wf-sleep", {"seconds": 600}, timeout=1.0)
+    text = str(info.value)
+    assert not info.value.server_unreachable
+    assert re.search(r"last reported it 'waiting' 1\.\ds ago, so it keeps running there", text)

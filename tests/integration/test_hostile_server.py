@@ -20,6 +20,9 @@ from speedpix_async import (
     APITimeoutError,
     AsyncPortrait,
     AsyncSpeedPix,
+    OutcomeUnknownError,
+    PortraitOutcomeTimeoutError,
+    PortraitTimeoutError,
     PredictionTimeoutError,
     ResponseValidationError,
     RetryPolicy,
@@ -348,3 +351,24 @@ async def test_a_submit_refused_until_the_deadline_is_not_created_not_unknown(
     assert "safe to submit again" in str(error)
     assert isinstance(error.__cause__, SpeedPixError)
     assert error.__cause__.status_code == status
+
+
+async def test_a_portrait_call_is_bounded_by_its_timeout_against_a_trickling_server(
+    hostile: tuple[Hostile, str],
+) -> None:
+    app, endpoint = hostile
+    app.body, app.headers = trickle, []
+    before = app.requests
+    # fail_after only guards the test run: without the deadline each call would never end.
+    with anyio.fail_after(30):
+        async with AsyncPortrait(app_id="a", token="t", host=endpoint) as portrait:
+            started = anyio.current_time()
+            with pytest.raises(PortraitOutcomeTimeoutError) as caught:
+                await portrait.create("https://photos.test/t.jpg", model_id="m-1", timeout=1.0)
+            assert anyio.current_time() - started < 2.0
+            assert caught.value.operation == "create"
+            assert isinstance(caught.value, OutcomeUnknownError), "the portrait may exist"
+            assert app.requests - before == 1, "never sent twice"
+            with pytest.raises(PortraitTimeoutError) as checked:
+                await portrait.check_images(["https://photos.test/a.jpg"], timeout=1.0)
+            assert not isinstance(checked.value, OutcomeUnknownError), "a check creates nothing"

@@ -30,6 +30,8 @@ from speedpix_async import (
     PortraitInputError,
     PortraitJobFailedError,
     PortraitJobTimeoutError,
+    PortraitOutcomeTimeoutError,
+    PortraitTimeoutError,
     Prediction,
     PredictionFailedError,
     PredictionTimeoutError,
@@ -138,6 +140,8 @@ ERRORS: list[SpeedPixError] = [
     PortraitJobFailedError("failed", job=Job(id=7, state=JobState.FAILED, message="bad")),
     PortraitJobTimeoutError("late", job_id=7, timeout=3.0, server_unreachable=True),
     JournalDamagedError("damaged", path="/tmp/batch.journal", line=4),
+    PortraitTimeoutError("late", operation="check", timeout=3.0),
+    PortraitOutcomeTimeoutError("late create", operation="create", timeout=3.0),
 ]
 
 

@@ -35,7 +35,9 @@ pytestmark = pytest.mark.backends
 
 #: Training takes 0.6 s and a portrait 0.02 s at this scale.
 SCALE = 0.01
-POLL = PollPolicy(min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5)
+POLL = PollPolicy(
+    min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5, watch_interval=0.05
+)
 TRAIN_ROUTE = "/api/v1/aigc_images/train"
 CREATE_ROUTE = "/api/v1/aigc_images/create"
 JOB_ROUTE = "/api/v1/async_jobs"

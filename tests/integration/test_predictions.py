@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from speedpix_async import (
     AsyncSpeedPix,
     InputError,
     NotFoundError,
+    PollPolicy,
     PredictionError,
     PredictionFailedError,
     PredictionTimeoutError,
@@ -51,7 +54,11 @@ async def test_full_lifecycle_over_a_real_socket() -> None:
             )
     assert output == {"slept": 0.6}
     assert _distinct([str(r.status) for r in reports]) == ["waiting", "running", "succeeded"]
-    waiting = [r for r in reports if r.status == TaskStatus.WAITING]
+    # The first report is the submit's answer (a watched wait says at once what it knows).
+    assert reports[0].message == "submitted"
+    assert reports[0].eta is not None
+    assert reports[0].eta > 0.6
+    waiting = [r for r in reports[1:] if r.status == TaskStatus.WAITING]
     running = [r for r in reports if r.status == TaskStatus.RUNNING]
     assert all(r.queue_position is not None and r.progress == 0 for r in waiting)
     progress = [r.progress for r in running]
@@ -330,3 +337,39 @@ async def test_progress_reads_as_one_line_and_the_last_report_says_succeeded(
     assert str(running) == "running 50% (~2.0 s left)"
     waiting = Progress(task_id="1", status=TaskStatus.WAITING, queue_position=3)
     assert str(waiting) == "waiting, 3 ahead"
+
+
+#: Emulated time runs ten times faster here, so the watch cadence is scaled the same way: the
+#: default "every second" becomes every 0.1 s (and an 8 s task takes 0.8 s).
+SCALE = 0.1
+WATCHED = PollPolicy(watch_interval=1.0 * SCALE, min_interval=0.05)
+
+
+async def test_a_watched_task_reports_at_once_and_then_often_enough_for_a_display() -> None:
+    emulator = Emulator(time_scale=SCALE)
+    times: list[float] = []
+    reports: list[Progress] = []
+
+    def seen(report: Progress) -> None:
+        times.append(time.monotonic())
+        reports.append(report)
+
+    async with emulator.client(retry_policy=FAST_RETRY, poll_policy=WATCHED) as client:
+        started = time.monotonic()
+        await client.run("wf-sleep", {"seconds": 8}, on_progress=seen)
+    assert len(reports) >= 6, [str(r) for r in reports]
+    assert times[0] - started < 1.0 * SCALE + 0.05, "the first report comes with the submit"
+    assert reports[0].message == "submitted"
+    running = [t for t, r in zip(times, reports, strict=True) if not r.status.is_terminal]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(running)]
+    assert max(gaps) <= 2.5 * SCALE, gaps
+    assert reports[-1].status == TaskStatus.SUCCEEDED
+
+
+async def test_an_unwatched_task_costs_two_requests_whatever_its_length() -> None:
+    emulator = Emulator(time_scale=SCALE / 10)
+    async with emulator.client(retry_policy=FAST_RETRY) as client:
+        for seconds in (2, 30, 300):
+            await client.run("wf-sleep", {"seconds": seconds})
+    requests = sum(emulator.stats.requests.values())
+    assert requests / 3 <= 2.2, emulator.stats.snapshot()["requests"]

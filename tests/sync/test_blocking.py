@@ -113,7 +113,9 @@ def test_stopping_a_watch_early_stops_polling(
 ) -> None:
     handle = sync_client.predictions.create("wf-sleep", {"seconds": 50})
     with handle.watch(polling_interval=0.05) as reports:
-        first = next(reports)
+        submitted = next(reports)  # what the submit answered, at once
+        first = next(reports)  # the first poll
+    assert submitted.message == "submitted"
     assert not first.status.is_terminal
     polls = server.emulator.stats.snapshot()["requests"]["by_route"]["/scc/comfy_get_progress"]
     time.sleep(0.3)

@@ -22,7 +22,9 @@ from speedpix_async.sync import JobHandle, Portrait, PortraitImage
 
 pytestmark = [pytest.mark.loopback, pytest.mark.backends]
 
-POLL = PollPolicy(min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5)
+POLL = PollPolicy(
+    min_interval=0.05, max_interval=0.1, fallback_interval=0.05, backoff=1.5, watch_interval=0.05
+)
 
 
 @pytest.fixture

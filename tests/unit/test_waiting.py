@@ -88,7 +88,7 @@ async def test_transient_failures_are_waited_out_and_an_unreachable_server_warne
     assert wait.failures == 0, "a success resets the run of failures"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert f"has not answered {UNREACHABLE_AFTER} polls" in warnings[0].getMessage()
+    assert f"has not answered the last {UNREACHABLE_AFTER} attempts" in warnings[0].getMessage()
 
 
 async def test_an_error_that_is_not_transient_ends_the_wait_at_once() -> None:
