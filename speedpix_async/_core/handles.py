@@ -8,9 +8,12 @@ this module is the layer its handles stand on (SpeedPix's ``predictions.wait`` /
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import contextlib
+import contextvars
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+import anyio
 import attrs
 
 from .._config import PollPolicy
@@ -19,10 +22,65 @@ from .._validate import check_callable, check_interval, check_seconds
 from .retry import SYSTEM_CLOCK, Clock
 from .waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
 
-__all__ = ["Subject", "WaitOptions", "Waits", "timeout_message", "watch"]
+__all__ = [
+    "RUNNING",
+    "Running",
+    "Subject",
+    "WaitOptions",
+    "Waits",
+    "keeps_running",
+    "timeout_message",
+    "watch",
+]
 
 R = TypeVar("R")
 Report = TypeVar("Report")
+
+
+class Running:
+    """What a call has started on a server that goes on running (and being billed) when the
+    call is abandoned — by Ctrl-C, say — and how to resume each: ``{"task 't-1'":
+    "client.predictions.wait('t-1')"}``. Whoever runs a call (the blocking twin's runner)
+    installs one in :data:`RUNNING`; the services record into it."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, str] = {}
+
+    def describe(self) -> str | None:
+        """One line for the person who interrupted, or None when nothing keeps running."""
+        if not self.jobs:
+            return None
+        parts = [
+            f"{name} keeps running on the server; resume with {resume}"
+            for name, resume in self.jobs.items()
+        ]
+        return "; ".join(parts)
+
+
+#: The record of the call running in this task (see :class:`Running`), if anyone keeps one.
+RUNNING: contextvars.ContextVar[Running | None] = contextvars.ContextVar(
+    "speedpix_async.running", default=None
+)
+
+
+@contextlib.contextmanager
+def keeps_running(name: str, resume: str) -> Iterator[None]:
+    """While the block runs, ``name`` (``task 't-1'``) runs on the server and ``resume`` resumes
+    waiting for it; recorded for whoever might interrupt the call. An interruption leaves the
+    record in place — that is when it is read."""
+    record = RUNNING.get()
+    if record is None:
+        yield
+        return
+    record.jobs[name] = resume
+    try:
+        yield
+    except anyio.get_cancelled_exc_class():
+        raise  # abandoned: it runs on, and the record says so
+    except BaseException:
+        record.jobs.pop(name, None)  # ended, or reported by the error itself
+        raise
+    record.jobs.pop(name, None)
 
 
 @attrs.frozen(kw_only=True)

@@ -32,6 +32,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
+import logging
 import os
 import threading
 import warnings
@@ -44,6 +45,7 @@ import anyio
 import attrs
 from anyio.from_thread import BlockingPortal
 
+from .._core.handles import RUNNING, Running
 from .._errors import ClientClosedError, ConfigurationError
 from ..speedpix.models import TaskStatus
 
@@ -56,6 +58,8 @@ __all__ = [
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+log = logging.getLogger("speedpix_async")
 
 #: Seconds to wait for a cancelled call to unwind before giving control back to the caller.
 CANCEL_GRACE = 5.0
@@ -276,9 +280,11 @@ class Runner:
         unwound = threading.Lock()
         unwound.acquire()
         calls = self._calls
+        running = Running()
 
         async def task() -> T:
             untrack = calls.track()
+            RUNNING.set(running)  # this task's own context: what it starts is recorded here
             try:
                 return await fn(*args, **kwargs)
             finally:
@@ -299,10 +305,12 @@ class Runner:
             if self._closed:
                 raise self.closed_under_call() from None
             raise
-        except BaseException:
+        except BaseException as exc:
             if not future.done():
                 future.cancel()
                 unwound.acquire(timeout=CANCEL_GRACE)
+            if isinstance(exc, KeyboardInterrupt):
+                tell_what_keeps_running(exc, running)
             raise
 
     def closed_under_call(self) -> ClientClosedError:
@@ -392,6 +400,7 @@ class BlockingIterator(Iterator[T], Generic[T]):
         self._future: Any = None
         self._finished = threading.Event()
         self._closed = False
+        self._running = Running()
 
     def __iter__(self) -> BlockingIterator[T]:
         return self
@@ -413,10 +422,13 @@ class BlockingIterator(Iterator[T], Generic[T]):
         source = self._source
         calls = self._runner.calls
 
+        running = self._running
+
         async def pump() -> None:
             # This task owns the iteration and both stream ends: with a zero buffer, every item
             # was taken by the consumer before the loop ends, so closing both here loses nothing.
             untrack = calls.track()
+            RUNNING.set(running)
             try:
                 iterator = source.__aiter__()
                 try:
@@ -454,8 +466,10 @@ class BlockingIterator(Iterator[T], Generic[T]):
                     raise self._runner.closed_under_call() from None
                 raise
             raise StopIteration from None
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, KeyboardInterrupt):
+                tell_what_keeps_running(exc, self._running)
             raise
         converted: T = self._runner.convert(item)
         return converted
@@ -478,6 +492,19 @@ class BlockingIterator(Iterator[T], Generic[T]):
         future = self._future
         if future is not None and not future.done():
             future.cancel()
+
+
+def tell_what_keeps_running(interrupt: BaseException, running: Running) -> None:
+    """Say, on a Ctrl-C, which server-side work the interrupted call leaves running (and
+    billed) and how to resume it: a note on the exception (Python 3.11+), else a log line."""
+    said = running.describe()
+    if said is None:
+        return
+    add_note = getattr(interrupt, "add_note", None)
+    if add_note is not None:
+        add_note(said)
+    else:  # pragma: no cover - Python 3.10
+        log.warning("interrupted: %s", said)
 
 
 def _memory_stream() -> tuple[Any, Any]:

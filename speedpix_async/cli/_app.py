@@ -11,6 +11,7 @@ import click
 
 from .._errors import SpeedPixError
 from .._version import __version__
+from ..portrait.errors import PortraitJobTimeoutError
 from ..speedpix.errors import PredictionTimeoutError
 from ._batch import batch
 from ._portrait import portrait
@@ -68,6 +69,8 @@ for command in (run, wait, get, upload, batch, portrait):
 def _resume_hint(exc: BaseException) -> str | None:
     if isinstance(exc, PredictionTimeoutError) and exc.task_id:
         return f"resume with: speedpix wait {exc.task_id}"
+    if isinstance(exc, PortraitJobTimeoutError):
+        return f"resume with: speedpix portrait job {exc.job_id} --wait"
     return None
 
 

@@ -10,6 +10,8 @@ submitted twice and every result present once, and no run ever leaves ``--out`` 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,11 @@ def result_line(result: BatchResult, files: list[Path] | None) -> dict[str, Any]
         error = result.error
         line["error"] = {"type": type(error).__name__, "message": str(error)}
     return line
+
+
+def command_line() -> str:
+    """The command as the user typed it (to run it again)."""
+    return shlex.join(["speedpix", *sys.argv[1:]])
 
 
 def _prepare_files_dir(folder: Path) -> None:
@@ -172,6 +179,16 @@ def batch(
             # Entering opens, locks and checks the journal: nothing is written before.
             async with results as each:
                 assert results.journal is not None
+                earlier = results.journal.summary()
+                if earlier.finished or earlier.running or earlier.unknown:
+                    display.note(
+                        f"resuming from the journal {journal_path}: {earlier.finished} finished "
+                        f"(not run again), {earlier.running} waited on by id, {earlier.unknown} "
+                        "whose submit may have reached the server (reported, not sent again"
+                        f"{'' if not resubmit_unknown else ': --resubmit-unknown sends them'}), "
+                        f"{max(0, mine - earlier.finished - earlier.running - earlier.unknown)} "
+                        "to submit"
+                    )
                 if files_dir is not None:
                     await anyio.to_thread.run_sync(_prepare_files_dir, files_dir)
                 sink = await ResultsFile.open(out, results.journal)
@@ -200,10 +217,12 @@ def batch(
                         if kept
                         else f"{sink.target} still holds the previous run's results"
                     )
+                    running = len(results.still_running)
                     display.alert(
-                        f"stopped: {where_now}; every finished result is in the journal "
-                        f"{journal_path}. Run the same command again to finish the batch and "
-                        "write all results (nothing finished is run again)"
+                        f"stopped: {running} task(s) keep running on the server (their ids are "
+                        f"in the journal {journal_path}); {where_now}. To finish the batch — "
+                        "waiting on those by id, running nothing twice — run again: "
+                        f"{command_line()}"
                     )
                     raise
                 sink.commit()

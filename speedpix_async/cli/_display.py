@@ -15,14 +15,19 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
+from ..portrait.models import Job
 from ..speedpix.models import Progress as TaskProgress
+from ..speedpix.models import TaskStatus
 
 __all__ = ["BatchDisplay", "Display", "to_json"]
 
@@ -80,6 +85,7 @@ class Display:
             BarColumn(),
             TaskProgressColumn(),
             TextColumn("{task.fields[detail]}"),
+            Countdown(),
             TimeElapsedColumn(),
             console=self.err,
             transient=True,
@@ -88,34 +94,94 @@ class Display:
             yield TaskBar(bar, label, self)
 
 
+def _seconds(left: float) -> str:
+    minutes, seconds = divmod(round(left), 60)
+    return f"{minutes}:{seconds:02d}" if minutes else f"{seconds}s"
+
+
+class Countdown(ProgressColumn):
+    """The time left, counted down between reports: the server's last estimate minus the time
+    since it came (the display interpolates; the library reports only what the server said)."""
+
+    def render(self, task: Task) -> Text:
+        ends = task.fields.get("ends_at")
+        if ends is None:
+            return Text("")
+        return Text(
+            f"eta {_seconds(max(0.0, ends - time.monotonic()))}", style="progress.remaining"
+        )
+
+
 class TaskBar:
-    """Updates one task's progress: status, percent, ETA, queue position."""
+    """One task's or job's progress: its status (queued with its position, running…), a bar
+    that follows the server's percent, an ETA counting down between reports. Without a
+    terminal, one line per status change and per 10 %."""
 
     def __init__(self, bar: Progress | None, label: str, display: Display) -> None:
         self._bar = bar
         self._label = label
         self._display = display
-        self._last = ""
-        self._id = bar.add_task(label, total=100, detail="submitting") if bar else None
+        self._status = ""
+        self._tenth = -1
+        self._ends_at: float | None = None
+        self._first: tuple[float, float] | None = None
+        """(time, percent) of the first report with a percent above 0 (a job's own ETA)."""
+        self._id = (
+            bar.add_task(label, total=100, detail="submitting", ends_at=None) if bar else None
+        )
 
-    def update(self, status: str, percent: float | None = None, detail: str = "") -> None:
+    def update(
+        self, status: str, percent: float | None = None, detail: str = "", eta: float | None = None
+    ) -> None:
+        """Show ``status`` (and ``percent``, a ``detail``, the server's ``eta`` in seconds)."""
+        if eta is not None:
+            self._ends_at = time.monotonic() + max(0.0, eta)
         text = status + (f"  {detail}" if detail else "")
         if self._bar is not None and self._id is not None:
             completed = None if percent is None else max(0.0, min(100.0, percent))
-            self._bar.update(self._id, completed=completed, detail=text)
-        elif status != self._last:
-            # Plain: one line per state change (not per poll).
-            self._last = status
-            self._display.note(f"{self._label}: {text}")
+            self._bar.update(self._id, completed=completed, detail=text, ends_at=self._ends_at)
+            return
+        tenth = -1 if percent is None else int(max(0.0, min(100.0, percent)) // 10)
+        if status != self._status or tenth > self._tenth:
+            # Plain: one line per status change and per 10 % (not per poll).
+            self._status, self._tenth = status, max(tenth, self._tenth)
+            parts = [f"{self._label}: {status}"]
+            if percent is not None:
+                parts.append(f"{percent:.0f}%")
+            if detail:
+                parts.append(detail)
+            if self._ends_at is not None and status not in ("succeeded", "failed"):
+                parts.append(f"eta {_seconds(max(0.0, self._ends_at - time.monotonic()))}")
+            self._display.note("  ".join(parts))
 
     def progress(self, report: TaskProgress) -> None:
         """The ``on_progress`` callback of a SpeedPix wait."""
-        parts = []
-        if report.queue_position:
-            parts.append(f"queue position {report.queue_position}")
-        if report.eta is not None and not report.status.is_terminal:
-            parts.append(f"eta {report.eta:.1f}s")
-        self.update(str(report.status), report.percent, ", ".join(parts))
+        status = str(report.status)
+        detail = ""
+        if report.status == TaskStatus.WAITING:
+            status = "queued"
+            if report.queue_position:
+                detail = f"position {report.queue_position}"
+        eta = 0.0 if report.status.is_terminal else report.eta
+        self.update(status, report.percent, detail, eta)
+
+    def job(self, job: Job) -> None:
+        """The ``on_progress`` callback of an AI Portrait training job: the percent in its
+        message (``training: 68%``) moves the bar; the ETA follows from how fast it moves."""
+        percent = job.percent
+        now = time.monotonic()
+        eta = None
+        if percent is not None and 0 < percent < 100:
+            if self._first is None:
+                self._first = (now, percent)
+            elif percent > self._first[1]:
+                rate = (percent - self._first[1]) / (now - self._first[0])
+                eta = (100.0 - percent) / rate
+        elif job.done:
+            eta = 0.0
+        # The message is shown unless it only repeats the percent the bar shows.
+        detail = "" if percent is not None or job.succeeded else job.message
+        self.update(job.status, percent if percent is not None else 0.0, detail, eta)
 
 
 class BatchDisplay:

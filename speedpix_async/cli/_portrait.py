@@ -10,8 +10,8 @@ import click
 
 from .. import AsyncPortrait
 from ..portrait.models import Job
-from ._display import Display, TaskBar
-from ._runtime import json_option, run_async
+from ._display import Display
+from ._runtime import json_option, on_interrupt, polling_option, run_async
 from ._values import parse_assignments
 
 __all__ = ["portrait"]
@@ -30,12 +30,12 @@ def describe_job(job: Job) -> dict[str, Any]:
     return document
 
 
-def _show_job(bar: TaskBar) -> Any:
-    def show(job: Job) -> None:
-        percent = 100.0 if job.succeeded else None
-        bar.update(job.state.name.lower(), percent, job.message)
-
-    return show
+def keeps_running(job_id: int) -> str:
+    """What an interrupted wait leaves behind, and how to come back to it."""
+    return (
+        f"training job {job_id} keeps running on the service; resume with: speedpix portrait "
+        f"job {job_id} --wait"
+    )
 
 
 @click.group()
@@ -74,6 +74,7 @@ def check(images: tuple[str, ...], json_mode: bool) -> int:
 @click.option("--prompt", "prompts", multiple=True, help="one per photo (scene_lora only)")
 @click.option("--no-wait", is_flag=True, help="start the job, print its id and return")
 @click.option("--timeout", type=float, default=None, help="seconds to wait at most")
+@polling_option
 @json_option
 def train(
     images: tuple[str, ...],
@@ -81,6 +82,7 @@ def train(
     prompts: tuple[str, ...],
     no_wait: bool,
     timeout: float | None,
+    polling_interval: float | None,
     json_mode: bool,
 ) -> int:
     """Train a model on photo URLs of one person; waits with progress and prints the model id."""
@@ -93,8 +95,13 @@ def train(
             if no_wait:
                 display.result(describe_job(handle.job))
                 return 0
-            with display.task(f"job {handle.job_id}") as bar:
-                job = await handle.wait(timeout=timeout, on_progress=_show_job(bar))
+            with (
+                display.task(f"job {handle.job_id}") as bar,
+                on_interrupt(display, keeps_running(handle.job_id)),
+            ):
+                job = await handle.wait(
+                    timeout=timeout, on_progress=bar.job, polling_interval=polling_interval
+                )
             display.result(describe_job(job))
             return 0
 
@@ -105,8 +112,15 @@ def train(
 @click.argument("job_id", type=int)
 @click.option("--wait", "wait_", is_flag=True, help="wait until the job ends")
 @click.option("--timeout", type=float, default=None, help="seconds to wait at most")
+@polling_option
 @json_option
-def job(job_id: int, wait_: bool, timeout: float | None, json_mode: bool) -> int:
+def job(
+    job_id: int,
+    wait_: bool,
+    timeout: float | None,
+    polling_interval: float | None,
+    json_mode: bool,
+) -> int:
     """Show a training job (or, with --wait, wait for it)."""
     display = Display(json_mode=json_mode)
 
@@ -115,8 +129,13 @@ def job(job_id: int, wait_: bool, timeout: float | None, json_mode: bool) -> int
             if not wait_:
                 display.result(describe_job(await client.jobs.get(job_id)))
                 return 0
-            with display.task(f"job {job_id}") as bar:
-                done = await client.jobs.wait(job_id, timeout=timeout, on_progress=_show_job(bar))
+            with display.task(f"job {job_id}") as bar, on_interrupt(display, keeps_running(job_id)):
+                done = await client.jobs.wait(
+                    job_id,
+                    timeout=timeout,
+                    on_progress=bar.job,
+                    polling_interval=polling_interval,
+                )
             display.result(describe_job(done))
             return 0
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import click
 
-__all__ = ["json_option", "run_async"]
+from ._display import Display
+
+__all__ = ["json_option", "on_interrupt", "polling_option", "run_async"]
+
+polling_option = click.option(
+    "--polling-interval",
+    type=float,
+    default=None,
+    help="poll every this many seconds (default: often enough for the display, about every "
+    "second; at least 0.05)",
+)
 
 json_option = click.option(
     "--json",
@@ -20,3 +31,14 @@ json_option = click.option(
 def run_async(main: Callable[[], Awaitable[int]]) -> int:
     """Run a command's coroutine on a fresh event loop; its int is the exit code."""
     return anyio.run(main)
+
+
+@contextlib.contextmanager
+def on_interrupt(display: Display, message: str) -> Iterator[None]:
+    """Say ``message`` (what keeps running on the server, how to resume it) when the command is
+    interrupted — Ctrl-C cancels the command's task — inside the block."""
+    try:
+        yield
+    except (KeyboardInterrupt, anyio.get_cancelled_exc_class()):
+        display.alert(message)
+        raise

@@ -12,7 +12,7 @@ from .. import AsyncSpeedPix
 from ..speedpix.models import Prediction
 from ._display import Display
 from ._files import save_files
-from ._runtime import json_option, run_async
+from ._runtime import json_option, on_interrupt, polling_option, run_async
 from ._values import parse_assignments
 
 __all__ = ["get", "run", "upload", "wait"]
@@ -54,6 +54,11 @@ async def _finish(display: Display, final: Prediction, out: Path | None) -> int:
     return 0
 
 
+def keeps_running(task_id: str) -> str:
+    """What an interrupted wait leaves behind, and how to come back to it."""
+    return f"task {task_id} keeps running on the server; resume with: speedpix wait {task_id}"
+
+
 timeout_option = click.option(
     "--timeout", type=float, default=None, help="seconds to wait at most (default 30 minutes)"
 )
@@ -80,6 +85,7 @@ out_option = click.option(
 @click.option("--resource-config-id", default=None, help="the resource configuration to use")
 @out_option
 @timeout_option
+@polling_option
 @click.option("--no-wait", is_flag=True, help="submit, print the task id and return")
 @json_option
 def run(
@@ -90,6 +96,7 @@ def run(
     resource_config_id: str | None,
     out: Path | None,
     timeout: float | None,
+    polling_interval: float | None,
     no_wait: bool,
     json_mode: bool,
 ) -> int:
@@ -116,7 +123,12 @@ def run(
                     )
                     return 0
                 display.note(f"task {handle.id} submitted")
-                final = await handle.wait(timeout=timeout, on_progress=bar.progress)
+                with on_interrupt(display, keeps_running(handle.id)):
+                    final = await handle.wait(
+                        timeout=timeout,
+                        on_progress=bar.progress,
+                        polling_interval=polling_interval,
+                    )
             return await _finish(display, final, out)
 
     return run_async(main)
@@ -126,17 +138,30 @@ def run(
 @click.argument("task_id")
 @out_option
 @timeout_option
+@polling_option
 @json_option
-def wait(task_id: str, out: Path | None, timeout: float | None, json_mode: bool) -> int:
+def wait(
+    task_id: str,
+    out: Path | None,
+    timeout: float | None,
+    polling_interval: float | None,
+    json_mode: bool,
+) -> int:
     """Wait for an existing task by id (after --no-wait, a timeout or a crash)."""
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
         async with AsyncSpeedPix() as client:
-            with display.task(f"task {task_id}") as bar:
-                bar.update("waiting", 0.0, f"task {task_id}")
+            with (
+                display.task(f"task {task_id}") as bar,
+                on_interrupt(display, keeps_running(task_id)),
+            ):
+                bar.update("asking", None, f"task {task_id}")
                 final = await client.predictions.wait(
-                    task_id, timeout=timeout, on_progress=bar.progress
+                    task_id,
+                    timeout=timeout,
+                    on_progress=bar.progress,
+                    polling_interval=polling_interval,
                 )
             return await _finish(display, final, out)
 

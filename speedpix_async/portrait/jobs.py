@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .._core.handles import Subject, WaitOptions, Waits, timeout_message, watch
+from .._core.handles import Subject, WaitOptions, Waits, keeps_running, timeout_message, watch
 from .._core.waiting import Deadline, Look, Waiter, WaitTimeout, emit
 from .._errors import InputError
 from .endpoints import PortraitEndpoints
@@ -110,9 +110,10 @@ class JobWaits:
             await emit(options.on_progress, latest)
 
         try:
-            if watched and heard_at is not None:
-                await waiter.report(report, job)
-            final = await waiter.until_done(on_report=report)
+            with keeps_running(f"training job {job.id}", f"client.jobs.wait({job.id})"):
+                if watched and heard_at is not None:
+                    await waiter.report(report, job)
+                final = await waiter.until_done(on_report=report)
         except WaitTimeout as expired:
             raise timed_out(last[0], deadline, expired) from expired.last_error
         return finished(final)

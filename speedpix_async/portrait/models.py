@@ -192,6 +192,11 @@ class Job:
         return self.state is JobState.FAILED
 
     @property
+    def status(self) -> str:
+        """The state in a word: ``queued``, ``training``, ``succeeded`` or ``failed``."""
+        return _STATE_WORDS[self.state]
+
+    @property
     def percent(self) -> float | None:
         """How far the training is, when the service's message says (``training: 68%`` →
         68.0); None otherwise. 100 once the job succeeded."""
@@ -202,7 +207,7 @@ class Job:
 
     def __str__(self) -> str:
         """One line for a log or a terminal: ``job 7 training: 68%``."""
-        word = _STATE_WORDS[self.state]
+        word = self.status
         if self.state is JobState.SUCCESS:
             return f"job {self.id} {word}" + (f" (model {self.model_id})" if self.model_id else "")
         message = (self.message or "").strip()

@@ -119,6 +119,7 @@ class AsyncBatch:
         were given."""
         self._tasks = tasks
         self._iterator: AsyncIterator[BatchResult] | None = None
+        self._waiting: set[str] = set()
 
     def __aiter__(self) -> AsyncIterator[BatchResult]:
         return self._results()
@@ -143,6 +144,13 @@ class AsyncBatch:
             await self._iterator.aclose()  # type: ignore[attr-defined]
         elif self._journal is not None:
             self._journal.close()
+
+    @property
+    def still_running(self) -> list[str]:
+        """The ids of the tasks this batch was waiting on and did not see end — after an
+        interruption, those keep running on the server (a re-run with the journal resumes
+        them by id)."""
+        return sorted(self._waiting)
 
     @property
     def journal(self) -> BatchJournal | None:
@@ -341,14 +349,22 @@ class AsyncBatch:
                 await journal.submitted(index, digest, snapshot.id)
             fresh = True
         track(snapshot)
+        self._waiting.add(snapshot.id)
         try:
             final = await tasks.wait(
                 snapshot, options.wait, deadline=deadline, fresh=fresh, track=track
             )
+        except anyio.get_cancelled_exc_class():
+            raise  # abandoned: the task runs on (still_running says so)
         except PredictionFailedError as exc:
+            self._waiting.discard(snapshot.id)
             if journal is not None:
                 await journal.ended(index, exc.prediction)
             raise
+        except BaseException:
+            self._waiting.discard(snapshot.id)
+            raise
+        self._waiting.discard(snapshot.id)
         if journal is not None:
             await journal.ended(index, final)
         return final

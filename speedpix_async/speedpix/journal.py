@@ -38,7 +38,7 @@ from .._errors import InputError, JournalDamagedError, SpeedPixError
 from ..outputs import output_from_result
 from .models import Prediction, TaskResult, TaskStatus
 
-__all__ = ["FORMAT", "BatchJournal", "Entry", "fingerprint", "header", "replay"]
+__all__ = ["FORMAT", "BatchJournal", "Entry", "Recorded", "fingerprint", "header", "replay"]
 
 FORMAT = "speedpix_async.run_many/1"
 
@@ -50,6 +50,19 @@ class Ended:
 
     snapshot: Prediction
     result: TaskResult | None
+
+
+@attrs.frozen
+class Recorded:
+    """What a journal holds from earlier runs, by what a re-run does with it."""
+
+    finished: int
+    """Inputs whose result is replayed (nothing is sent for them)."""
+    running: int
+    """Tasks waited on by id (not submitted again)."""
+    unknown: int
+    """Submits that may or may not have reached the server (reported, not sent again unless
+    ``resubmit_unknown``)."""
 
 
 @attrs.frozen
@@ -229,6 +242,16 @@ class BatchJournal:
         }
         result = unstructure(final.result) if final.result is not None else None
         await self._append({"i": index, "end": end, "result": result})
+
+    def summary(self) -> Recorded:
+        """What earlier runs recorded: finished inputs, tasks to wait on by id, and submits
+        whose outcome is unknown."""
+        entries = self._entries.values()
+        return Recorded(
+            finished=sum(e.end is not None for e in entries),
+            running=sum(e.end is None and e.task_id is not None for e in entries),
+            unknown=sum(e.end is None and e.task_id is None for e in entries),
+        )
 
     def owns(self, path: str | os.PathLike[str]) -> bool:
         """Whether this batch created the file at ``path`` (see :meth:`own`)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .._core.handles import Subject, WaitOptions, Waits, timeout_message
+from .._core.handles import Subject, WaitOptions, Waits, keeps_running, timeout_message
 from .._core.http import BeforeSend
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
@@ -174,10 +174,12 @@ class Tasks:
             watched=watched,
             heard_at=heard_at,
         )
+        task = snapshot.id
         try:
-            if watched and fresh:
-                await waiter.report(options.on_progress, submitted_report(snapshot))
-            final = await waiter.until_done(view.finish, on_report=options.on_progress)
+            with keeps_running(f"task {task!r}", f"client.predictions.wait({task!r})"):
+                if watched and fresh:
+                    await waiter.report(options.on_progress, submitted_report(snapshot))
+                final = await waiter.until_done(view.finish, on_report=options.on_progress)
         except WaitTimeout as expired:
             raise timed_out(view.snapshot, deadline, expired) from expired.last_error
         if final.succeeded:

@@ -48,8 +48,11 @@ def test_plain_output_without_a_terminal_shows_each_state_once(
     lines = speedpix.err.splitlines()
     assert lines[0] == "wf-sleep: submitting"
     assert any(line.startswith("task ") and line.endswith(" submitted") for line in lines)
-    assert lines[-1].endswith(" succeeded")
+    assert lines[-1].startswith("wf-sleep: succeeded")
     assert len(lines) == len(set(lines)), "no line repeats per poll"
+    statuses = [line.split()[1] for line in lines if line.startswith("wf-sleep: ")]
+    assert statuses[0] == "submitting"
+    assert "running" in statuses, "the task was seen running (a watched wait polls)"
     assert "\x1b[" not in speedpix.err, "no terminal escapes in a pipe"
 
 
