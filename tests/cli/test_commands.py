@@ -42,9 +42,9 @@ def test_run_uploads_file_inputs_and_saves_file_outputs(
 def test_plain_output_without_a_terminal_shows_each_state_once(
     speedpix_env: LoopbackServer, speedpix: Shell
 ) -> None:
-    code = speedpix("run", "wf-sleep", "-i", "seconds=1")
+    code = speedpix("run", "wf-sleep", "-i", "seconds=3", "--polling-interval", "0.05")
     assert code == 0
-    assert json.loads(speedpix.out)["output"] == {"slept": 1}
+    assert json.loads(speedpix.out)["output"] == {"slept": 3}
     lines = speedpix.err.splitlines()
     assert lines[0] == "wf-sleep: submitting"
     assert any(line.startswith("task ") and line.endswith(" submitted") for line in lines)
