@@ -139,7 +139,10 @@ class TaskBar:
         text = status + (f"  {detail}" if detail else "")
         if self._bar is not None and self._id is not None:
             completed = None if percent is None else max(0.0, min(100.0, percent))
-            self._bar.update(self._id, completed=completed, detail=text, ends_at=self._ends_at)
+            # Drawn at once, not at the next tick: a note printed next redraws the bar as it is.
+            self._bar.update(
+                self._id, completed=completed, detail=text, ends_at=self._ends_at, refresh=True
+            )
             return
         tenth = -1 if percent is None else int(max(0.0, min(100.0, percent)) // 10)
         if status != self._status or tenth > self._tenth:

@@ -10,6 +10,7 @@ import click
 
 from .. import AsyncSpeedPix
 from ..speedpix.models import Prediction
+from ..speedpix.tasks import submitted_report
 from ._display import Display
 from ._files import save_files
 from ._runtime import json_option, on_interrupt, polling_option, run_async
@@ -122,6 +123,9 @@ def run(
                         else handle.id
                     )
                     return 0
+                # The bar says what the submit answered before the note goes above it: never
+                # "submitting" under a line that says "submitted".
+                bar.progress(submitted_report(handle.prediction))
                 display.note(f"task {handle.id} submitted")
                 with on_interrupt(display, keeps_running(handle.id)):
                     final = await handle.wait(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from speedpix_async.emulator import Emulator, LoopbackServer, TaskContext
+from tests.conftest import default_sigint
 
 pytestmark = pytest.mark.loopback
 
@@ -248,3 +250,42 @@ def test_a_batch_killed_while_connecting_submits_everything_on_the_rerun(
     assert sorted(r["index"] for r in results) == list(range(12))
     assert all(r["status"] == "succeeded" for r in results)
     assert speedpix_server.emulator.stats.tasks_created == 12
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
+def test_an_interrupted_batch_says_what_runs_on_and_its_rerun_what_it_resumes(
+    speedpix_server: LoopbackServer, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"seconds": 60, "n": n}) + "\n" for n in range(8)))
+    out = tmp_path / "r.jsonl"
+    journal = tmp_path / "r.jsonl.journal"
+    args = ("batch", "wf-sleep", str(inputs), "--out", str(out), "--concurrency", "4")
+    proc = subprocess.Popen(
+        _command(*args),
+        env=_env(speedpix_server),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        journal.exists() and journal.read_text().count('"task"') == 4
+    ):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "stopped: 4 task(s) keep running on the server" in err, err
+    assert f"run again: speedpix batch wf-sleep {inputs}" in err, err
+
+    again = speedpix(speedpix_server, *args)
+    assert again.returncode == 0, again.stderr
+    assert "resuming from the journal" in again.stderr
+    assert "0 finished (not run again), 4 waited on by id" in again.stderr, again.stderr
+    assert "4 to submit" in again.stderr
+    assert speedpix_server.emulator.stats.tasks_created == 8, "the four were not submitted again"
+    assert sorted(json.loads(line)["index"] for line in out.read_text().splitlines()) == list(
+        range(8)
+    )

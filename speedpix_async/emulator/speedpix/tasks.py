@@ -107,6 +107,11 @@ class TaskStore:
         with self._lock:
             return len(self._tasks)
 
+    def ids(self) -> list[str]:
+        """The id of every task created, oldest first (for tests)."""
+        with self._lock:
+            return list(self._tasks)
+
     def queued_ahead(self, task: Task, now: float) -> int:
         """Tasks submitted before ``task`` that are still waiting."""
         with self._lock:
