@@ -34,7 +34,7 @@ from typing import Any
 import anyio
 from _common import cpu_seconds, emulator_process, raise_fd_limit, reset_stats, stats
 
-from speedpix_async import AsyncSpeedPix, HttpBackendName
+from speedpix_async import AsyncSpeedPix, HttpBackendName, Progress
 
 #: Predictions of the warm-up fan-out before the measured one.
 WARM_UP = 500
@@ -60,8 +60,17 @@ def rss_kib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
 
 
+def _ignore(report: Progress) -> None:
+    pass
+
+
 async def one_run(
-    endpoint: str, pid: int, n: int, seconds: float, backend: HttpBackendName
+    endpoint: str,
+    pid: int,
+    n: int,
+    seconds: float,
+    backend: HttpBackendName,
+    watched: bool = False,
 ) -> dict[str, float]:
     """One fan-out in this process; returns its figures."""
     lags: list[float] = []
@@ -93,7 +102,10 @@ async def one_run(
 
             group.start_soon(sample)
             inputs = ({"seconds": seconds, "i": i} for i in range(n))
-            async for result in client.run_many("wf-sleep", inputs, concurrency=n):
+            # Watched: every prediction has an on_progress (reports at the watch cadence).
+            progress = _ignore if watched else None
+            batch = client.run_many("wf-sleep", inputs, concurrency=n, on_progress=progress)
+            async for result in batch:
                 received = time.time()
                 prediction = result.prediction
                 if not result.ok or prediction is None or prediction.completed_at is None:
@@ -125,9 +137,12 @@ def _server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_in_child(endpoint: str, pid: int, n: int, seconds: float, backend: str) -> dict[str, Any]:
+def run_in_child(
+    endpoint: str, pid: int, n: int, seconds: float, backend: str, watched: bool
+) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", endpoint, str(pid), str(n), str(seconds)]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", endpoint, str(pid), str(n), str(seconds), backend],
+        [*command, backend, "watched" if watched else "unwatched"],
         check=True,
         capture_output=True,
         text=True,
@@ -158,13 +173,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="task duration (default 2)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="emulator --time-scale")
     parser.add_argument("--rounds", type=int, default=3, help="runs per row (default 3)")
+    parser.add_argument(
+        "--watched",
+        action="store_true",
+        help="give every prediction an on_progress (polls at the watch cadence)",
+    )
     args = parser.parse_args()
     limit = raise_fd_limit()
     sizes = [int(size) for size in args.sizes.split(",")]
     backends = args.backends.split(",")
     flags = ["--time-scale", str(args.time_scale)] if args.time_scale != 1.0 else []
     print(
-        f"run_many of wf-sleep {args.seconds:g}s (time scale {args.time_scale:g}), "
+        f"run_many of wf-sleep {args.seconds:g}s (time scale {args.time_scale:g}"
+        f"{', watched' if args.watched else ''}), "
         f"concurrency = N, emulator in another process, fd limit {limit}; "
         f"min / median of {args.rounds} runs, each in a fresh process"
     )
@@ -178,7 +199,7 @@ def main() -> None:
         for n in sizes:
             for backend in backends:
                 rows = [
-                    run_in_child(endpoint, endpoint.pid, n, args.seconds, backend)
+                    run_in_child(endpoint, endpoint.pid, n, args.seconds, backend, args.watched)
                     for _ in range(args.rounds)
                 ]
                 cells = []
@@ -192,7 +213,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, endpoint, pid, n, seconds, backend = sys.argv
+        _, _, endpoint, pid, n, seconds, backend, watching = sys.argv
         raise_fd_limit()
         name, _, loop = backend.partition("+")
         choice: HttpBackendName = "aiohttp" if name == "aiohttp" else "httpx"
@@ -203,6 +224,7 @@ if __name__ == "__main__":
             int(n),
             float(seconds),
             choice,
+            watching == "watched",
             backend_options={"use_uvloop": loop == "uvloop"},
         )
         print(json.dumps(figures))
