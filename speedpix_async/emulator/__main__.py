@@ -8,6 +8,7 @@ serves until SIGINT or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shlex
 import signal
@@ -26,7 +27,7 @@ from ._app import (
 from ._faults import FAULT_KINDS, SLOW_SECONDS
 from ._server import bind_socket, endpoint_for, uvicorn_config
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "parse_capacity"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="multiply every task duration by this factor (e.g. 0.1 for fast tests)",
     )
+    parser.add_argument(
+        "--capacity",
+        default=None,
+        metavar="N | POOL=N,…",
+        help="tasks a resource pool runs at once; the rest queue, with positions and estimates "
+        "that grow with the queue (N for every pool, or per resource_config_id, e.g. "
+        "default=2,pool-a=8; default: unlimited)",
+    )
+    estimates = parser.add_argument_group("wrong estimates (a real service's are early or late)")
+    estimates.add_argument(
+        "--estimate-bias",
+        type=float,
+        default=0.0,
+        help="reported estimates are this much late (0.3) or early (-0.3) (default 0: exact)",
+    )
+    estimates.add_argument(
+        "--estimate-noise",
+        type=float,
+        default=0.0,
+        help="plus this standard deviation of random error per task (default 0)",
+    )
+    estimates.add_argument("--estimate-seed", type=int, default=None, help="reproducible noise")
     faults = parser.add_argument_group("faults (for retry and chaos testing)")
     faults.add_argument(
         "--fault-rate", type=float, default=0.0, help="share of requests that misbehave, 0..1"
@@ -91,8 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=403,
         help="status of a throttle fault: 403 (classic gateway) or 429 (VPC gateway)",
     )
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="info: one line per request (method, path, status, milliseconds; no secrets)",
+    )
     return parser
+
+
+def parse_capacity(text: str | None) -> int | dict[str, int] | None:
+    """``--capacity``: ``4`` (every pool) or ``default=2,pool-a=8``."""
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        return int(text)
+    pools: dict[str, int] = {}
+    for part in text.split(","):
+        pool, sep, number = part.partition("=")
+        if not sep or not pool.strip() or not number.strip().isdigit():
+            raise ValueError(f"--capacity {text!r}: write N, or POOL=N,… (e.g. default=2)")
+        pools[pool.strip()] = int(number)
+    return pools
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -146,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             throttle_status=args.throttle_status,
             portrait_app_id=args.portrait_app_id,
             portrait_token=args.portrait_token,
+            capacity=parse_capacity(args.capacity),
+            estimate_bias=args.estimate_bias,
+            estimate_noise=args.estimate_noise,
+            estimate_seed=args.estimate_seed,
         )
     except ValueError as exc:
         print(f"speedpix-emulator: {exc}", file=sys.stderr)
@@ -155,6 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"speedpix-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    if args.log_level in ("info", "debug"):
+        # One line per request on stderr (the emulator's own log; uvicorn's access log is off).
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        requests = logging.getLogger("speedpix_async.emulator")
+        requests.addHandler(handler)
+        requests.setLevel(logging.INFO)
     server = _AnnouncingServer(
         uvicorn_config(emulator.app, log_level=args.log_level),
         ready_lines(emulator, endpoint_for(sock)),

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ._faults import FAULT_KINDS, PROMPT_ROUTE, SLOW_SECONDS, EmulatedReset, FaultInjector
 from ._gateway import GatewayAuth
+from ._log import RequestLog
 from ._requests import is_loopback
 from ._server import AppServer
 from ._stats import Stats
@@ -25,7 +26,7 @@ from .portrait.samples import sample_picture
 from .portrait.service import PortraitService
 from .speedpix.api import SpeedPixApi
 from .speedpix.images import register_image_workflows
-from .speedpix.tasks import TaskStore
+from .speedpix.tasks import EstimateError, TaskStore
 from .speedpix.workflows import Duration, Handler, Validator, builtin_registry
 
 if TYPE_CHECKING:
@@ -65,6 +66,20 @@ class _InProcessTransport(httpx.ASGITransport):
             ) from exc
 
 
+def _check_capacity(capacity: int | Mapping[str, int] | None) -> None:
+    numbers = (
+        []
+        if capacity is None
+        else [capacity]
+        if isinstance(capacity, int)
+        else list(capacity.values())
+    )
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers):
+        raise ValueError(
+            f"capacity must be a whole number of tasks >= 1 per pool, got {capacity!r}"
+        )
+
+
 class Emulator:
     """A local SpeedPix and AI Portrait service: signature checks, workflows and tasks,
     photo checks, training jobs and portraits, faults, stats.
@@ -101,14 +116,20 @@ class Emulator:
         portrait_token: str = DEFAULT_PORTRAIT_TOKEN,
         portrait_sdxl: bool = True,
         portrait_quota: int | None = None,
+        extra_portrait_credentials: Mapping[str, str] | None = None,
+        capacity: int | Mapping[str, int] | None = None,
+        estimate_bias: float = 0.0,
+        estimate_noise: float = 0.0,
+        estimate_seed: int | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {time_scale}")
+        _check_capacity(capacity)
         self.app_key = app_key
         self.app_secret = app_secret
         self.portrait_app_id = portrait_app_id
         self.portrait_token = portrait_token
-        self.time_scale = time_scale
+        self._time_scale = time_scale
         self.clock_skew = clock_skew
         self.stats = Stats()
         self.gateway = GatewayAuth(
@@ -119,7 +140,13 @@ class Emulator:
         self._finalizer = weakref.finalize(self, self.store.close)
         self.workflows = builtin_registry()
         register_image_workflows(self.workflows)
-        self.tasks = TaskStore(clock=self.clock, time_scale=time_scale, store=self.store)
+        self.tasks = TaskStore(
+            clock=self.clock,
+            time_scale=time_scale,
+            store=self.store,
+            capacity=capacity,
+            estimates=EstimateError(bias=estimate_bias, noise=estimate_noise, seed=estimate_seed),
+        )
         self.faults = FaultInjector(
             self.stats,
             rate=fault_rate,
@@ -138,7 +165,7 @@ class Emulator:
         """AI Portrait jobs and models (``corrupt_model(model_id)``, ``jobs_created``)."""
         self.portrait_api = PortraitApi(
             service=self.portrait,
-            credentials={portrait_app_id: portrait_token},
+            credentials={portrait_app_id: portrait_token, **(extra_portrait_credentials or {})},
             stats=self.stats,
             faults=self.faults,
             clock=self.clock,
@@ -155,7 +182,7 @@ class Emulator:
             stats=self.stats,
             clock=self.clock,
         )
-        self.app = Starlette(
+        self.routes = Starlette(
             routes=[
                 Route("/_emulator/stats", self._stats_endpoint, methods=["GET"]),
                 Route("/_emulator/reset", self._reset_endpoint, methods=["POST"]),
@@ -163,12 +190,31 @@ class Emulator:
                 Route("/_emulator/samples/{name}", self._sample_endpoint, methods=["GET"]),
                 Route("/_store/{key:path}", self.store.handle, methods=["GET", "HEAD", "PUT"]),
                 Route("/api/v1/{rest:path}", self.portrait_api.handle, methods=_ALL_METHODS),
+                Route(
+                    "//api/v1/{rest:path}", self.portrait_api.doubled_slash, methods=_ALL_METHODS
+                ),
                 Route("/{path:path}", self.api.handle, methods=_ALL_METHODS),
             ]
         )
+        self.app = RequestLog(self.routes)
+        """The ASGI application (for ``httpx.ASGITransport``, uvicorn…)."""
 
     def __repr__(self) -> str:
         return f"Emulator(app_key={self.app_key!r}, time_scale={self.time_scale})"
+
+    @property
+    def time_scale(self) -> float:
+        """What every duration is multiplied by — SpeedPix tasks, AI Portrait training and
+        portrait creation alike. Set it at any time; work submitted afterwards follows it
+        (``emulator.time_scale = 0.01`` in a test makes a 60 s training take 0.6 s)."""
+        return self._time_scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"time_scale must be a number >= 0, got {value!r}")
+        self._time_scale = float(value)
+        self.tasks.time_scale = self.portrait.time_scale = self.portrait_api.time_scale = value
 
     def close(self) -> None:
         """Delete the files the emulator stored. Also happens when it is garbage-collected."""

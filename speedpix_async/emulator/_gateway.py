@@ -47,6 +47,11 @@ class GatewayAuth:
         self._inserts = 0
         self._lock = threading.Lock()
 
+    def knows(self, key: str | None) -> bool:
+        """Whether ``key`` is an app key this gateway accepts (checked from the headers alone,
+        before a body is read)."""
+        return bool(key) and key in self._credentials
+
     def verify(
         self,
         *,

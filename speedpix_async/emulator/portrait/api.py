@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from ..._signing import pai_sign_string, pai_signature
 from .._faults import FaultInjector
+from .._requests import MAX_API_BODY, load_body, read_body
 from .._stats import Stats
 from .faces import MIN_SIDE, Face, find_faces
 from .render import render_portrait
@@ -44,11 +45,18 @@ TRAIN_MODELS = {"": "sd15", "train_xl": "sdxl"}
 CREATE_MODELS = {"": "sd15", "create_xl": "sdxl"}
 T2I_TEMPLATE = "t2i_generate"
 
-Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
+Handler = Callable[[dict[str, Any], str, str], Awaitable[dict[str, Any]]]
+"""A route: (payload, the caller's AppId, the request id) → the envelope's ``data``."""
 
 
-def envelope(status: int, code: str, message: str, data: Any = None) -> Response:
-    body: dict[str, Any] = {"request_id": str(uuid.uuid4()), "code": code, "message": message}
+def envelope(
+    status: int, code: str, message: str, data: Any = None, *, request_id: str | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "request_id": request_id or str(uuid.uuid4()),
+        "code": code,
+        "message": message,
+    }
     if data is not None:
         body["data"] = data
     return Response(
@@ -98,6 +106,14 @@ class PortraitApi:
 
     # ------------------------------------------------------------------ the envelope layer
 
+    def _known_app(self, request: Request) -> Response | None:
+        """The refusal of an unknown AppId — from the header alone, before any body is read."""
+        app_id = request.headers.get("authorization", "").partition(":")[0]
+        if not app_id or app_id not in self.credentials:
+            self.stats.auth_rejected("portrait_unknown_app_id")
+            return envelope(400, "PARAMETER_ERROR", "not found appid")
+        return None
+
     def _authenticate(self, request: Request, body: bytes) -> tuple[str | None, Response | None]:
         header = request.headers.get("authorization", "")
         app_id, _, signature = header.partition(":")
@@ -114,6 +130,17 @@ class PortraitApi:
             return None, envelope(401, "PARAMETER_ERROR", "sign error")
         return app_id, None
 
+    async def doubled_slash(self, request: Request) -> Response:
+        """``//api/v1/…``: what a client makes of a host given with a trailing ``/`` (the Java
+        SDK does). The service has no such API: a 404 envelope that says why, never an empty
+        body."""
+        self.stats.request("//api/v1", request.client)
+        return envelope(
+            404,
+            "PARAMETER_ERROR",
+            f"no such API: {request.url.path} (the host was given with a trailing '/'; remove it)",
+        )
+
     async def handle(self, request: Request) -> Response:
         path = request.url.path
         job_id: str | None = None
@@ -124,7 +151,15 @@ class PortraitApi:
         self.stats.request(route, request.client)
         if route != JOB_ROUTE and (route not in self.routes or request.method != "POST"):
             return envelope(404, "PARAMETER_ERROR", "model not found")
-        body = await request.body()
+        unknown = self._known_app(request)
+        if unknown is not None:
+            return unknown
+        body = await read_body(request)
+        if body is None:
+            self.stats.auth_rejected("body_too_large")
+            return envelope(
+                413, "PARAMETER_ERROR", f"request body larger than {MAX_API_BODY} bytes"
+            )
         app_id, refused = self._authenticate(request, body)
         if refused is not None or app_id is None:
             return refused or envelope(401, "PARAMETER_ERROR", "sign error")
@@ -139,16 +174,23 @@ class PortraitApi:
         )
 
     async def _dispatch(self, handler: Handler, body: bytes, app_id: str) -> Response:
+        request_id = str(uuid.uuid4())
         try:
-            payload = json.loads(body) if body.strip() else None
+            # Too deep, or not JSON at all: the service's "invalid input" (a ValueError here).
+            payload = load_body(body) if body.strip() else None
             if not isinstance(payload, dict):
                 raise invalid_input()
-            data = await handler(payload, app_id)
+            data = await handler(payload, app_id, request_id)
         except ValueError:
-            return envelope(462, "error", "Invalid input data. Please check the input dict.")
+            return envelope(
+                462,
+                "error",
+                "Invalid input data. Please check the input dict.",
+                request_id=request_id,
+            )
         except Refusal as refusal:
-            return envelope(refusal.status, refusal.code, refusal.message)
-        return envelope(200, "OK", "success", data)
+            return envelope(refusal.status, refusal.code, refusal.message, request_id=request_id)
+        return envelope(200, "OK", "success", data, request_id=request_id)
 
     # ------------------------------------------------------------------ fault responses
 
@@ -195,19 +237,20 @@ class PortraitApi:
             raise Refusal(404, "PARAMETER_ERROR", "model not found")
         return family
 
-    async def check(self, payload: dict[str, Any], app_id: str) -> dict[str, Any]:
+    async def check(self, payload: dict[str, Any], app_id: str, request_id: str) -> dict[str, Any]:
         self._family(payload.get("model_name"), TRAIN_MODELS)
         urls = _strings(payload.get("images"), 100)
         started = time.perf_counter()
         results = await anyio.to_thread.run_sync(self.service.check, urls)
         return {
-            "request_id": str(uuid.uuid4()),
+            # The guide: "the same as the top-level request_id" (the Java SDK reads this one).
+            "request_id": request_id,
             "images": urls,
             "cost_time": round(time.perf_counter() - started, 3),
             "check_results": results,
         }
 
-    async def train(self, payload: dict[str, Any], app_id: str) -> dict[str, Any]:
+    async def train(self, payload: dict[str, Any], app_id: str, request_id: str) -> dict[str, Any]:
         family = self._family(payload.get("model_name"), TRAIN_MODELS)
         urls = _strings(payload.get("images"), 20)
         configure = payload.get("configure") or {}
@@ -225,23 +268,28 @@ class PortraitApi:
         self.stats.portrait_job_created()
         return {"job_id": job.id, "model_id": job.model.model_id}
 
-    async def create(self, payload: dict[str, Any], app_id: str) -> dict[str, Any]:
+    async def create(self, payload: dict[str, Any], app_id: str, request_id: str) -> dict[str, Any]:
+        # The documented checks in the order a service makes them: the request's shape (model
+        # family, configure ranges, a template when one is needed) before any lookup (models,
+        # the scene, the template's download and faces). docs/protocol.md, "AI Portrait".
         family = self._family(payload.get("model_name"), CREATE_MODELS)
         configure = check_config(payload.get("configure"), family)
-        persons = await anyio.to_thread.run_sync(self._persons, payload, configure, family)
         scene_id = configure.get("scene_id")
-        if scene_id:
-            self.service.scene(scene_id)
         prompt = configure.get("t2i_prompt")
         template_url = payload.get("template_image")
+        generated = bool(prompt or (scene_id and template_url in (None, "", T2I_TEMPLATE)))
+        if not generated and (
+            not isinstance(template_url, str) or template_url in ("", T2I_TEMPLATE)
+        ):
+            raise Refusal(462, "error", "Image not provided. Please check the template_image.")
+        persons = await anyio.to_thread.run_sync(self._persons, payload, configure, family, app_id)
+        if scene_id:
+            self.service.scene(scene_id, app_id)
         started = time.perf_counter()
         template: bytes | None = None
         faces: list[Face] = []
-        if prompt or (scene_id and template_url in (None, "", T2I_TEMPLATE)):
-            pass
-        else:
-            if not isinstance(template_url, str) or template_url in ("", T2I_TEMPLATE):
-                raise Refusal(462, "error", "Image not provided. Please check the template_image.")
+        if not generated:
+            assert isinstance(template_url, str)
             template, faces = await anyio.to_thread.run_sync(self._template, template_url)
             if len(faces) != len(persons):
                 raise Refusal(
@@ -267,7 +315,7 @@ class PortraitApi:
         }
 
     def _persons(
-        self, payload: dict[str, Any], configure: dict[str, Any], family: str
+        self, payload: dict[str, Any], configure: dict[str, Any], family: str, app_id: str
     ) -> list[int]:
         """Whose faces go into the portrait (one per model id, or the reference's)."""
         model_id = payload.get("model_id")
@@ -288,7 +336,7 @@ class PortraitApi:
             raise Refusal(462, "error", "Prompts get error. Please check the model_id.")
         persons = []
         for each in ids:
-            model = self.service.ready_model(each, family)
+            model = self.service.ready_model(each, family, app_id)
             persons.append(model.person if model.person is not None else 0)
         return persons
 

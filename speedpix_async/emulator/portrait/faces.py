@@ -163,13 +163,26 @@ def draw_template(
     )
 
 
+#: The most pixels a picture may decode to (25 MP: a 5000×5000 photo). Checked from the header,
+#: before decoding: a 151 KiB PNG of 1×80,000,000 pixels would otherwise cost gigabytes. Such a
+#: picture "cannot be decoded" (check code 2; a template decode error).
+MAX_PIXELS = 25_000_000
+
+
 def find_faces(data: bytes) -> tuple[int, int, list[Face]]:
     """(width, height, faces) of a picture; raises :class:`FaceReadError` if it cannot be
-    decoded."""
+    decoded, or would decode to more than :data:`MAX_PIXELS`."""
     image_mod, _ = _pil()
     try:
         image = image_mod.open(io.BytesIO(data))
+        columns, rows = image.size
+        if columns * rows > MAX_PIXELS:
+            raise FaceReadError(
+                f"{columns}x{rows} is more than {MAX_PIXELS:,} pixels, the most decoded"
+            )
         image.load()
+    except FaceReadError:
+        raise
     except Exception as exc:
         raise FaceReadError(str(exc)) from exc
     width, height = image.size

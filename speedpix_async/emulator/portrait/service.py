@@ -102,6 +102,8 @@ class TrainedModel:
     kind: str
     """``sd15``, ``sdxl`` or ``scene_lora``."""
     person: int | None
+    app_id: str = ""
+    """The app that trained it; to any other it does not exist."""
     job: TrainingJob | None = None
     corrupt: bool = False
     """Set by :meth:`PortraitService.corrupt_model`: its face reference is lost (HTTP 500)."""
@@ -216,7 +218,7 @@ class PortraitService:
         if persons:
             found = self._faces(persons[0]["url"])
             person = found[2][0].person if found and found[2] else None
-        model = TrainedModel(model_id=str(uuid.uuid4()), kind=kind, person=person)
+        model = TrainedModel(model_id=str(uuid.uuid4()), kind=kind, person=person, app_id=app_id)
         with self._lock:
             job = TrainingJob(
                 id=self._next_id,
@@ -251,12 +253,12 @@ class PortraitService:
 
     # ------------------------------------------------------------------ creation rules
 
-    def ready_model(self, model_id: str, family: str) -> TrainedModel:
-        """A trained model usable for ``family`` (``sd15`` / ``sdxl``), or the 462/500 the
-        service answers."""
+    def ready_model(self, model_id: str, family: str, app_id: str) -> TrainedModel:
+        """A trained model usable for ``family`` (``sd15`` / ``sdxl``) by ``app_id``, or the
+        462/500 the service answers."""
         with self._lock:
             model = self._models.get(model_id)
-        if model is None or model.kind == "scene_lora":
+        if model is None or model.app_id != app_id or model.kind == "scene_lora":
             raise Refusal(462, "error", "Prompts get error. Please check the model_id.")
         if model.job is None or model.job.state(self.clock()) != 2:
             raise Refusal(
@@ -274,10 +276,10 @@ class PortraitService:
             raise Refusal(462, "error", "Prompts get error. Please check the model_id.")
         return model
 
-    def scene(self, scene_id: str) -> TrainedModel:
+    def scene(self, scene_id: str, app_id: str) -> TrainedModel:
         with self._lock:
             model = self._models.get(scene_id)
-        if model is None or model.kind != "scene_lora":
+        if model is None or model.app_id != app_id or model.kind != "scene_lora":
             raise invalid_input()
         if model.job is None or model.job.state(self.clock()) != 2:
             raise invalid_input()

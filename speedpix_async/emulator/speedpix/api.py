@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from .._faults import FaultInjector
 from .._gateway import GatewayAuth
-from .._requests import public_url
+from .._requests import TooDeep, load_body, public_url, read_body
 from .._stats import Stats
 from .._store import MAX_UPLOAD_BYTES, ObjectStore
 from .tasks import Task, TaskStore
@@ -60,6 +60,16 @@ def failed(
         envelope["subErrCode"] = sub_code
         envelope["subErrMessage"] = sub_message or message
     return envelope
+
+
+#: The header naming the resource pools a task may run in, in order (docs/protocol.md).
+RESOURCE_HEADER = "x-sp-resource-config-id"
+
+
+def _pool(header: str | None) -> str:
+    """The pool a task runs in: the first one its header names, else the shared ``default``."""
+    first = (header or "").split(",", 1)[0].strip()
+    return first or "default"
 
 
 class _BadRequest(Exception):
@@ -151,7 +161,15 @@ class SpeedPixApi:
             return self.gateway_error(400, "API Not Found")
         if request.method != "POST":
             return self.gateway_error(400, "Invalid HttpMethod")
-        body = await request.body()
+        # What the headers alone can refuse is refused before the body is read: an unknown app
+        # key costs the emulator nothing, whatever it sends.
+        if not self.gateway.knows(request.headers.get("x-ca-key")):
+            self.stats.auth_rejected("invalid_app_key")
+            return self.gateway_error(400, "Invalid AppKey")
+        body = await read_body(request)
+        if body is None:
+            self.stats.auth_rejected("body_too_large")
+            return self.gateway_error(413, "Request Entity Too Large")
         rejection = self.gateway.verify(
             method=request.method,
             path=path,
@@ -191,7 +209,9 @@ class SpeedPixApi:
 
     async def _handle(self, handler: RouteHandler, body: bytes, request: Request) -> Response:
         try:
-            payload = json.loads(body) if body else {}
+            payload = load_body(body) if body else {}
+        except TooDeep as exc:
+            return self.respond(failed("InvalidParameter", str(exc)))
         except ValueError:
             return self.respond(failed("InvalidParameter", "the request body is not valid JSON"))
         if not isinstance(payload, dict):
@@ -223,7 +243,14 @@ class SpeedPixApi:
         try:
             if spec.validate is not None:
                 spec.validate(inputs)
-            task = self.tasks.create(workflow_id, version, spec, inputs)
+            task = self.tasks.create(
+                workflow_id,
+                version,
+                spec,
+                inputs,
+                owner=request.headers.get("x-ca-key", ""),
+                pool=_pool(request.headers.get(RESOURCE_HEADER)),
+            )
         except InvalidInput as exc:
             return failed("InvalidParameter", f"invalid inputs for {workflow_id}: {exc}")
         self.stats.task_created(workflow_id, inputs)
@@ -251,17 +278,18 @@ class SpeedPixApi:
         )
         return ok(slot)
 
-    def _task(self, payload: dict[str, Any]) -> Task | dict[str, Any]:
+    def _task(self, payload: dict[str, Any], request: Request) -> Task | dict[str, Any]:
         task_id = payload.get("taskId")
         if not isinstance(task_id, str) or not task_id:
             raise _BadRequest("taskId is required")
         task = self.tasks.get(task_id)
-        if task is None:
+        # Tasks belong to the app that submitted them: to anyone else they do not exist.
+        if task is None or task.owner != request.headers.get("x-ca-key"):
             return failed("TaskNotFound", f"task {task_id!r} does not exist")
         return task
 
     async def comfy_get_progress(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
-        found = self._task(payload)
+        found = self._task(payload, request)
         if isinstance(found, dict):
             return found
         task = found
@@ -271,7 +299,7 @@ class SpeedPixApi:
             data.update(
                 status="waiting",
                 progress=0.0,
-                etaRelative=round(task.ends_at - now, 3),
+                etaRelative=round(task.eta(now), 3),
                 lastQueueRemaining=self.tasks.queued_ahead(task, now),
                 message="waiting in queue",
             )
@@ -280,7 +308,7 @@ class SpeedPixApi:
             data.update(
                 status="running",
                 progress=round(min(fraction, 0.999), 4),
-                etaRelative=round(task.ends_at - now, 3),
+                etaRelative=round(task.eta(now), 3),
                 lastQueueRemaining=0,
                 message=f"running {task.workflow_id}",
             )
@@ -296,7 +324,7 @@ class SpeedPixApi:
         return ok(data)
 
     async def comfy_get_result(self, payload: dict[str, Any], request: Request) -> dict[str, Any]:
-        found = self._task(payload)
+        found = self._task(payload, request)
         if isinstance(found, dict):
             return found
         task = found

@@ -167,7 +167,12 @@ class WorkflowRegistry:
         with self._lock:
             workflow = self._workflows.get(workflow_id)
             if workflow is None:
-                raise NotFound("WorkflowNotFound", f"workflow {workflow_id!r} does not exist")
+                known = ", ".join(sorted(self._workflows)) or "none"
+                raise NotFound(
+                    "WorkflowNotFound",
+                    f"workflow {workflow_id!r} does not exist; this emulator has: {known} "
+                    "(publish your own with Emulator.register_workflow)",
+                )
             if version_id is not None:
                 spec = workflow.versions.get(version_id)
                 if spec is None:
