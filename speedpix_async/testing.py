@@ -5,7 +5,10 @@ Installed as a pytest plugin (entry point ``speedpix_async``), so the fixtures a
 without imports once ``speedpix-async[emulator]`` is installed:
 
 * ``speedpix_emulator`` — a fresh :class:`~speedpix_async.emulator.Emulator` per test
-  (register your own workflows on it, read ``.stats``);
+  (register your own workflows on it, read ``.stats``); its clock runs at the time scale given
+  by ``@pytest.mark.speedpix_time_scale(0.01)`` on the test (or class/module), else
+  ``--speedpix-time-scale 0.01`` / the ``speedpix_time_scale`` ini option, else 1 — one knob
+  for SpeedPix tasks and AI Portrait training alike;
 * ``speedpix_server`` — that emulator served on a free loopback port (``.endpoint``);
 * ``speedpix_env`` — ``SPEEDPIX_APP_KEY`` / ``_APP_SECRET`` / ``_ENDPOINT`` pointed at the
   server, so code that builds ``AsyncSpeedPix()`` from the environment talks to it;
@@ -78,12 +81,70 @@ def testing_mode() -> Iterator[None]:
         TESTING.enabled = before
 
 
+TIME_SCALE_MARKER = "speedpix_time_scale"
+TIME_SCALE_OPTION = "--speedpix-time-scale"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("speedpix", "speedpix_async emulator fixtures")
+    group.addoption(
+        TIME_SCALE_OPTION,
+        type=float,
+        default=None,
+        metavar="SCALE",
+        help=(
+            "time scale of the speedpix_emulator fixture for every test (0.01: tasks and "
+            "AI Portrait training run 100x faster); a speedpix_time_scale marker wins"
+        ),
+    )
+    parser.addini(
+        "speedpix_time_scale",
+        "default time scale of the speedpix_emulator fixture (like --speedpix-time-scale)",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{TIME_SCALE_MARKER}(scale): run this test's speedpix_emulator at this time scale "
+        "(0.01 makes a 60 s AI Portrait training take 0.6 s)",
+    )
+
+
+def _time_scale(request: pytest.FixtureRequest) -> float:
+    """The marker nearest the test, else the command-line option, else the ini value, else 1."""
+    marker = request.node.get_closest_marker(TIME_SCALE_MARKER)
+    if marker is not None:
+        if len(marker.args) != 1 or marker.kwargs:
+            raise pytest.UsageError(
+                f"@pytest.mark.{TIME_SCALE_MARKER} takes one number, e.g. "
+                f"@pytest.mark.{TIME_SCALE_MARKER}(0.01); got args={marker.args!r} "
+                f"kwargs={marker.kwargs!r}"
+            )
+        value: object = marker.args[0]
+    else:
+        value = request.config.getoption(TIME_SCALE_OPTION)
+        if value is None:
+            value = request.config.getini("speedpix_time_scale") or 1.0
+    try:
+        scale = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        scale = -1.0
+    if not scale >= 0:
+        raise pytest.UsageError(f"the speedpix time scale must be a number >= 0, got {value!r}")
+    return scale
+
+
 @pytest.fixture
-def speedpix_emulator() -> Emulator:
-    """A fresh in-process emulator (time scale 1; set ``.tasks.time_scale`` to speed up)."""
+def speedpix_emulator(request: pytest.FixtureRequest) -> Emulator:
+    """A fresh in-process emulator. Its time scale (both services) comes from
+    ``@pytest.mark.speedpix_time_scale(x)``, else ``--speedpix-time-scale``, else the
+    ``speedpix_time_scale`` ini value, else 1; ``speedpix_emulator.time_scale = x`` changes it
+    mid-test."""
     from .emulator import Emulator
 
-    return Emulator()
+    return Emulator(time_scale=_time_scale(request))
 
 
 @pytest.fixture
