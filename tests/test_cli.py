@@ -13,7 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from speedpix_async import AsyncPortrait, AsyncSpeedPix, PortraitAuthenticationError
+from speedpix_async import (
+    AsyncPortrait,
+    AsyncSpeedPix,
+    NotFoundError,
+    PortraitAuthenticationError,
+)
 from tests.conftest import default_sigint
 
 pytestmark = pytest.mark.loopback
@@ -100,6 +105,47 @@ async def test_emulator_credentials_come_from_flags_and_are_printed() -> None:
         finally:
             proc.terminate()
             proc.communicate(timeout=15)
+
+
+async def test_emulator_flags_for_a_shared_host_and_a_queue() -> None:
+    """A second app key that cannot see the first's tasks, a pool of capacity 1 (the second
+    task's estimate includes the first's run), and one log line per request, with no secret."""
+    flags = ("--also-app-key", "team-b=secret-b", "--capacity", "1", "--log-level", "info")
+    with _emulator("--time-scale", "0.5", *flags) as proc:
+        try:
+            endpoint = _ready(proc)["SPEEDPIX_ENDPOINT"]
+            async with (
+                AsyncSpeedPix("demo-app-key", "demo-app-secret", endpoint=endpoint) as a,
+                AsyncSpeedPix("team-b", "secret-b", endpoint=endpoint) as b,
+            ):
+                first = await a.predictions.create("wf-echo", {"n": 1})
+                second = await a.predictions.create("wf-echo", {"n": 2})
+                with pytest.raises(NotFoundError):
+                    await b.predictions.get(first.id)
+                assert (await b.run("wf-echo", {"b": 1}))["echo"] == {"b": 1}
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=15)
+    one = first.prediction.estimated_duration or 0.0
+    two = second.prediction.estimated_duration or 0.0
+    assert two > one + 0.1, (one, two)  # unlimited, both would be ~0.25 s
+    lines = [line for line in stderr.splitlines() if " -> " in line]
+    assert any("POST /scc/comfy_prompt -> 200 in " in line for line in lines), stderr
+    assert any("POST /scc/comfy_get_progress -> 200 in " in line for line in lines), stderr
+    for secret in ("demo-app-secret", "secret-b", "x-ca-signature", "Signature="):
+        assert secret not in stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--also-app-key", "no-separator"), ("--capacity", "pool=lots")]
+)
+def test_emulator_flag_mistakes_say_how_to_write_them(flag: str, value: str) -> None:
+    with _emulator(flag, value) as proc:
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert f"{flag} " in stderr
+    assert "e.g." in stderr
+    assert "Traceback" not in stderr
 
 
 def test_console_script_is_installed() -> None:

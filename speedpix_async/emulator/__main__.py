@@ -64,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"its Token (default $PAI_PORTRAIT_TOKEN or {DEFAULT_PORTRAIT_TOKEN})",
     )
     parser.add_argument(
+        "--also-app-key",
+        action="append",
+        default=[],
+        metavar="KEY=SECRET",
+        help="another accepted app key (repeatable); each key sees only its own tasks",
+    )
+    parser.add_argument(
+        "--also-portrait-app",
+        action="append",
+        default=[],
+        metavar="APP_ID=TOKEN",
+        help="another accepted AI Portrait AppId (repeatable); each sees only its own models "
+        "and jobs",
+    )
+    parser.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
@@ -121,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="info: one line per request (method, path, status, milliseconds; no secrets)",
     )
     return parser
+
+
+def parse_pairs(flag: str, values: Sequence[str]) -> dict[str, str]:
+    """``--also-app-key KEY=SECRET`` (and the Portrait twin), repeated, as a mapping."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, secret = value.partition("=")
+        if not sep or not name.strip() or not secret:
+            raise ValueError(f"{flag} takes NAME=SECRET, e.g. {flag} team-b=s3cret")
+        pairs[name.strip()] = secret
+    return pairs
 
 
 def parse_capacity(text: str | None) -> int | dict[str, int] | None:
@@ -181,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator = Emulator(
             app_key=args.app_key,
             app_secret=args.app_secret,
+            extra_credentials=parse_pairs("--also-app-key", args.also_app_key),
+            extra_portrait_credentials=parse_pairs("--also-portrait-app", args.also_portrait_app),
             time_scale=args.time_scale,
             fault_rate=args.fault_rate,
             fault_kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],

@@ -127,6 +127,10 @@ async def test_unknown_workflow_is_a_not_found_with_all_codes(
     err = info.value
     assert err.status == 20
     assert err.err_code == "WorkflowNotFound"
+    # The emulator names what it has, so a typo is found without reading its source.
+    assert "this emulator has: " in str(err)
+    assert "wf-echo" in str(err)
+    assert "wf-white-background" in str(err)
     assert err.api_invoke_id
     assert err.request_id
     assert err.status_code == 200
