@@ -35,6 +35,9 @@ real backoffs: ``set_testing(True)`` (or ``with testing_mode():``) makes every c
 once — the same decisions and logs, no backoff or ``Retry-After`` wait — in the spirit of
 stamina's ``set_testing``.
 
+``docs/emulator.md`` ("Testing your code") has worked recipes: scripted faults, stats over
+loopback, queues and wrong estimates, and respx mocks for those who prefer no server.
+
 Nothing here is imported until a fixture is used, so the plugin costs nothing (and breaks
 nothing) in projects that do not use it.
 """
