@@ -155,10 +155,14 @@ def _before_send_trace() -> aiohttp.TraceConfig:
     return config
 
 
-async def _stopped(feeder: asyncio.Task[None]) -> BaseException | None:
+async def _stopped(feeder: asyncio.Task[None], scope: anyio.CancelScope) -> BaseException | None:
     """Stop an upload's feeding task and wait until it has let go of the body; its own error,
-    if it failed."""
-    feeder.cancel()
+    if it failed.
+
+    Stopped through its anyio ``scope``, not ``Task.cancel()``: a native cancel would also
+    break the shields anyio puts around file operations in worker threads, and a file being
+    opened at that moment would be dropped unclosed."""
+    scope.cancel()
     with anyio.CancelScope(shield=True):
         await asyncio.wait([feeder])
     if feeder.cancelled():
@@ -372,10 +376,13 @@ class AiohttpBackend:
         # stop, and the caller's to close, however the exchange ends.
         send, receive = anyio.create_memory_object_stream[bytes](0)
 
+        feeding = anyio.CancelScope()
+
         async def feed() -> None:
-            async with send:
-                async for piece in body:
-                    await send.send(piece)
+            with feeding:
+                async with send:
+                    async for piece in body:
+                        await send.send(piece)
 
         async def pieces() -> AsyncIterator[bytes]:
             async for piece in receive:
@@ -394,12 +401,12 @@ class AiohttpBackend:
             except SpeedPixError:
                 # The body could not be read (a file that shrank…): that, not the half-sent
                 # request it caused, is the error to report.
-                feeding = await _stopped(feeder)
-                if feeding is not None:
-                    raise feeding  # noqa: B904 - the exchange's error is its context
+                failure = await _stopped(feeder, feeding)
+                if failure is not None:
+                    raise failure  # noqa: B904 - the exchange's error is its context
                 raise
             finally:
-                await _stopped(feeder)
+                await _stopped(feeder, feeding)
             return Answer(response.status, response.headers, content)
         raise timed_out(method, redact_url(url), "sending the request", sent=True)
 
