@@ -11,7 +11,7 @@ loopback, and the table reports, as min / median of ``--rounds`` runs:
 * peak RSS growth per prediction in flight, and the most sockets the client had open.
 
     python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends aiohttp,httpx]
-        [--seconds 2] [--time-scale 1] [--rounds 3]
+        [--seconds 2] [--time-scale 1] [--rounds 3] [--estimate-bias 0.3]
 
 ``--backends aiohttp+uvloop`` runs the client on uvloop (``pip install uvloop``; the emulator
 extra brings it). ``--time-scale`` runs long tasks quickly (``--seconds 300 --time-scale 0.01``
@@ -174,6 +174,15 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=1.0, help="emulator --time-scale")
     parser.add_argument("--rounds", type=int, default=3, help="runs per row (default 3)")
     parser.add_argument(
+        "--estimate-bias",
+        type=float,
+        default=0.0,
+        help="emulator --estimate-bias: 0.3 = every estimate 30%% too long, -0.3 too short",
+    )
+    parser.add_argument(
+        "--estimate-noise", type=float, default=0.0, help="emulator --estimate-noise (sigma)"
+    )
+    parser.add_argument(
         "--watched",
         action="store_true",
         help="give every prediction an on_progress (polls at the watch cadence)",
@@ -183,9 +192,14 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     backends = args.backends.split(",")
     flags = ["--time-scale", str(args.time_scale)] if args.time_scale != 1.0 else []
+    if args.estimate_bias or args.estimate_noise:
+        flags += ["--estimate-bias", str(args.estimate_bias)]
+        flags += ["--estimate-noise", str(args.estimate_noise), "--estimate-seed", "1"]
     print(
         f"run_many of wf-sleep {args.seconds:g}s (time scale {args.time_scale:g}"
-        f"{', watched' if args.watched else ''}), "
+        f"{', watched' if args.watched else ''}"
+        f"{f', estimates {args.estimate_bias:+.0%}' if args.estimate_bias else ''}"
+        f"{f', estimate noise {args.estimate_noise:g}' if args.estimate_noise else ''}), "
         f"concurrency = N, emulator in another process, fd limit {limit}; "
         f"min / median of {args.rounds} runs, each in a fresh process"
     )

@@ -68,6 +68,19 @@ POLL_FALLBACK_INTERVAL = 1.0
 #: lands early costs one request and brings a fresh estimate; one that lands late costs lag.)
 POLL_ETA_MARGIN = 0.05
 POLL_ETA_MARGIN_RATIO = 0.01
+#: …but never more than this in all: the time over a long task is bounded in seconds, not only
+#: as a share of it (a 300 s ETA polls at 300.15 s, not 303.05 s).
+POLL_ETA_MARGIN_CAP = 0.15
+#: Service estimates are often off by a factor (the queue, a slower GPU). Nobody watching, a
+#: wait on a task expected to take at least ``POLL_CHECK_IN_MIN`` seconds takes one progress
+#: reading at about ``POLL_CHECK_IN`` of the estimate — before an estimate 30 % too long would
+#: let the task end unseen — and learns from it how wrong this task's estimates are; the aim
+#: at the end is corrected by that factor. The factor is shared with the client's later waits
+#: on the same workflow for ``POLL_CALIBRATION_TTL`` seconds, which then need no reading of
+#: their own: a fan-out pays the reading for its first few tasks only.
+POLL_CHECK_IN = 0.7
+POLL_CHECK_IN_MIN = 1.0
+POLL_CALIBRATION_TTL = 300.0
 #: Up to this fraction is added at random to each delay (never subtracted: polling early only
 #: costs a request) so thousands of predictions do not poll in lock-step…
 POLL_JITTER = 0.1
@@ -153,6 +166,15 @@ class PollPolicy:
     """…multiplied by this after each such poll, up to ``max_interval`` (1: a fixed wait)."""
     eta_margin: float = POLL_ETA_MARGIN
     eta_margin_ratio: float = POLL_ETA_MARGIN_RATIO
+    eta_margin_cap: float = POLL_ETA_MARGIN_CAP
+    """The most the margin (``eta_margin + eta_margin_ratio × ETA``) may add to an aim."""
+    check_in: float = POLL_CHECK_IN
+    """Unwatched: the share of the estimate at which one progress reading corrects the aim
+    (0: never; aim at the estimate as given)."""
+    check_in_min: float = POLL_CHECK_IN_MIN
+    """Tasks estimated shorter than this take no reading (the aim is cheap to miss)."""
+    calibration_ttl: float = POLL_CALIBRATION_TTL
+    """How long a learned estimate factor serves the client's later waits (0: not shared)."""
     jitter: float = POLL_JITTER
     jitter_cap: float = POLL_JITTER_CAP
     default_timeout: float = DEFAULT_WAIT_TIMEOUT
@@ -193,6 +215,13 @@ class PollPolicy:
             )
         _positive_finite("PollPolicy.eta_margin", self.eta_margin, allow_zero=True)
         _positive_finite("PollPolicy.eta_margin_ratio", self.eta_margin_ratio, allow_zero=True)
+        _positive_finite("PollPolicy.eta_margin_cap", self.eta_margin_cap, allow_zero=True)
+        if not 0 <= self.check_in < 1:
+            raise ConfigurationError(
+                f"PollPolicy.check_in must be within [0, 1), got {self.check_in}"
+            )
+        _positive_finite("PollPolicy.check_in_min", self.check_in_min, allow_zero=True)
+        _positive_finite("PollPolicy.calibration_ttl", self.calibration_ttl, allow_zero=True)
         if self.min_interval > self.max_interval:
             raise ConfigurationError(
                 "PollPolicy.min_interval must not exceed max_interval "

@@ -20,7 +20,7 @@ from .._config import PollPolicy
 from .._errors import APIConnectionError
 from .._validate import check_callable, check_interval, check_seconds
 from .retry import SYSTEM_CLOCK, Clock
-from .waiting import Deadline, Look, Schedule, Waiter, WaitTimeout
+from .waiting import Calibration, Deadline, Look, Schedule, Waiter, WaitTimeout
 
 __all__ = [
     "RUNNING",
@@ -117,6 +117,8 @@ class Waits:
     def __init__(self, poll: PollPolicy, clock: Clock = SYSTEM_CLOCK) -> None:
         self.poll = poll
         self.clock = clock
+        self.calibration = Calibration(poll.calibration_ttl, clock=clock)
+        """How wrong this client's server has lately been about each workflow's duration."""
 
     def deadline(self, timeout: float | None) -> Deadline:
         """The deadline of a call given ``timeout=`` (None: the poll policy's default)."""
@@ -132,13 +134,21 @@ class Waits:
         interval: float | None,
         watched: bool = False,
         heard_at: float | None = None,
+        topic: str | None = None,
     ) -> Waiter[R]:
         """A wait on one job: ``look`` polls it, ``first_eta`` is the submit's estimate (None:
         look at once), ``interval`` a fixed polling interval (None: follow the server),
         ``watched`` whether someone watches (polls at the watch cadence), ``heard_at`` when the
-        server last answered about it (the submit, for a fresh job)."""
+        server last answered about it (the submit, for a fresh job), ``topic`` what jobs of
+        the same kind share (a workflow id: how wrong their estimates are)."""
         schedule = Schedule(
-            self.poll, first_eta=first_eta, interval=interval, clock=self.clock, watched=watched
+            self.poll,
+            first_eta=first_eta,
+            interval=interval,
+            clock=self.clock,
+            watched=watched,
+            calibration=self.calibration,
+            topic=topic,
         )
         return Waiter(
             look, schedule=schedule, deadline=deadline, clock=self.clock, heard_at=heard_at

@@ -11,6 +11,10 @@ state once a look says the job ended) — and this module does the rest for ever
   watch_fraction × the estimate)`` — fresh reports for the display — and aims at the end once
   it is nearer than that. Never tighter than ``min_interval``; jittered upward so thousands of
   waits do not poll in lock-step;
+* **wrong estimates** are corrected: nobody watching, a wait on a task expected to take a while
+  takes one progress reading at ``check_in`` × the estimate and learns how wrong this task's
+  estimates are (a :class:`Calibration` shares that factor with the client's later waits on the
+  same workflow, which then skip the reading); every estimate after it is divided by the factor;
 * the **deadline** bounds everything — sleeps, looks, the final fetch and awaited progress
   callbacks. It is enforced around each step, never around a loop that yields (``watch()`` is an
   async generator, and a cancel scope must not span a ``yield``);
@@ -27,7 +31,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import attrs
@@ -38,9 +42,11 @@ from .retry import SYSTEM_CLOCK, WITNESS, Clock, Witness, is_worth_waiting_out
 
 __all__ = [
     "UNREACHABLE_AFTER",
+    "Calibration",
     "Deadline",
     "DeadlineExceeded",
     "Look",
+    "Plan",
     "Schedule",
     "WaitTimeout",
     "Waiter",
@@ -141,6 +147,48 @@ class _Again(Exception):
     """Internal: a step failed in a way worth waiting out; try again later."""
 
 
+class Plan(NamedTuple):
+    """What a wait does next: sleep ``delay`` seconds, then look (aimed at the predicted end
+    or not) — or, when ``look`` is False, only plan again (a check-in that a shared
+    calibration may make unnecessary)."""
+
+    delay: float
+    aimed: bool
+    look: bool = True
+
+
+#: A learned factor outside these bounds is taken for a glitch (a reading too early to tell).
+_FACTOR_BOUNDS = (0.25, 4.0)
+#: Workflows whose factors one client remembers (the oldest is forgotten first).
+_CALIBRATION_TOPICS = 256
+
+
+class Calibration:
+    """How wrong one client's server has lately been about each workflow's duration.
+
+    A *factor* is reported duration / true duration (1.3: estimates 30 % too long), measured
+    by a check-in and valid for ``ttl`` seconds. Shared by all waits of one client, on one
+    event loop, so it needs no lock."""
+
+    def __init__(self, ttl: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.ttl = ttl
+        self._monotonic = clock.monotonic
+        self._factors: dict[str, tuple[float, float]] = {}
+
+    def factor(self, topic: str) -> float | None:
+        """The latest factor learned for ``topic`` within the ttl, else None."""
+        found = self._factors.get(topic)
+        if found is None or self.ttl <= 0 or self._monotonic() - found[1] > self.ttl:
+            return None
+        return found[0]
+
+    def learn(self, topic: str, factor: float) -> None:
+        self._factors.pop(topic, None)
+        self._factors[topic] = (factor, self._monotonic())
+        while len(self._factors) > _CALIBRATION_TOPICS:
+            del self._factors[next(iter(self._factors))]
+
+
 class Schedule:
     """When to look next, from the policy and the server's latest estimate."""
 
@@ -152,6 +200,8 @@ class Schedule:
         interval: float | None = None,
         clock: Clock = SYSTEM_CLOCK,
         watched: bool = False,
+        calibration: Calibration | None = None,
+        topic: str | None = None,
     ) -> None:
         self.policy = policy
         self.interval = interval if interval is not None else policy.interval
@@ -171,6 +221,24 @@ class Schedule:
         self._refresh = False
         self._blind = 0
         """Polls in a row that brought no estimate (for ``backoff``)."""
+        self._calibration = calibration if topic is not None else None
+        self._topic = topic or ""
+        self.factor: float | None = None
+        """This task's estimates over the truth, once learned (every ETA is divided by it)."""
+        # The moment (seconds after the start) of the check-in, if one is due; spread a little
+        # earlier at random so that, in a fan-out, the first readings teach the others.
+        self._check_in_at: float | None = None
+        self._checking = False
+        self._check_in_wait = False
+        self._check_in_sent = 0.0
+        if (
+            not watched
+            and self.interval is None
+            and policy.check_in > 0
+            and first_eta is not None
+            and first_eta >= max(policy.check_in_min, policy.min_interval)
+        ):
+            self._check_in_at = first_eta * policy.check_in * (1 - 0.15 * clock.random())
 
     def delay(self, eta: float | None) -> float:
         """Seconds until the next look, given an estimate of the time remaining.
@@ -197,7 +265,8 @@ class Schedule:
             ceiling = policy.max_interval
         else:
             self._blind = 0
-            base = eta + policy.eta_margin + policy.eta_margin_ratio * eta
+            margin = policy.eta_margin + policy.eta_margin_ratio * eta
+            base = eta + min(margin, policy.eta_margin_cap)
             ceiling = policy.max_aim
         base = min(ceiling, max(policy.min_interval, base))
         return self._jittered(base)
@@ -218,30 +287,82 @@ class Schedule:
         ceiling = max(policy.watch_interval, policy.max_interval)
         return min(ceiling, max(policy.watch_interval, policy.watch_fraction * waited))
 
-    def plan(self) -> tuple[float, bool]:
-        """Seconds until the next look, and whether it is aimed at the predicted end."""
+    def _elapsed(self) -> float:
+        return self._monotonic() - self._started
+
+    def plan(self) -> Plan:
+        """What to do next: how long to sleep, and whether to look then (aimed at the
+        predicted end or not)."""
         if self._immediate:
             self._immediate = False
-            return 0.0, False
+            return Plan(0.0, False)
         if self._refresh:
             self._refresh = False
-            return self.policy.min_interval, False
+            return Plan(self.policy.min_interval, False)
+        if self._check_in_at is not None or self._check_in_wait:
+            return self._check_in()
         eta = self._eta
         if self.watched and self.interval is None:
             cadence = self.cadence()
             if eta is None or eta != eta or eta < 0 or eta > cadence:
-                return self._jittered(cadence), False
+                return Plan(self._jittered(cadence), False)
             # The end is nearer than one more report: look at it (the result, at once).
         aimed = self.interval is None and eta is not None and eta <= self.policy.max_aim
-        return self.delay(eta), aimed
+        return Plan(self.delay(eta), aimed)
+
+    def _check_in(self) -> Plan:
+        """Sleep until the check-in; then aim with the shared factor if the client learned one
+        meanwhile, else take the reading (a progress look)."""
+        if self._check_in_at is not None:
+            due = self._check_in_at - self._elapsed()
+            self._check_in_at = None
+            if due > 0:
+                # One sleep only: a clock may wake a hair early, and sleeping that hair again
+                # could loop forever on a clock too coarse to represent it.
+                self._check_in_wait = True
+                return Plan(due, False, look=False)
+        self._check_in_wait = False
+        shared = None if self._calibration is None else self._calibration.factor(self._topic)
+        if shared is None or self._estimate is None:
+            # Timed from when the reading is asked for, not when it answers: an answer slowed
+            # by a busy client would read as a task running slow, and aim late.
+            self._checking = True
+            self._check_in_sent = self._elapsed()
+            return Plan(0.0, False)
+        self.factor = shared
+        self._eta = max(0.0, self._estimate / shared - self._elapsed())
+        return Plan(self.delay(self._eta), self._eta <= self.policy.max_aim)
 
     def observe(self, look: Look[Any], aimed: bool) -> None:
-        if self._estimate is None and look.eta is not None and look.eta >= 0:
-            self._estimate = look.eta
-        self._eta = look.eta
+        eta = look.eta
+        if eta is not None and (eta != eta or eta < 0):
+            eta = None
+        if self._estimate is None and eta is not None:
+            self._estimate = eta
+        if self._checking:
+            self._checking = False
+            self._learn(eta, look.done)
+        if eta is not None and self.factor is not None:
+            eta /= self.factor
+        self._eta = eta
         # An aimed look that found the job unfinished brings no fresh estimate: refresh soon.
         if aimed and look.eta is None and not look.done:
             self._refresh = True
+
+    def _learn(self, eta: float | None, done: bool) -> None:
+        """The check-in's reading: with ``E`` the estimate at the start and ``q`` the time left
+        as reported ``t`` seconds later, a task whose estimates are off by a factor ``f``
+        reports ``E = f·D`` and ``q = f·(D - t)``, so ``f = (E - q) / t``."""
+        start, elapsed = self._estimate, self._check_in_sent
+        if done or eta is None or start is None or elapsed <= 0 or start <= eta:
+            return
+        factor = (start - eta) / elapsed
+        low, high = _FACTOR_BOUNDS
+        if not low <= factor <= high:
+            return
+        self.factor = factor
+        if self._calibration is not None:
+            self._calibration.learn(self._topic, factor)
 
     def failed(self) -> None:
         """A look failed: forget the estimate (the next look waits the fallback interval)."""
@@ -307,6 +428,15 @@ class Waiter(Generic[R]):
             self._warned = True
             log.warning(message, *args)
 
+    async def _sleep(self, delay: float) -> None:
+        """Sleep ``delay`` (a plan without a look), never past the deadline."""
+        if self.deadline.expired:
+            raise self._timeout()
+        with self.deadline.scope():
+            await self._clock.sleep(min(delay, self.deadline.remaining()))
+        if self.deadline.expired:
+            raise self._timeout()
+
     async def _step(self, delay: float, step: Callable[[], Awaitable[T]]) -> T:
         """Sleep ``delay``, then run ``step`` within the deadline. Raises :class:`_Again` after
         a failure worth waiting out, :class:`WaitTimeout` at the deadline."""
@@ -351,7 +481,10 @@ class Waiter(Generic[R]):
     async def next(self) -> Look[R]:
         """Sleep until the next scheduled look and return what it found."""
         while True:
-            delay, aimed = self.schedule.plan()
+            delay, aimed, looks = self.schedule.plan()
+            if not looks:
+                await self._sleep(delay)
+                continue
             try:
                 look = await self._step(delay, functools.partial(self._look, aimed))
             except _Again:

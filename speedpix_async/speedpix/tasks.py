@@ -235,6 +235,7 @@ class TaskView:
             interval=polling_interval,
             watched=watched,
             heard_at=heard_at,
+            topic=self.snapshot.workflow_id,
         )
 
     def _update(self, snapshot: Prediction) -> Prediction:

@@ -30,10 +30,15 @@ def unreachable() -> APIConnectionError:
 
 
 def waiter(
-    time: VirtualTime, look: Step, *, timeout: float = 600.0, eta: float | None = 10.0
+    time: VirtualTime,
+    look: Step,
+    *,
+    timeout: float = 600.0,
+    eta: float | None = 10.0,
+    check_in: float = 0.0,
 ) -> Waiter[str]:
     clock = time.clock()
-    policy = PollPolicy(fallback_interval=1.0, max_interval=5.0)
+    policy = PollPolicy(fallback_interval=1.0, max_interval=5.0, check_in=check_in)
     schedule = Schedule(policy, first_eta=eta, clock=clock)
     return Waiter(look, schedule=schedule, deadline=Deadline(timeout, clock=clock), clock=clock)
 
