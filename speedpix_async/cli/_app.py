@@ -31,8 +31,9 @@ Credentials come from the environment, as for the Python client:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=ENVIRONMENT,
 )
+# The distribution's name, not the command's: the official SDK is the ``speedpix`` package.
 @click.version_option(
-    __version__, "--version", prog_name="speedpix", message="%(prog)s %(version)s"
+    __version__, "--version", prog_name="speedpix", message="speedpix-async %(version)s"
 )
 @click.option("--debug", is_flag=True, help="show the traceback of an error")
 def cli(debug: bool) -> None:

@@ -170,7 +170,8 @@ def test_version_and_the_console_script(tmp_path: Path) -> None:
         [*command, "--version"], capture_output=True, text=True, check=False, env={**os.environ}
     )
     assert done.returncode == 0
-    assert done.stdout.strip() == f"speedpix {__version__}"
+    # Named after the distribution, so nobody takes it for the official ``speedpix`` package.
+    assert done.stdout.strip() == f"speedpix-async {__version__}"
 
 
 def test_a_terminal_gets_live_progress_bars(
