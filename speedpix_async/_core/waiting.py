@@ -228,9 +228,9 @@ class Schedule:
         # The moment (seconds after the start) of the check-in, if one is due; spread a little
         # earlier at random so that, in a fan-out, the first readings teach the others.
         self._check_in_at: float | None = None
-        self._checking = False
         self._check_in_wait = False
-        self._check_in_sent = 0.0
+        # When the check-in's reading was asked for, while its answer is awaited.
+        self._reading_sent: float | None = None
         if (
             not watched
             and self.interval is None
@@ -283,7 +283,7 @@ class Schedule:
             return min(
                 policy.max_aim, max(policy.watch_interval, policy.watch_fraction * self._estimate)
             )
-        waited = self._monotonic() - self._started
+        waited = self._elapsed()
         ceiling = max(policy.watch_interval, policy.max_interval)
         return min(ceiling, max(policy.watch_interval, policy.watch_fraction * waited))
 
@@ -326,8 +326,7 @@ class Schedule:
         if shared is None or self._estimate is None:
             # Timed from when the reading is asked for, not when it answers: an answer slowed
             # by a busy client would read as a task running slow, and aim late.
-            self._checking = True
-            self._check_in_sent = self._elapsed()
+            self._reading_sent = self._elapsed()
             return Plan(0.0, False)
         self.factor = shared
         self._eta = max(0.0, self._estimate / shared - self._elapsed())
@@ -339,9 +338,9 @@ class Schedule:
             eta = None
         if self._estimate is None and eta is not None:
             self._estimate = eta
-        if self._checking:
-            self._checking = False
-            self._learn(eta, look.done)
+        if self._reading_sent is not None:
+            self._learn(eta, look.done, self._reading_sent)
+            self._reading_sent = None
         if eta is not None and self.factor is not None:
             eta /= self.factor
         self._eta = eta
@@ -349,11 +348,11 @@ class Schedule:
         if aimed and look.eta is None and not look.done:
             self._refresh = True
 
-    def _learn(self, eta: float | None, done: bool) -> None:
+    def _learn(self, eta: float | None, done: bool, elapsed: float) -> None:
         """The check-in's reading: with ``E`` the estimate at the start and ``q`` the time left
-        as reported ``t`` seconds later, a task whose estimates are off by a factor ``f``
-        reports ``E = f·D`` and ``q = f·(D - t)``, so ``f = (E - q) / t``."""
-        start, elapsed = self._estimate, self._check_in_sent
+        as reported ``t`` (``elapsed``) seconds later, a task whose estimates are off by a
+        factor ``f`` reports ``E = f·D`` and ``q = f·(D - t)``, so ``f = (E - q) / t``."""
+        start = self._estimate
         if done or eta is None or start is None or elapsed <= 0 or start <= eta:
             return
         factor = (start - eta) / elapsed
@@ -429,11 +428,9 @@ class Waiter(Generic[R]):
             log.warning(message, *args)
 
     async def _sleep(self, delay: float) -> None:
-        """Sleep ``delay`` (a plan without a look), never past the deadline."""
-        if self.deadline.expired:
-            raise self._timeout()
-        with self.deadline.scope():
-            await self._clock.sleep(min(delay, self.deadline.remaining()))
+        """Sleep ``delay``, never past the deadline; call within its scope (which cuts a real
+        sleep there; a virtual clock's is cut here)."""
+        await self._clock.sleep(min(delay, self.deadline.remaining()))
         if self.deadline.expired:
             raise self._timeout()
 
@@ -445,11 +442,7 @@ class Waiter(Generic[R]):
         witness = Witness(self._failed)
         with self.deadline.scope():
             if delay > 0:
-                # Never sleep past the deadline (the scope would cut a real sleep there; a
-                # virtual clock's is cut here).
-                await self._clock.sleep(min(delay, self.deadline.remaining()))
-                if self.deadline.expired:
-                    raise self._timeout()
+                await self._sleep(delay)
             token = WITNESS.set(witness)
             try:
                 result = await step()
@@ -483,7 +476,10 @@ class Waiter(Generic[R]):
         while True:
             delay, aimed, looks = self.schedule.plan()
             if not looks:
-                await self._sleep(delay)
+                # Only a pause: the next plan decides whether to look (the step after it
+                # raises the timeout if the deadline cut the pause).
+                with self.deadline.scope():
+                    await self._sleep(delay)
                 continue
             try:
                 look = await self._step(delay, functools.partial(self._look, aimed))

@@ -153,3 +153,18 @@ def test_check_in_is_validated() -> None:
 
     with pytest.raises(ConfigurationError, match="check_in"):
         PollPolicy(check_in=1.5)
+
+
+async def test_the_deadline_cuts_the_check_in_pause() -> None:
+    from speedpix_async._core.waiting import WaitTimeout
+
+    time = VirtualTime()
+    task = Task(time, 300.0, 1.0)
+    clock = time.clock()
+    schedule = Schedule(PollPolicy(), first_eta=task.estimate, clock=clock, topic="wf")
+    waiter = Waiter(task.look, schedule=schedule, deadline=Deadline(60.0, clock=clock), clock=clock)
+    with pytest.raises(WaitTimeout):
+        await waiter.until_done()
+    # The check-in was due at 210 s: the wait stopped at its 60 s deadline without a look.
+    assert task.looks == []
+    assert time.now - task.start == pytest.approx(60.0)
