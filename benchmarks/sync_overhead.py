@@ -10,6 +10,10 @@ threads run on different CPUs, a virtual machine's cross-CPU wake-up latency dom
 figure; ``--same-cpu`` pins the process to one CPU to show the wrapper's own cost.
 
     python benchmarks/sync_overhead.py [--n 2000] [--rounds 15] [--same-cpu]
+    python benchmarks/sync_overhead.py --emulator --backend aiohttp   # real loopback sockets
+
+``--emulator`` calls a real task's progress on an emulator in another process instead, over
+loopback sockets, with the chosen HTTP backend (``--backend httpx|aiohttp``).
 
 Target: under 150 us per call.
 """
@@ -22,8 +26,12 @@ import os
 import statistics
 import time
 
+import sys
+from typing import Any
+
 import anyio
 import httpx
+from _common import emulator_process
 
 from speedpix_async import AsyncSpeedPix, SpeedPix
 
@@ -40,31 +48,43 @@ def handler(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=BODY, headers={"content-type": "application/json"})
 
 
-def client_kwargs() -> dict[str, object]:
-    return {
-        "app_key": "bench-key",
-        "app_secret": "bench-secret",
-        "endpoint": "http://bench.local",
-        "transport": httpx.MockTransport(handler),
-    }
+#: How the clients are built: the mock transport, or (``--emulator``) an endpoint and backend.
+CLIENT: dict[str, Any] = {
+    "app_key": "bench-key",
+    "app_secret": "bench-secret",
+    "endpoint": "http://bench.local",
+    "transport": httpx.MockTransport(handler),
+}
+#: The task whose progress is read.
+TASK = ["t1"]
+
+
+def client_kwargs() -> dict[str, Any]:
+    return dict(CLIENT)
+
+
+async def real_task() -> str:
+    async with AsyncSpeedPix(**client_kwargs()) as client:
+        handle = await client.predictions.create("wf-sleep", input={"seconds": 3600})
+        return handle.id
 
 
 async def async_round(client: AsyncSpeedPix, n: int) -> float:
     start = time.perf_counter()
     for _ in range(n):
-        await client.predictions.progress("t1")
+        await client.predictions.progress(TASK[0])
     return (time.perf_counter() - start) / n * 1e6
 
 
 def sync_round(client: SpeedPix, n: int) -> float:
     start = time.perf_counter()
     for _ in range(n):
-        client.predictions.progress("t1")
+        client.predictions.progress(TASK[0])
     return (time.perf_counter() - start) / n * 1e6
 
 
 async def fresh_async_round(n: int) -> float:
-    async with AsyncSpeedPix(**client_kwargs()) as client:  # type: ignore[arg-type]
+    async with AsyncSpeedPix(**client_kwargs()) as client:
         await async_round(client, 200)  # warm-up
         return await async_round(client, n)
 
@@ -72,7 +92,7 @@ async def fresh_async_round(n: int) -> float:
 def main(n: int, rounds: int) -> None:
     async_times: list[float] = []
     sync_times: list[float] = []
-    with SpeedPix(**client_kwargs()) as blocking:  # type: ignore[arg-type]
+    with SpeedPix(**client_kwargs()) as blocking:
         sync_round(blocking, 300)  # warm-up (starts the loop thread)
         # Interleaved rounds, both driven from the main thread as a script would: background
         # load hits both sides alike, and the minimum is the least disturbed figure.
@@ -94,8 +114,20 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--same-cpu", action="store_true", help="pin the process to one CPU")
+    parser.add_argument(
+        "--emulator", action="store_true", help="a real emulator over loopback, not a mock"
+    )
+    parser.add_argument("--backend", choices=("httpx", "aiohttp"), default="httpx")
     args = parser.parse_args()
     if args.same_cpu:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     print(f"CPUs available to this process: {sorted(os.sched_getaffinity(0))}")
-    main(args.n, args.rounds)
+    if not args.emulator:
+        main(args.n, args.rounds)
+        sys.exit()
+    with emulator_process("--app-key", "bench-key", "--app-secret", "bench-secret") as endpoint:
+        del CLIENT["transport"]
+        CLIENT.update(endpoint=endpoint, http_backend=args.backend)
+        TASK[0] = anyio.run(real_task)
+        print(f"emulator at {endpoint}, backend {args.backend}")
+        main(args.n, args.rounds)

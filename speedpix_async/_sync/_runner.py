@@ -363,16 +363,13 @@ class Runner:
             return [self._convert(item) for item in value]
         if type(value) is tuple:
             return tuple(self._convert(item) for item in value)
-        if attrs.has(kind):
-            fields = [(f.name, f.alias) for f in attrs.fields(kind) if f.init]
-            return self._rebuilt(value, fields, attrs.evolve)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = [(f.name, f.name) for f in dataclasses.fields(value) if f.init]
-            return self._rebuilt(value, fields, dataclasses.replace)
+        record = _record_fields(kind)
+        if record is not None:
+            return self._rebuilt(value, *record)
         return value
 
     def _rebuilt(
-        self, value: Any, fields: list[tuple[str, str]], rebuild: Callable[..., Any]
+        self, value: Any, fields: tuple[tuple[str, str], ...], rebuild: Callable[..., Any]
     ) -> Any:
         """``value`` rebuilt with converted fields (``(attribute, init argument)`` pairs), or
         ``value`` itself when nothing needed converting."""
@@ -383,6 +380,28 @@ class Runner:
             if converted is not current:
                 changes[argument] = converted
         return rebuild(value, **changes) if changes else value
+
+
+_Record = tuple[tuple[tuple[str, str], ...], Callable[..., Any]] | None
+_records: dict[type, _Record] = {}
+
+
+def _record_fields(kind: type) -> _Record:
+    """For an attrs or dataclass type, its ``(attribute, init argument)`` pairs and the function
+    that rebuilds one with changes; ``None`` for other types. Cached: every blocking call converts
+    its result, and a model's fields never change."""
+    try:
+        return _records[kind]
+    except KeyError:
+        pass
+    record: _Record = None
+    if attrs.has(kind):
+        record = tuple((f.name, f.alias) for f in attrs.fields(kind) if f.init), attrs.evolve
+    elif dataclasses.is_dataclass(kind):
+        fields = tuple((f.name, f.name) for f in dataclasses.fields(kind) if f.init)
+        record = fields, dataclasses.replace
+    _records[kind] = record
+    return record
 
 
 class BlockingIterator(Iterator[T], Generic[T]):
