@@ -24,9 +24,8 @@ import argparse
 import json
 import os
 import statistics
-import time
-
 import sys
+import time
 from typing import Any
 
 import anyio
