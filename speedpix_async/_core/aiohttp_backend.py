@@ -1,5 +1,5 @@
-"""The aiohttp backend (the ``aiohttp`` extra): the SDK's own signed requests and object-store
-traffic on aiohttp's connection pool, with the semantics of the httpx backend.
+"""The aiohttp backend (what ``"auto"`` picks on asyncio): the SDK's own signed requests and
+object-store traffic on aiohttp's connection pool, with the semantics of the httpx backend.
 
 Why it exists: in a wide fan-out the client's CPU, not the server, bounds throughput, and most
 of that CPU was inside the HTTP stack. The same requests cost about a third as much client CPU

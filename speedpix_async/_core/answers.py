@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .._errors import ResponseValidationError
 from .._redact import redact_text
 from .._signing import QueryParams, Signature
-from .http import Response
+
+if TYPE_CHECKING:
+    # Annotations only: the CLI parses its inputs files with load_json without the HTTP stack.
+    from .http import Response
 
 __all__ = [
     "MAX_JSON_DEPTH",

@@ -1,16 +1,14 @@
 """Which HTTP backend a client uses (``http_backend=``, or ``SPEEDPIX_HTTP_BACKEND``).
 
-* ``"httpx"`` (the default) — the public injection point: ``http_client=``, ``transport=`` and
-  respx all work on it, and it runs on any event loop anyio supports.
-* ``"aiohttp"`` — the ``aiohttp`` extra; about a third of httpx's client CPU per request, which
-  is what bounds a wide fan-out (README, "Fan-out"). asyncio only.
-* ``"auto"`` — aiohttp when it is installed and the client is used on asyncio, else httpx;
-  decided at the first request, so a client built outside any event loop decides correctly.
-
-httpx stays the default although aiohttp is faster: many programs have aiohttp installed for
-other reasons, and switching their HTTP stack silently would bypass the respx mocks and httpx
-settings they test with. The ``speedpix`` command, where no such mock can exist, uses
-``"auto"``.
+* ``"auto"`` (the default) — aiohttp on asyncio, httpx otherwise; decided at the first request,
+  so a client built outside any event loop decides correctly. It stays on httpx whenever httpx
+  may be what the program means to use: an injected ``http_client=`` / ``transport=`` (those
+  are httpx objects), another event loop (trio), or an httpx mocking library loaded in the
+  process (respx, pytest-httpx) — a test's mocks must never be bypassed silently.
+* ``"httpx"`` — the public injection point: ``http_client=``, ``transport=`` and respx all work
+  on it, and it runs on any event loop anyio supports.
+* ``"aiohttp"`` — about a third of httpx's client CPU per request, which is what bounds a wide
+  fan-out (docs/performance.md, "Which backend by default"). asyncio only.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import sys
 from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Literal
@@ -28,7 +27,15 @@ from .._errors import ConfigurationError
 from .http import BeforeSend, HttpBackend, Response, StreamResponse, on_asyncio
 from .httpx_backend import HttpxBackend, build_http_client
 
-__all__ = ["BACKENDS", "ENV_HTTP_BACKEND", "HttpBackendName", "aiohttp_installed", "open_backend"]
+__all__ = [
+    "BACKENDS",
+    "ENV_HTTP_BACKEND",
+    "HTTPX_MOCKERS",
+    "HttpBackendName",
+    "aiohttp_installed",
+    "httpx_mocker_loaded",
+    "open_backend",
+]
 
 HttpBackendName = Literal["auto", "httpx", "aiohttp"]
 BACKENDS: tuple[HttpBackendName, ...] = ("auto", "httpx", "aiohttp")
@@ -40,6 +47,16 @@ ENV_HTTP_BACKEND = "SPEEDPIX_HTTP_BACKEND"
 @functools.cache
 def aiohttp_installed() -> bool:
     return importlib.util.find_spec("aiohttp") is not None
+
+
+#: Libraries that mock httpx by patching it: while one is loaded, "auto" keeps to httpx.
+HTTPX_MOCKERS = ("respx", "pytest_httpx")
+
+
+def httpx_mocker_loaded() -> str | None:
+    """The name of a loaded httpx mocking library, if any. Loaded is enough: the mock may be
+    started after the client decides, and choosing httpx costs a mocked test nothing."""
+    return next((name for name in HTTPX_MOCKERS if name in sys.modules), None)
 
 
 def _aiohttp(max_connections: int) -> HttpBackend:
@@ -64,7 +81,8 @@ def _httpx(
 
 
 class _Auto:
-    """aiohttp or httpx, decided at the first request by the event loop it is made on."""
+    """aiohttp or httpx, decided at the first request: aiohttp on asyncio unless an httpx
+    mocking library is loaded."""
 
     def __init__(self, *, timeout: httpx.Timeout, max_connections: int) -> None:
         self._timeout = timeout
@@ -81,7 +99,7 @@ class _Auto:
     def _backend(self) -> HttpBackend:
         chosen = self._chosen
         if chosen is None:
-            if on_asyncio():
+            if on_asyncio() and httpx_mocker_loaded() is None:
                 chosen = _aiohttp(self._max_connections)
             else:
                 chosen = _httpx(self._timeout, self._max_connections, None)
@@ -135,7 +153,7 @@ class _Auto:
 
 def _name(value: object) -> HttpBackendName:
     if value is None:
-        value = os.environ.get(ENV_HTTP_BACKEND, "").strip().lower() or "httpx"
+        value = os.environ.get(ENV_HTTP_BACKEND, "").strip().lower() or "auto"
         source = f"the {ENV_HTTP_BACKEND} environment variable"
     else:
         source = "http_backend"
@@ -177,7 +195,8 @@ def open_backend(
         )
     if name == "aiohttp" and not aiohttp_installed():
         raise ConfigurationError(
-            "http_backend='aiohttp' needs aiohttp: pip install 'speedpix-async[aiohttp]'"
+            "http_backend='aiohttp' needs aiohttp, which speedpix-async installs; it is missing "
+            "from this environment: pip install aiohttp"
         )
     if name == "aiohttp":
         return _aiohttp(max_connections)

@@ -12,10 +12,9 @@ waits from ``self._config`` and ``self._transport``. A derived client
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar
 
 import httpx
-from typing_extensions import Self
 
 from .._config import PollPolicy, RetryPolicy, TimeoutTypes, with_changes
 from .._errors import ConfigurationError
@@ -24,6 +23,9 @@ from .answers import ServiceProfile
 from .backends import HttpBackendName, open_backend
 from .http import HttpBackend
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # annotations only: 10 ms at start-up
 
 __all__ = ["AsyncServiceClient", "ClientKeywords", "ServiceConfig", "policy_options"]
 
@@ -43,9 +45,10 @@ class ClientKeywords(TypedDict, total=False):
     """An :class:`httpx.AsyncBaseTransport` for the client's own pool (e.g.
     ``httpx.ASGITransport(app=...)``)."""
     http_backend: HttpBackendName | None
-    """``"httpx"`` (default), ``"aiohttp"`` (the ``aiohttp`` extra: about a third of the client
-    CPU per request, for wide fan-outs; asyncio only) or ``"auto"``; default from
-    ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` / ``transport=`` mean httpx."""
+    """``"auto"`` (default: aiohttp on asyncio, httpx on other loops or while respx /
+    pytest-httpx is loaded), ``"httpx"`` or ``"aiohttp"`` (about a third of httpx's client CPU
+    per request; asyncio only); default from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` /
+    ``transport=`` mean httpx."""
     retry_policy: RetryPolicy | None
     poll_policy: PollPolicy | None
 

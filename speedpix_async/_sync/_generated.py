@@ -150,8 +150,8 @@ class SpeedPix(ServiceClient):
         ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
         only when the failure proves no task was created), ``user_agent``, ``http_client`` /
         ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
-        ``http_backend`` (``"httpx"``, ``"aiohttp"`` for wide fan-outs, ``"auto"``; default from
-        ``SPEEDPIX_HTTP_BACKEND``), ``retry_policy``, ``poll_policy``.
+        ``http_backend`` (``"auto"``, the default: aiohttp on asyncio unless httpx objects or
+        mocks are in play; ``"httpx"``; ``"aiohttp"``), ``retry_policy``, ``poll_policy``.
 
     Blocking twin of :class:`~speedpix_async.AsyncSpeedPix`; every call blocks.
     """

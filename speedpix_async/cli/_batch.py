@@ -9,25 +9,23 @@ submitted twice and every result present once, and no run ever leaves ``--out`` 
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import click
 
-from .. import AsyncSpeedPix, BatchResult
-from .._core.backends import ENV_HTTP_BACKEND, HttpBackendName
 from .._errors import InputError
-from ..speedpix.batch import check_shard
 from ._display import BatchDisplay, Display, to_json
 from ._files import remove_partials, save_files
-from ._results import ResultsFile, check_paths
-from ._runtime import json_option, run_async
+from ._runtime import json_option, run_async, speedpix_client
 from ._speedpix import timeout_option
 from ._values import FileReferences, read_json_lines
+
+if TYPE_CHECKING:
+    from ..speedpix.models import BatchResult
 
 __all__ = ["batch"]
 
@@ -43,6 +41,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         shard = None
     if shard is None:
         raise InputError(f"--shard {text!r}: write I/N, e.g. --shard 2/4 (the second of four)")
+    from ..speedpix.batch import check_shard
+
     return check_shard(shard)
 
 
@@ -147,6 +147,10 @@ def batch(
     A value "@photo.jpg" uploads that file (relative to INPUTS' folder; it must lie inside that
     folder or --files-root and be an image, video or audio file; "@@x" is the text "@x"). A
     line that cannot be used is that input's error; the other lines run."""
+    # Here, not at the top: the results file brings the journal and the HTTP stack, which
+    # `speedpix --help` does not need.
+    from ._results import ResultsFile, check_paths
+
     display = Display(json_mode=json_mode)
     journal_path = journal or out.with_name(out.name + ".journal")
     check_paths(inputs, out, journal_path)
@@ -157,12 +161,8 @@ def batch(
     where = parse_shard(shard)
     mine = len(items) if where is None else len(range(where[0] - 1, len(items), where[1]))
 
-    # A batch is the fan-out the aiohttp backend is for; SPEEDPIX_HTTP_BACKEND still decides
-    # when it is set. (No respx mock can be in play in a command, so "auto" is safe here.)
-    backend: HttpBackendName | None = None if os.environ.get(ENV_HTTP_BACKEND) else "auto"
-
     async def main() -> int:
-        async with AsyncSpeedPix(http_backend=backend) as client:
+        async with speedpix_client() as client:
             results = client.run_many(
                 workflow,
                 items,

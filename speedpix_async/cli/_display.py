@@ -9,25 +9,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
-from ..portrait.models import Job
-from ..speedpix.models import Progress as TaskProgress
 from ..speedpix.models import TaskStatus
+from ._clock import remaining
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ..portrait.models import Job
+    from ..speedpix.models import Progress as TaskProgress
 
 __all__ = ["BatchDisplay", "Display", "to_json"]
 
@@ -49,6 +40,9 @@ class Display:
     def __init__(self, *, json_mode: bool, stdout: TextIO | None = None) -> None:
         self.json_mode = json_mode
         self.stdout = stdout or sys.stdout
+        # rich is imported when a command runs, not for `speedpix --help`.
+        from rich.console import Console
+
         self.err = Console(stderr=True, highlight=False)
         self.live = self.err.is_terminal and not json_mode
 
@@ -79,37 +73,11 @@ class Display:
         if not self.live:
             yield TaskBar(None, label, self)
             return
-        bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[detail]}"),
-            Countdown(),
-            TimeElapsedColumn(),
-            console=self.err,
-            transient=True,
-        )
+        from ._bars import task_bar
+
+        bar = task_bar(self.err)
         with bar:
             yield TaskBar(bar, label, self)
-
-
-def _seconds(left: float) -> str:
-    minutes, seconds = divmod(round(left), 60)
-    return f"{minutes}:{seconds:02d}" if minutes else f"{seconds}s"
-
-
-class Countdown(ProgressColumn):
-    """The time left, counted down between reports: the server's last estimate minus the time
-    since it came (the display interpolates; the library reports only what the server said)."""
-
-    def render(self, task: Task) -> Text:
-        ends = task.fields.get("ends_at")
-        if ends is None:
-            return Text("")
-        return Text(
-            f"eta {_seconds(max(0.0, ends - time.monotonic()))}", style="progress.remaining"
-        )
 
 
 class TaskBar:
@@ -154,7 +122,7 @@ class TaskBar:
             if detail:
                 parts.append(detail)
             if self._ends_at is not None and status not in ("succeeded", "failed"):
-                parts.append(f"eta {_seconds(max(0.0, self._ends_at - time.monotonic()))}")
+                parts.append(f"eta {remaining(self._ends_at)}")
             self._display.note("  ".join(parts))
 
     def progress(self, report: TaskProgress) -> None:
@@ -210,16 +178,9 @@ class BatchDisplay:
             yield self
             self._line()
             return
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=self._display.err,
-        )
+        from ._bars import batch_bar
+
+        self._bar = batch_bar(self._display.err)
         with self._bar:
             self._id = self._bar.add_task("batch", total=self.total, counts=self._counts())
             yield self

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import AsyncPortrait
-from ..portrait.models import Job
 from ._display import Display
-from ._runtime import json_option, on_interrupt, polling_option, run_async
+from ._runtime import json_option, on_interrupt, polling_option, portrait_client, run_async
 from ._values import parse_assignments
+
+if TYPE_CHECKING:
+    from ..portrait.models import Job
 
 __all__ = ["portrait"]
 
@@ -51,7 +52,7 @@ def check(images: tuple[str, ...], json_mode: bool) -> int:
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncPortrait() as client:
+        async with portrait_client() as client:
             results = await client.check_images(list(images))
         rows = [
             {"url": r.url, "code": int(r.code), "ok": r.ok, "meaning": r.meaning} for r in results
@@ -89,7 +90,7 @@ def train(
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncPortrait() as client:
+        async with portrait_client() as client:
             handle = await client.train(list(images), kind=kind, prompts=list(prompts) or None)
             display.note(f"job {handle.job_id} started (model {handle.model_id})")
             if no_wait:
@@ -125,7 +126,7 @@ def job(
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncPortrait() as client:
+        async with portrait_client() as client:
             if not wait_:
                 display.result(describe_job(await client.jobs.get(job_id)))
                 return 0
@@ -169,7 +170,7 @@ def create(
     config = parse_assignments(pairs, None, option="-c")
 
     async def main() -> int:
-        async with AsyncPortrait() as client:
+        async with portrait_client() as client:
             one = model_ids[0] if len(model_ids) == 1 else None
             many = list(model_ids) if len(model_ids) > 1 else None
             image = await client.create(

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import anyio
 import click
 
 from ._display import Display
 
-__all__ = ["json_option", "on_interrupt", "polling_option", "run_async"]
+if TYPE_CHECKING:
+    from ..portrait.client import AsyncPortrait
+    from ..speedpix.client import AsyncSpeedPix
+
+__all__ = [
+    "json_option",
+    "on_interrupt",
+    "polling_option",
+    "portrait_client",
+    "run_async",
+    "speedpix_client",
+]
 
 polling_option = click.option(
     "--polling-interval",
@@ -26,6 +38,24 @@ json_option = click.option(
     is_flag=True,
     help="print one JSON document on stdout and no progress display",
 )
+
+
+# The clients are imported when a command runs, not when the command group is built: that keeps
+# httpx and the service code out of `speedpix --help` (docs/performance.md, "Start-up").
+
+
+def speedpix_client() -> AsyncSpeedPix:
+    """A SpeedPix client configured from the environment, as every command uses it."""
+    from ..speedpix.client import AsyncSpeedPix
+
+    return AsyncSpeedPix()
+
+
+def portrait_client() -> AsyncPortrait:
+    """An AI Portrait client configured from the environment."""
+    from ..portrait.client import AsyncPortrait
+
+    return AsyncPortrait()
 
 
 def run_async(main: Callable[[], Awaitable[int]]) -> int:

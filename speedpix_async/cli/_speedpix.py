@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 
-from .. import AsyncSpeedPix
-from ..speedpix.models import Prediction
-from ..speedpix.tasks import submitted_report
 from ._display import Display
 from ._files import save_files
-from ._runtime import json_option, on_interrupt, polling_option, run_async
+from ._runtime import json_option, on_interrupt, polling_option, run_async, speedpix_client
 from ._values import parse_assignments
+
+if TYPE_CHECKING:
+    from ..speedpix.models import Prediction
 
 __all__ = ["get", "run", "upload", "wait"]
 
@@ -106,7 +106,9 @@ def run(
     inputs = parse_assignments(pairs, Path.cwd())
 
     async def main() -> int:
-        async with AsyncSpeedPix() as client:
+        from ..speedpix.tasks import submitted_report
+
+        async with speedpix_client() as client:
             with display.task(workflow) as bar:
                 bar.update("submitting")
                 handle = await client.predictions.create(
@@ -155,7 +157,7 @@ def wait(
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncSpeedPix() as client:
+        async with speedpix_client() as client:
             with (
                 display.task(f"task {task_id}") as bar,
                 on_interrupt(display, keeps_running(task_id)),
@@ -180,7 +182,7 @@ def get(task_id: str, json_mode: bool) -> int:
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncSpeedPix() as client:
+        async with speedpix_client() as client:
             snapshot = await client.predictions.get(task_id)
             if snapshot.done:
                 # The result call carries the outputs (or the failure's reason).
@@ -199,7 +201,7 @@ def upload(files: tuple[Path, ...], json_mode: bool) -> int:
     display = Display(json_mode=json_mode)
 
     async def main() -> int:
-        async with AsyncSpeedPix() as client:
+        async with speedpix_client() as client:
             uploaded = []
             for path in files:
                 done = await client.files.create(path)

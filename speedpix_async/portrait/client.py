@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from typing_extensions import Unpack
+from typing import TYPE_CHECKING, Any
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
@@ -35,6 +33,9 @@ from .options import (
     check_model_id,
 )
 from .profile import PortraitProfile
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # annotations only: 10 ms at start-up
 
 __all__ = ["AsyncPortrait"]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, TypeVar, overload
-
-from typing_extensions import Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
@@ -13,7 +11,6 @@ from .._core.storage import Storage
 from .._core.transport import Transport
 from .._errors import InputError
 from .._signing import GatewaySigner
-from .batch import AsyncBatch, BatchInputs
 from .config import ClientConfig, resolve_config, urlsplit_path
 from .endpoints import Endpoints
 from .files import AsyncFiles, Uploader
@@ -21,6 +18,11 @@ from .options import RunKeywords, RunOptions
 from .predictions import AsyncPredictionHandle, AsyncPredictions
 from .profile import SpeedPixProfile
 from .tasks import Tasks
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .batch import AsyncBatch, BatchInputs
 
 __all__ = ["AsyncSpeedPix"]
 
@@ -65,8 +67,8 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
         only when the failure proves no task was created), ``user_agent``, ``http_client`` /
         ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
-        ``http_backend`` (``"httpx"``, ``"aiohttp"`` for wide fan-outs, ``"auto"``; default from
-        ``SPEEDPIX_HTTP_BACKEND``), ``retry_policy``, ``poll_policy``.
+        ``http_backend`` (``"auto"``, the default: aiohttp on asyncio unless httpx objects or
+        mocks are in play; ``"httpx"``; ``"aiohttp"``), ``retry_policy``, ``poll_policy``.
     """
 
     predictions: AsyncPredictions
@@ -240,6 +242,10 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         it again, accepting a possible duplicate). ``shard=(I, N)`` runs only inputs I, I+N,
         I+2N… (1-based I) so N processes share one inputs list; give each its own journal.
         """
+        # Imported here: the batch machinery (journal, sharding) costs start-up time that a
+        # program which never runs a batch should not pay.
+        from .batch import AsyncBatch
+
         return AsyncBatch(
             workflow_id,
             inputs,

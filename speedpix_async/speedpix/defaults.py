@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Literal, TypeVar, overload
-
-from typing_extensions import Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._core.http import on_asyncio
 from .._errors import ConfigurationError
 from .client import AsyncSpeedPix
 from .options import RunKeywords
 from .predictions import AsyncPredictionHandle
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # annotations only: 10 ms at start-up
 
 __all__ = ["get_default_client", "run", "set_default_client"]
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, NoReturn
-
-from typing_extensions import Unpack
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._core.handles import WaitOptions, watch
 from .._validate import check_task_id
@@ -21,6 +19,9 @@ from .endpoints import cancel_refused, list_refused
 from .models import Prediction, Progress, TaskStatus
 from .options import ProgressCallback, SubmitKeywords, submit_options
 from .tasks import Tasks, submitted_report, timed_out
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # annotations only: 10 ms at start-up
 
 __all__ = ["AsyncPredictionHandle", "AsyncPredictions"]
 

@@ -29,7 +29,6 @@ from typing import Any, BinaryIO, Union, cast
 import anyio
 import anyio.to_thread
 import attrs
-import puremagic
 
 from .._errors import InputError
 
@@ -103,6 +102,8 @@ def detect_content_type(head: bytes, name: str | None) -> str:
     presigned upload binds the type we declare.
     """
     if head:
+        import puremagic
+
         try:
             found = puremagic.from_string(head, mime=True)
         except (puremagic.PureError, ValueError):

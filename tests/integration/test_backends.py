@@ -9,13 +9,17 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import tracemalloc
+import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from speedpix_async import (
     APIConnectionError,
@@ -27,6 +31,7 @@ from speedpix_async import (
     PermissionDeniedError,
     RetryPolicy,
 )
+from speedpix_async._core.backends import HTTPX_MOCKERS
 from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator._server import AppServer
 from tests.conftest import FAST_RETRY
@@ -76,11 +81,71 @@ async def test_the_environment_choice_yields_to_an_injected_transport(
         assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
 
 
-async def test_auto_picks_aiohttp_on_asyncio(server: LoopbackServer) -> None:
+async def test_auto_picks_aiohttp_on_asyncio(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in HTTPX_MOCKERS:  # as in a program that loads no httpx mock
+        monkeypatch.delitem(sys.modules, name, raising=False)
     async with server.client(http_backend="auto") as client:
         assert client.http_backend == "auto"  # undecided until the first request
         assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
         assert client.http_backend == "aiohttp"
+
+
+@pytest.mark.parametrize("mocker", HTTPX_MOCKERS)
+async def test_auto_keeps_to_httpx_while_an_httpx_mock_library_is_loaded(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, mocker: str
+) -> None:
+    for name in HTTPX_MOCKERS:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, mocker, types.ModuleType(mocker))
+    async with server.client(http_backend="auto") as client:
+        assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
+        assert client.http_backend == "httpx"
+
+
+async def test_a_respx_mock_applies_to_a_client_built_with_no_backend_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPEEDPIX_HTTP_BACKEND", raising=False)
+    answer = {"taskId": "t-1", "status": "running", "progress": 0.25}
+    with respx.mock(assert_all_called=True) as router:
+        router.post("https://speedpix.test/scc/comfy_get_progress").respond(
+            json={"status": 10, "apiInvokeId": "i-1", "data": answer}
+        )
+        async with AsyncSpeedPix("k", "s", endpoint="https://speedpix.test") as client:
+            progress = await client.predictions.progress("t-1")
+            assert client.http_backend == "httpx"
+    assert progress.progress == 0.25
+
+
+def test_a_client_built_with_no_backend_choice_uses_aiohttp_on_asyncio(
+    server: LoopbackServer,
+) -> None:
+    """The default as a program that never heard of backends gets it: a fresh interpreter
+    (no respx loaded), no ``http_backend=``, no ``SPEEDPIX_HTTP_BACKEND``."""
+    program = (
+        "import asyncio, sys\n"
+        "from speedpix_async import AsyncSpeedPix\n"
+        "async def main():\n"
+        "    async with AsyncSpeedPix(sys.argv[1], sys.argv[2], endpoint=sys.argv[3]) as c:\n"
+        "        before = c.http_backend\n"
+        "        await c.run('wf-echo', {'a': 1})\n"
+        "        print(before, c.http_backend)\n"
+        "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SPEEDPIX_HTTP_BACKEND"}
+    emulator = server.emulator
+    done = subprocess.run(
+        [sys.executable, "-c", program, emulator.app_key, emulator.app_secret, server.endpoint],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["auto", "aiohttp"]
 
 
 # ---------------------------------------------------------------------- on every backend
