@@ -37,7 +37,7 @@ import httpx
 import yarl
 
 from .._config import KEEPALIVE_EXPIRY
-from .._errors import ConfigurationError, SpeedPixError
+from .._errors import ConfigurationError, InputError, SpeedPixError
 from .._redact import redact_url
 from .decoding import ACCEPT_ENCODING, UndecodableBody, decoded, read_decoded
 from .http import (
@@ -155,6 +155,11 @@ def _before_send_trace() -> aiohttp.TraceConfig:
     return config
 
 
+async def _finished(task: asyncio.Task[None]) -> None:
+    """Wait until ``task`` is done, without taking its outcome."""
+    await asyncio.wait([task])
+
+
 async def _stopped(feeder: asyncio.Task[None], scope: anyio.CancelScope) -> BaseException | None:
     """Stop an upload's feeding task and wait until it has let go of the body; its own error,
     if it failed.
@@ -244,6 +249,10 @@ async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: 
     except _TRANSPORT_ERRORS as exc:
         error = detached(_failure(method, redact_url(url), exc), exc)
     raise error
+
+
+#: Seconds an answered upload waits for its body's source to finish its end-of-file check.
+UPLOAD_SETTLE = 5.0
 
 
 class AiohttpBackend:
@@ -382,11 +391,27 @@ class AiohttpBackend:
             with feeding:
                 async with send:
                     async for piece in body:
-                        await send.send(piece)
+                        try:
+                            await send.send(piece)
+                        except anyio.BrokenResourceError:
+                            raise InputError(
+                                "the upload body is longer than its declared Content-Length"
+                            ) from None
+
+        declared = int(headers.get("content-length", "-1"))
 
         async def pieces() -> AsyncIterator[bytes]:
+            sent = 0
             async for piece in receive:
                 yield piece
+                sent += len(piece)
+                if sent == declared:
+                    # Everything declared is out: end now, so that aiohttp's writer finishes
+                    # at once. If the answer came while the writer still waited for the
+                    # source's end, aiohttp would cancel it and close the connection instead
+                    # of reusing it — a new connection for most uploads.
+                    receive.close()  # more from the source is an error (see feed())
+                    return
 
         with anyio.CancelScope() as scope, receive:
             feeder = asyncio.get_running_loop().create_task(feed())
@@ -398,6 +423,13 @@ class AiohttpBackend:
                     content = await _read(response, method, url, limit)
                 finally:
                     response.release()
+                # The body's source ends after the declared bytes went out (see pieces());
+                # its own end-of-file check may still be running, and may still fail.
+                with anyio.move_on_after(UPLOAD_SETTLE):
+                    await _finished(feeder)
+                failure = await _stopped(feeder, feeding)
+                if failure is not None:
+                    raise failure
             except SpeedPixError:
                 # The body could not be read (a file that shrank…): that, not the half-sent
                 # request it caused, is the error to report.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ._faults import FAULT_KINDS, PROMPT_ROUTE, SLOW_SECONDS, EmulatedReset, FaultInjector
@@ -64,6 +64,40 @@ class _InProcessTransport(httpx.ASGITransport):
             raise httpx.ReadError(
                 "connection reset by peer (emulated fault)", request=request
             ) from exc
+
+
+class _Dispatch:
+    """The emulator's ASGI entry: the SpeedPix API's own paths go straight to its endpoint, the
+    rest through the Starlette router. Those paths are what a fan-out sends thousands of times,
+    and the router's pattern matching and middleware layers cost more than the endpoint's own
+    work (benchmarks/emulator_routes.py). Failures are answered as Starlette's would be."""
+
+    def __init__(self, api: SpeedPixApi, router: Starlette) -> None:
+        self._api = api
+        self._router = router
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in self._api.routes:
+            await self._router(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            response = await self._api.handle(Request(scope, receive))
+            await response(scope, receive, sending)
+        except Exception:
+            # As Starlette's ServerErrorMiddleware: a 500 if nothing was sent yet, and the error
+            # goes on to the server (which logs it, or drops the connection for a reset fault).
+            if not started:
+                await PlainTextResponse("Internal Server Error", status_code=500)(
+                    scope, receive, send
+                )
+            raise
 
 
 def _check_capacity(capacity: int | Mapping[str, int] | None) -> None:
@@ -196,7 +230,7 @@ class Emulator:
                 Route("/{path:path}", self.api.handle, methods=_ALL_METHODS),
             ]
         )
-        self.app = RequestLog(self.routes)
+        self.app = RequestLog(_Dispatch(self.api, self.routes))
         """The ASGI application (for ``httpx.ASGITransport``, uvicorn…)."""
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ their ``Content-Length``. Errors are OSS-style XML documents with ``Code`` and `
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -18,11 +19,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import anyio
+import anyio.to_thread
 import attrs
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -38,6 +40,10 @@ UPLOAD_URL_TTL = 15 * 60.0
 OBJECT_URL_TTL = 24 * 3600.0
 #: Largest accepted upload.
 MAX_UPLOAD_BYTES = 8 << 30
+#: Objects up to this size are read, and uploads written, in one worker-thread call instead of
+#: streamed in chunks (each chunk a thread hop): most inputs and outputs are this small, and the
+#: hops were most of the store's CPU per request (benchmarks/emulator_routes.py).
+SMALL_OBJECT = 1 << 20
 #: Sample pictures the emulator serves (and can download itself) under this path.
 SAMPLES_PREFIX = "/_emulator/samples/"
 
@@ -88,6 +94,16 @@ def error_response(error: StoreError) -> Response:
         media_type="application/xml",
         headers={"x-oss-request-id": request_id},
     )
+
+
+async def _counted(body: AsyncIterator[bytes], length: int) -> AsyncGenerator[bytes, None]:
+    """``body``'s chunks; raises once they add up to more than the declared ``length``."""
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        if received > length:
+            raise StoreError(400, "InvalidArgument", "The body is longer than Content-Length.")
+        yield chunk
 
 
 class ObjectStore:
@@ -249,7 +265,7 @@ class ObjectStore:
             if request.method == "PUT":
                 return await self._put(request, key)
             if request.method in ("GET", "HEAD"):
-                return self._get(request, key)
+                return await self._get(request, key)
             raise StoreError(405, "MethodNotAllowed", "The specified method is not allowed.")
         except StoreError as error:
             return error_response(error)
@@ -278,14 +294,22 @@ class ObjectStore:
         received = 0
         self._stats.upload_started()
         try:
-            async with await anyio.open_file(partial, "wb") as out:
-                async for chunk in request.stream():
+            head: list[bytes] = []  # a small upload's whole body, written in one call
+            async with contextlib.aclosing(_counted(request.stream(), length)) as chunks:
+                async for chunk in chunks:
+                    head.append(chunk)
                     received += len(chunk)
-                    if received > length:
-                        raise StoreError(
-                            400, "InvalidArgument", "The body is longer than Content-Length."
-                        )
-                    await out.write(chunk)
+                    if received > SMALL_OBJECT:
+                        break
+                if received <= SMALL_OBJECT:
+                    await anyio.to_thread.run_sync(partial.write_bytes, b"".join(head))
+                else:
+                    async with await anyio.open_file(partial, "wb") as out:
+                        await out.write(b"".join(head))
+                        del head[:]  # a large file never sits in memory
+                        async for chunk in chunks:
+                            received += len(chunk)
+                            await out.write(chunk)
             if received != length:
                 raise StoreError(
                     400,
@@ -305,7 +329,7 @@ class ObjectStore:
         etag = '"' + hashlib.md5(key.encode() + str(received).encode()).hexdigest().upper() + '"'
         return Response(b"", status_code=200, headers={"ETag": etag})
 
-    def _get(self, request: Request, key: str) -> Response:
+    async def _get(self, request: Request, key: str) -> Response:
         self._verify(
             "GET",
             key,
@@ -315,6 +339,13 @@ class ObjectStore:
         )
         stored = self._lookup(key)
         self._stats.downloaded(stored.size)
-        return FileResponse(
-            stored.path, media_type=stored.content_type or "application/octet-stream"
-        )
+        media_type = stored.content_type or "application/octet-stream"
+        if (
+            request.method == "GET"
+            and stored.size <= SMALL_OBJECT
+            and "range" not in request.headers
+        ):
+            data = await anyio.to_thread.run_sync(stored.path.read_bytes)
+            return Response(data, media_type=media_type, headers={"accept-ranges": "bytes"})
+        # HEAD, ranges and large objects: streamed from disk.
+        return FileResponse(stored.path, media_type=media_type)

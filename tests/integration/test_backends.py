@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -28,10 +29,12 @@ from speedpix_async import (
     AsyncSpeedPix,
     ClientClosedError,
     ConfigurationError,
+    InputError,
     PermissionDeniedError,
     RetryPolicy,
+    SpeedPixError,
 )
-from speedpix_async._core.backends import HTTPX_MOCKERS
+from speedpix_async._core.backends import HTTPX_MOCKERS, open_backend
 from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator._server import AppServer
 from tests.conftest import FAST_RETRY
@@ -156,6 +159,76 @@ async def client(server: LoopbackServer, http_backend: str) -> AsyncIterator[Asy
     async with server.client(retry_policy=FAST_RETRY) as c:
         assert c.http_backend == http_backend
         yield c
+
+
+async def test_an_upload_whose_source_ends_slowly_keeps_its_connection(
+    server: LoopbackServer, http_backend: str
+) -> None:
+    """A file source checks for bytes past its size after the last chunk (a read in a worker
+    thread); the server may answer before that. The connection must still go back to the pool:
+    aiohttp drops it if its body writer is still running when the answer has been read."""
+    body = PNG + os.urandom(30_000)
+    url, _ = server.emulator.store.presign(
+        "PUT", "tests/slow-end.png", base_url=server.endpoint, ttl=60, content_type="image/png"
+    )
+
+    async def source() -> AsyncIterator[bytes]:
+        yield body
+        await anyio.sleep(0.1)  # the end-of-file check, slower than the server's answer
+
+    backend = open_backend(None, timeout=httpx.Timeout(10.0), max_connections=4)
+    before = server.emulator.stats.snapshot()["client_connections"]
+    try:
+        for _ in range(4):
+            answer = await backend.upload(
+                "PUT",
+                url,
+                headers={"content-type": "image/png", "content-length": str(len(body))},
+                body=source(),
+                timeout=httpx.Timeout(10.0),
+                limit=1 << 16,
+            )
+            assert answer.status_code == 200
+    finally:
+        await backend.aclose()
+    assert server.emulator.stats.snapshot()["client_connections"] - before == 1
+
+
+@pytest.mark.parametrize("extra", [b"", b"one byte too many"])
+async def test_a_body_that_fails_or_runs_on_after_its_declared_length_is_an_error(
+    server: LoopbackServer, http_backend: str, extra: bytes
+) -> None:
+    """A body's source checks for more bytes after the declared ones (a file that grew); the
+    aiohttp backend ends the request body at the declared length, so the check's failure —
+    or bytes past it — must still reach the caller."""
+    if extra and http_backend == "httpx":
+        pytest.skip("h11 itself refuses bytes past Content-Length (no source of ours sends any)")
+    body = PNG + os.urandom(50_000)
+    url, _ = server.emulator.store.presign(
+        "PUT", "tests/grown.png", base_url=server.endpoint, ttl=60, content_type="image/png"
+    )
+
+    async def source() -> AsyncIterator[bytes]:
+        yield body[:20_000]
+        yield body[20_000:]
+        if extra:
+            yield extra
+        else:
+            raise InputError("the file grew while it was read")
+
+    backend = open_backend(None, timeout=httpx.Timeout(10.0), max_connections=4)
+    try:
+        with pytest.raises(SpeedPixError, match=r"grew|longer than its declared"):
+            await backend.upload(
+                "PUT",
+                url,
+                headers={"content-type": "image/png", "content-length": str(len(body))},
+                body=source(),
+                timeout=httpx.Timeout(10.0),
+                limit=1 << 16,
+            )
+    finally:
+        await backend.aclose()
 
 
 async def test_files_go_up_and_come_down_byte_for_byte(
