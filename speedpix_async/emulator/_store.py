@@ -317,7 +317,7 @@ class ObjectStore:
                     "You did not provide the number of bytes specified by the "
                     "Content-Length HTTP header.",
                 )
-            os.replace(partial, final)
+            await anyio.to_thread.run_sync(os.replace, partial, final)  # a disk operation
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
