@@ -58,6 +58,11 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
     session.run("python", "benchmarks/sync_overhead.py")
     session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")
+    for backend in ("aiohttp", "httpx"):
+        session.run("python", "benchmarks/sync_overhead.py", "--emulator", "--backend", backend)
+    session.run("python", "benchmarks/startup.py")
+    session.run("python", "benchmarks/emulator_routes.py")
+    session.run("python", "benchmarks/fanout.py", "--sizes", "1000,10000", "--backends", "default")
     session.run("python", "benchmarks/fanout.py", "--sizes", "200,1000,5000,10000")
     session.run(
         "python",

@@ -13,6 +13,7 @@ loopback, and the table reports, as min / median of ``--rounds`` runs:
     python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends aiohttp,httpx]
         [--seconds 2] [--time-scale 1] [--rounds 3] [--estimate-bias 0.3]
 
+``--backends default`` builds the client without ``http_backend=`` (what a user gets);
 ``--backends aiohttp+uvloop`` runs the client on uvloop (``pip install uvloop``; the emulator
 extra brings it). ``--time-scale`` runs long tasks quickly (``--seconds 300 --time-scale 0.01``
 takes 3 s per task) while the server reports its estimates in the same scaled time.
@@ -69,7 +70,7 @@ async def one_run(
     pid: int,
     n: int,
     seconds: float,
-    backend: HttpBackendName,
+    backend: HttpBackendName | None,
     watched: bool = False,
 ) -> dict[str, float]:
     """One fan-out in this process; returns its figures."""
@@ -168,7 +169,8 @@ def main() -> None:
     parser.add_argument(
         "--backends",
         default="aiohttp,httpx",
-        help="http_backend values; a '+uvloop' suffix runs that client on uvloop",
+        help="http_backend values, or 'default' (none given); a '+uvloop' suffix runs that "
+        "client on uvloop",
     )
     parser.add_argument("--seconds", type=float, default=2.0, help="task duration (default 2)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="emulator --time-scale")
@@ -230,7 +232,9 @@ if __name__ == "__main__":
         _, _, endpoint, pid, n, seconds, backend, watching = sys.argv
         raise_fd_limit()
         name, _, loop = backend.partition("+")
-        choice: HttpBackendName = "aiohttp" if name == "aiohttp" else "httpx"
+        # "default": the client as a user gets it, built without http_backend=.
+        choices: dict[str, HttpBackendName | None] = {"aiohttp": "aiohttp", "default": None}
+        choice = choices.get(name, "httpx")
         figures = anyio.run(
             one_run,
             endpoint,
