@@ -9,8 +9,10 @@ submitted twice and every result present once, and no run ever leaves ``--out`` 
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +32,45 @@ if TYPE_CHECKING:
 __all__ = ["batch"]
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"2/4"`` → ``(2, 4)``."""
+#: Set by Kubernetes in every pod of an Indexed Job: the pod's 0-based completion index.
+INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
+#: The Job's ``spec.completions``. Kubernetes does not expose it to the pod, so the Job's
+#: manifest sets it (examples/k8s-indexed-job.yaml).
+COUNT_VARIABLE = "JOB_COMPLETIONS"
+
+
+def shard_from_environment(environ: Mapping[str, str]) -> str:
+    """``--shard auto``: this pod's ``I/N`` from a Kubernetes Indexed Job's variables."""
+    index, count = environ.get(INDEX_VARIABLE), environ.get(COUNT_VARIABLE)
+    if index is None or count is None:
+        missing = [name for name in (INDEX_VARIABLE, COUNT_VARIABLE) if name not in environ]
+        raise InputError(
+            f"--shard auto reads {INDEX_VARIABLE} (set by Kubernetes in an Indexed Job) and "
+            f"{COUNT_VARIABLE} (set it in the Job's manifest to spec.completions); "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set — run "
+            "inside an Indexed Job, or give --shard I/N"
+        )
+    if not index.strip().isdigit() or not count.strip().isdigit():
+        raise InputError(
+            f"--shard auto: {INDEX_VARIABLE}={index!r} and {COUNT_VARIABLE}={count!r} must be "
+            "whole numbers"
+        )
+    if not int(index) < int(count):
+        raise InputError(
+            f"--shard auto: {INDEX_VARIABLE}={index} must be below {COUNT_VARIABLE}={count} "
+            "(indexes count from 0); set JOB_COMPLETIONS to the Job's spec.completions"
+        )
+    return f"{int(index) + 1}/{int(count)}"
+
+
+def parse_shard(
+    text: str | None, environ: Mapping[str, str] = os.environ
+) -> tuple[int, int] | None:
+    """``"2/4"`` → ``(2, 4)``; ``"auto"`` → this pod's shard of a Kubernetes Indexed Job."""
     if text is None:
         return None
+    if text.strip().lower() == "auto":
+        text = shard_from_environment(environ)
     first, sep, second = text.partition("/")
     try:
         shard = (int(first), int(second)) if sep else None
@@ -117,7 +154,11 @@ def _prepare_files_dir(folder: Path) -> None:
     help="submit again inputs whose earlier submit may or may not have reached the server",
 )
 @click.option(
-    "--shard", default=None, metavar="I/N", help="run only every N-th input from the I-th"
+    "--shard",
+    default=None,
+    metavar="I/N|auto",
+    help="run only every N-th input from the I-th; auto: this pod's share of a Kubernetes "
+    "Indexed Job (JOB_COMPLETION_INDEX of JOB_COMPLETIONS)",
 )
 @click.option("--alias", "alias_id", default=None, help="the workflow alias (default main)")
 @click.option("--version", "version_id", default=None, help="a workflow version instead")
