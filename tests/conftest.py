@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,9 @@ from speedpix_async.emulator import Emulator, LoopbackServer
 TIME_SCALE = 0.1
 
 #: No waiting between retries in tests; the decisions are what is under test.
+#: How many backends anyio's pytest plugin runs each ``@pytest.mark.anyio`` test on: asyncio,
+#: and trio when it is installed (selenium, for the web app's browser test, brings it).
+ANYIO_BACKENDS = 2 if importlib.util.find_spec("trio") else 1
 FAST_RETRY = RetryPolicy(initial_delay=0.0, max_delay=0.0, jitter=0.0, max_retry_after=0.0)
 #: Polls follow the ETA but never sleep more than 0.2 s.
 #: …and a watched wait reports every 0.05 s (tasks run at TIME_SCALE: a 1 s task takes 0.1 s).

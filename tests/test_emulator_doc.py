@@ -4,11 +4,12 @@ stats keys and respx recipe cannot drift from what works."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import ANYIO_BACKENDS
 
 pytest_plugins = ["pytester"]
 
@@ -33,7 +34,4 @@ def test_every_example_in_the_testing_section_passes(pytester: pytest.Pytester) 
     pytester.makepyfile(**{f"test_doc_{n}": block for n, block in enumerate(examples)})
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-q")
     tests = sum(block.count("\nasync def test_") for block in examples)
-    # anyio's plugin runs each marked test on every backend it finds installed: asyncio, and
-    # trio when it is there (selenium, for the web app's browser test, brings it).
-    backends = 2 if importlib.util.find_spec("trio") else 1
-    result.assert_outcomes(passed=tests * backends)
+    result.assert_outcomes(passed=tests * ANYIO_BACKENDS)

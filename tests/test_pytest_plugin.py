@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import ANYIO_BACKENDS
+
 pytest_plugins = ["pytester"]
 
 INNER = """
@@ -34,19 +36,19 @@ async def test_from_the_environment(speedpix_env, portrait_env):
 
 
 @pytest.mark.parametrize(
-    ("marker", "args"),
+    ("marker", "args", "runs"),
     [
-        ("@pytest.mark.asyncio", ["-p", "no:anyio", "-o", "asyncio_mode=strict"]),
-        ("@pytest.mark.anyio", ["-p", "no:asyncio"]),
+        ("@pytest.mark.asyncio", ["-p", "no:anyio", "-o", "asyncio_mode=strict"], 1),
+        ("@pytest.mark.anyio", ["-p", "no:asyncio"], ANYIO_BACKENDS),
     ],
     ids=["pytest-asyncio", "anyio"],
 )
 def test_the_documented_example_runs_under(
-    pytester: pytest.Pytester, marker: str, args: list[str]
+    pytester: pytest.Pytester, marker: str, args: list[str], runs: int
 ) -> None:
     pytester.makepyfile(test_inner=INNER.format(marker=marker))
     result = pytester.runpytest_subprocess(*args, "-q")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=2 * runs)
 
 
 SCALED = """
@@ -99,7 +101,7 @@ def test_one_time_knob_drives_both_services(
 ) -> None:
     pytester.makepyfile(test_inner=SCALED.format(expected=expected))
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-q", *option)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3 * ANYIO_BACKENDS)
 
 
 def test_a_misused_marker_says_how_to_write_it(pytester: pytest.Pytester) -> None:
