@@ -12,7 +12,6 @@ waits for the training job with progress, creates a portrait from a template, sa
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import TextIO
 
 import anyio
 
+from ._help import command_parser
 from .portrait.models import Job
 from .speedpix.models import Progress
 
@@ -180,18 +180,22 @@ def _unwritable(target: Path) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m speedpix_async demo", description=__doc__.split("\n\n")[0]
+def main(argv: list[str] | None = None, prog: str = "python -m speedpix_async demo") -> int:
+    """Run a demo; ``prog`` is the command's name as the user typed it."""
+    parser, arguments, options = command_parser(
+        prog,
+        "Run a vendor guide's sample end to end against an embedded emulator and print the "
+        "timeline: SpeedPix's white background (default), or the AI Portrait guide (portrait).",
+        usage="[OPTIONS] [speedpix|portrait]",
     )
-    parser.add_argument(
+    arguments.add_argument(
         "service",
         nargs="?",
         choices=("speedpix", "portrait"),
         default="speedpix",
         help="which guide's sample to run (default speedpix)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--output",
         default=None,
         help="where to save the picture (default ./result.png, or ./portrait.png)",

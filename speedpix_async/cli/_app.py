@@ -51,7 +51,7 @@ def emulator(args: tuple[str, ...]) -> int:
             f"the emulator needs the emulator extra ({exc.name} is missing): "
             "pip install 'speedpix-async[emulator]'"
         ) from None
-    return serve(list(args))
+    return serve(list(args), prog="speedpix emulator")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
@@ -60,7 +60,7 @@ def demo(args: tuple[str, ...]) -> int:
     """Run a guide's sample against an embedded emulator (demo portrait: the AI Portrait one)."""
     from .._demo import main as run_demo
 
-    return run_demo(list(args))
+    return run_demo(list(args), prog="speedpix demo")
 
 
 for command in (run, wait, get, upload, batch, portrait):

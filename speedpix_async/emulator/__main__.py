@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from .._help import command_parser
 from ._app import (
     DEFAULT_APP_KEY,
     DEFAULT_APP_SECRET,
@@ -30,47 +31,54 @@ from ._server import bind_socket, endpoint_for, uvicorn_config
 __all__ = ["build_parser", "main", "parse_capacity"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="speedpix-emulator",
-        description=(
-            "A local emulator of the SpeedPix (智作工坊) API and of PAI AI Portrait, for tests "
-            "and demos."
-        ),
+def _port(text: str) -> int:
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port: use 0-65535 (0 = any free)")
+    return number
+
+
+def build_parser(prog: str = "speedpix-emulator") -> argparse.ArgumentParser:
+    parser, _, options = command_parser(
+        prog,
+        "Serve a local emulator of the SpeedPix (智作工坊) API and of PAI AI Portrait, for tests "
+        "and demos; it prints the export lines a client needs.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=int, default=8787, help="port (default 8787; 0 = any free port)"
+    options.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)"
     )
-    parser.add_argument(
+    options.add_argument(
+        "--port", type=_port, default=8787, help="port (default 8787; 0 = any free port)"
+    )
+    options.add_argument(
         "--app-key",
         default=os.environ.get("SPEEDPIX_APP_KEY") or DEFAULT_APP_KEY,
         help="accepted app key (default $SPEEDPIX_APP_KEY or demo-app-key)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--app-secret",
         default=os.environ.get("SPEEDPIX_APP_SECRET") or DEFAULT_APP_SECRET,
         help="its secret (default $SPEEDPIX_APP_SECRET or demo-app-secret)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--portrait-app-id",
         default=os.environ.get("PAI_PORTRAIT_APP_ID") or DEFAULT_PORTRAIT_APP_ID,
         help=f"accepted AI Portrait AppId (default $PAI_PORTRAIT_APP_ID or "
         f"{DEFAULT_PORTRAIT_APP_ID})",
     )
-    parser.add_argument(
+    options.add_argument(
         "--portrait-token",
         default=os.environ.get("PAI_PORTRAIT_TOKEN") or DEFAULT_PORTRAIT_TOKEN,
         help=f"its Token (default $PAI_PORTRAIT_TOKEN or {DEFAULT_PORTRAIT_TOKEN})",
     )
-    parser.add_argument(
+    options.add_argument(
         "--also-app-key",
         action="append",
         default=[],
         metavar="KEY=SECRET",
         help="another accepted app key (repeatable); each key sees only its own tasks",
     )
-    parser.add_argument(
+    options.add_argument(
         "--also-portrait-app",
         action="append",
         default=[],
@@ -78,13 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="another accepted AI Portrait AppId (repeatable); each sees only its own models "
         "and jobs",
     )
-    parser.add_argument(
+    options.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
         help="multiply every task duration by this factor (e.g. 0.1 for fast tests)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--capacity",
         default=None,
         metavar="N | POOL=N,…",
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that grow with the queue (N for every pool, or per resource_config_id, e.g. "
         "default=2,pool-a=8; default: unlimited)",
     )
-    estimates = parser.add_argument_group("wrong estimates (a real service's are early or late)")
+    estimates = parser.add_argument_group("Wrong estimates (a real service's are early or late)")
     estimates.add_argument(
         "--estimate-bias",
         type=float,
@@ -106,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="plus this standard deviation of random error per task (default 0)",
     )
     estimates.add_argument("--estimate-seed", type=int, default=None, help="reproducible noise")
-    faults = parser.add_argument_group("faults (for retry and chaos testing)")
+    faults = parser.add_argument_group("Faults (for retry and chaos testing)")
     faults.add_argument(
         "--fault-rate", type=float, default=0.0, help="share of requests that misbehave, 0..1"
     )
@@ -129,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=403,
         help="status of a throttle fault: 403 (classic gateway) or 429 (VPC gateway)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--log-level",
         default="warning",
         choices=("debug", "info", "warning", "error", "critical"),
@@ -198,10 +206,11 @@ def _stop(signum: int, frame: object) -> None:
     raise _Stop
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "speedpix-emulator") -> int:
+    """Serve until SIGINT or SIGTERM; ``prog`` is the command's name as the user typed it."""
+    args = build_parser(prog).parse_args(argv)
     if args.time_scale < 0:
-        print("speedpix-emulator: --time-scale must be >= 0", file=sys.stderr)
+        print(f"{prog}: --time-scale must be >= 0", file=sys.stderr)
         return 2
     try:
         emulator = Emulator(
@@ -223,12 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             estimate_seed=args.estimate_seed,
         )
     except ValueError as exc:
-        print(f"speedpix-emulator: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
-        print(f"speedpix-emulator: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"{prog}: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     if args.log_level in ("info", "debug"):
         # One line per request on stderr (the emulator's own log; uvicorn's access log is off).
