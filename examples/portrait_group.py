@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, FaceCountMismatchError, Portrait
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 ALICE = [f"{HOST}/_emulator/samples/portrait-0-{n}.png" for n in range(3)]
@@ -24,7 +28,8 @@ async def main() -> None:
         jobs = [await portrait.train(ALICE), await portrait.train(BOB)]
         ids = [(await job.wait(timeout=600)).model_id or "" for job in jobs]
         image = await portrait.create(PAIR, model_ids=ids)
-        print(f"group portrait {image.size} -> {await image.save('group' + image.extension)}")
+        saved = await image.save(OUT / ("group" + image.extension))
+        print(f"group portrait {image.size} -> {saved}")
         try:
             await portrait.create(TRIO, model_ids=ids)
         except FaceCountMismatchError as err:
@@ -36,7 +41,8 @@ def main_blocking() -> None:
         jobs = [portrait.train(ALICE), portrait.train(BOB)]
         ids = [job.wait(timeout=600).model_id or "" for job in jobs]
         image = portrait.create(PAIR, model_ids=ids)
-        print(f"group portrait {image.size} -> {image.save('group' + image.extension)}")
+        saved = image.save(OUT / ("group" + image.extension))
+        print(f"group portrait {image.size} -> {saved}")
         try:
             portrait.create(TRIO, model_ids=ids)
         except FaceCountMismatchError as err:
@@ -44,4 +50,5 @@ def main_blocking() -> None:
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

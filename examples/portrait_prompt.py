@@ -8,8 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 PHOTOS = [f"{HOST}/_emulator/samples/portrait-4-{n}.png" for n in range(3)]
@@ -24,7 +28,8 @@ async def main() -> None:
         job = await portrait.train(PHOTOS)
         await job.wait(timeout=600)
         image = await portrait.create(model_id=job.model_id, config={"t2i_prompt": PROMPT})
-        print(f"prompt portrait {image.size} -> {await image.save('prompt' + image.extension)}")
+        saved = await image.save(OUT / ("prompt" + image.extension))
+        print(f"prompt portrait {image.size} -> {saved}")
 
 
 def main_blocking() -> None:
@@ -32,8 +37,10 @@ def main_blocking() -> None:
         job = portrait.train(PHOTOS)
         job.wait(timeout=600)
         image = portrait.create(model_id=job.model_id, config={"t2i_prompt": PROMPT})
-        print(f"prompt portrait {image.size} -> {image.save('prompt' + image.extension)}")
+        saved = image.save(OUT / ("prompt" + image.extension))
+        print(f"prompt portrait {image.size} -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -8,8 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait, PortraitConfig
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 REFERENCE = f"{HOST}/_emulator/samples/portrait-0-2.jpg"
@@ -24,14 +28,17 @@ CONFIG = PortraitConfig(
 async def main() -> None:
     async with AsyncPortrait() as portrait:
         image = await portrait.create(config=CONFIG)
-        print(f"{image.size} from a prompt -> {await image.save('prompt-ref' + image.extension)}")
+        saved = await image.save(OUT / ("prompt-ref" + image.extension))
+        print(f"{image.size} from a prompt -> {saved}")
 
 
 def main_blocking() -> None:
     with Portrait() as portrait:
         image = portrait.create(config=CONFIG)
-        print(f"{image.size} from a prompt -> {image.save('prompt-ref' + image.extension)}")
+        saved = image.save(OUT / ("prompt-ref" + image.extension))
+        print(f"{image.size} from a prompt -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait, PortraitConfig
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 TEMPLATE = f"{HOST}/_emulator/samples/template-1.png"
@@ -21,15 +25,17 @@ CONFIG = PortraitConfig(ipa_control_only=True, ipa_weight=0.6, ipa_image_path=RE
 async def main() -> None:
     async with AsyncPortrait() as portrait:
         image = await portrait.create(TEMPLATE, config=CONFIG)
-        saved = await image.save("ref" + image.extension)
+        saved = await image.save(OUT / ("ref" + image.extension))
         print(f"reference-only portrait {image.size} -> {saved}")
 
 
 def main_blocking() -> None:
     with Portrait() as portrait:
         image = portrait.create(TEMPLATE, config=CONFIG)
-        print(f"reference-only portrait {image.size} -> {image.save('ref' + image.extension)}")
+        saved = image.save(OUT / ("ref" + image.extension))
+        print(f"reference-only portrait {image.size} -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 PHOTOS = [f"{HOST}/_emulator/samples/portrait-1-{n}.png" for n in range(3)]
@@ -27,7 +31,8 @@ async def main() -> None:
         image = await portrait.create(
             model_id=person.model_id, kind="sdxl", config={"scene_id": scene.model_id}
         )
-        print(f"scene portrait {image.size} -> {await image.save('scene' + image.extension)}")
+        saved = await image.save(OUT / ("scene" + image.extension))
+        print(f"scene portrait {image.size} -> {saved}")
 
 
 def main_blocking() -> None:
@@ -39,8 +44,10 @@ def main_blocking() -> None:
         image = portrait.create(
             model_id=person.model_id, kind="sdxl", config={"scene_id": scene.model_id}
         )
-        print(f"scene portrait {image.size} -> {image.save('scene' + image.extension)}")
+        saved = image.save(OUT / ("scene" + image.extension))
+        print(f"scene portrait {image.size} -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait, PortraitConfig
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 PHOTOS = [f"{HOST}/_emulator/samples/portrait-1-{n}.jpg" for n in range(4)]
@@ -35,7 +39,7 @@ async def main() -> None:
         job = await portrait.train(PHOTOS)
         await job.wait(timeout=600)
         image = await portrait.create(TEMPLATE, model_id=job.model_id, config=CONFIG)
-        saved = await image.save(f"portrait{image.extension}")
+        saved = await image.save(OUT / ("portrait" + image.extension))
         print(f"{image.width}x{image.height} {image.format} in {image.cost_time}s -> {saved}")
 
 
@@ -44,9 +48,10 @@ def main_blocking() -> None:
         job = portrait.train(PHOTOS)
         job.wait(timeout=600)
         image = portrait.create(TEMPLATE, model_id=job.model_id, config=CONFIG)
-        saved = image.save(f"portrait{image.extension}")
+        saved = image.save(OUT / ("portrait" + image.extension))
         print(f"{image.width}x{image.height} {image.format} in {image.cost_time}s -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from speedpix_async import AsyncPortrait, Portrait
+
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
 
 HOST = os.environ["PAI_PORTRAIT_HOST"]
 PHOTOS = [f"{HOST}/_emulator/samples/portrait-3-{n}.jpg" for n in range(3)]
@@ -23,7 +27,8 @@ async def main() -> None:
         job = await portrait.train(PHOTOS, kind="sdxl")
         await job.wait(timeout=600)
         image = await portrait.create(TEMPLATE, model_id=job.model_id, kind="sdxl", config=CONFIG)
-        print(f"SDXL portrait {image.size} -> {await image.save('portrait-xl' + image.extension)}")
+        saved = await image.save(OUT / ("portrait-xl" + image.extension))
+        print(f"SDXL portrait {image.size} -> {saved}")
 
 
 def main_blocking() -> None:
@@ -31,8 +36,10 @@ def main_blocking() -> None:
         job = portrait.train(PHOTOS, kind="sdxl")
         job.wait(timeout=600)
         image = portrait.create(TEMPLATE, model_id=job.model_id, kind="sdxl", config=CONFIG)
-        print(f"SDXL portrait {image.size} -> {image.save('portrait-xl' + image.extension)}")
+        saved = image.save(OUT / ("portrait-xl" + image.extension))
+        print(f"SDXL portrait {image.size} -> {saved}")
 
 
 if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
     main_blocking() if "--blocking" in sys.argv else asyncio.run(main())

@@ -13,6 +13,9 @@ import attrs
 
 from speedpix_async import AsyncSpeedPix, ImageFile, VideoFile
 
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
+
 
 @attrs.frozen
 class ImageResult:
@@ -38,7 +41,7 @@ async def main(photo: Path) -> None:
         )
         image = result.images
         print(f"{image.width}x{image.height} {image.file_format}, square={image.is_square}")
-        await image.save("typed_result.png")
+        await image.save(OUT / "typed_result.png")
 
         gallery = await client.run(
             "wf-text-to-image",
@@ -56,7 +59,8 @@ async def main(photo: Path) -> None:
 
 
 if __name__ == "__main__":
-    product = Path("product.jpg")
+    OUT.mkdir(exist_ok=True)
+    product = OUT / "product.jpg"
     if not product.exists():
         from speedpix_async.emulator import make_sample_photo
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from speedpix_async import AsyncSpeedPix
 
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
+
 
 async def read_in_pieces(data: bytes) -> AsyncIterator[bytes]:
     """Stands in for any async byte source (a web upload, a stream from another service)."""
@@ -22,7 +25,7 @@ async def read_in_pieces(data: bytes) -> AsyncIterator[bytes]:
 
 async def main(photo_bytes: bytes) -> None:
     async with AsyncSpeedPix() as client:
-        from_path = await client.files.create("./background.jpg")
+        from_path = await client.files.create("./speedpix-output/background.jpg")
         from_buffer = await client.files.create(io.BytesIO(photo_bytes), filename="copy.jpg")
         from_stream = await client.files.create(read_in_pieces(photo_bytes), filename="stream.jpg")
         for uploaded in (from_path, from_buffer, from_stream):
@@ -36,12 +39,13 @@ async def main(photo_bytes: bytes) -> None:
                 "strength": 0.8,
             },
         )
-        saved = await output["images"][0].save("processed-result.png")
+        saved = await output["images"][0].save(OUT / "processed-result.png")
         print(f"saved {saved}")
 
 
 if __name__ == "__main__":
-    source = Path("background.jpg")
+    OUT.mkdir(exist_ok=True)
+    source = OUT / "background.jpg"
     if not source.exists():
         from speedpix_async.emulator import make_sample_photo
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from speedpix_async import AsyncSpeedPix
 
+#: Everything this example makes goes here (git ignores it).
+OUT = Path("speedpix-output")
+
 
 async def main() -> None:
     async with AsyncSpeedPix() as client:
@@ -19,18 +22,19 @@ async def main() -> None:
             workflow_id="wf-white-background",
             input={
                 "text": "A beautiful landscape painting",
-                "image": "./input.jpg",  # a local path: uploaded automatically
+                "image": "./speedpix-output/input.jpg",  # a local path: uploaded automatically
             },
             alias_id="main",
         )
-        saved = await output["images"]["url"].save("output.png")
+        saved = await output["images"]["url"].save(OUT / "output.png")
     image = output["images"]
     print(f"saved {saved} ({image['width']}x{image['height']}); info: {output['info']}")
 
 
 if __name__ == "__main__":
-    if not Path("input.jpg").exists():
+    OUT.mkdir(exist_ok=True)
+    if not (OUT / "input.jpg").exists():
         from speedpix_async.emulator import make_sample_photo
 
-        make_sample_photo("input.jpg")
+        make_sample_photo(OUT / "input.jpg")
     asyncio.run(main())

@@ -3,11 +3,12 @@ embedded emulator.
 
 ``demo`` makes a sample product photo, uploads it through the public client, runs
 ``wf-white-background`` with a text (the workflow every SpeedPix guide publishes), shows progress
-while it waits, saves ``result.png`` and prints a timeline of what happened on the wire.
+while it waits, saves ``speedpix-output/result.png`` and prints a timeline of what happened on
+the wire.
 
 ``demo portrait`` follows the AI Portrait guide: checks sample photos, trains a model on them,
 waits for the training job with progress, creates a portrait from a template, saves
-``portrait.png`` and prints the timeline.
+``speedpix-output/portrait.png`` and prints the timeline.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from ._help import command_parser
 from .portrait.models import Job
 from .speedpix.models import Progress
 
-__all__ = ["main"]
+__all__ = ["OUTPUT_FOLDER", "main"]
+
+#: Where the demo, like the examples, saves what it makes unless told otherwise (git ignores it).
+OUTPUT_FOLDER = "speedpix-output"
 
 #: Seconds between polls in the demo (for display; real waits follow the server's ETA).
 DEMO_POLL_INTERVAL = 0.25
@@ -198,10 +202,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m speedpix_async de
     options.add_argument(
         "--output",
         default=None,
-        help="where to save the picture (default ./result.png, or ./portrait.png)",
+        help=f"where to save the picture (default ./{OUTPUT_FOLDER}/result.png, or "
+        "portrait.png there)",
     )
     args = parser.parse_args(argv)
-    default = "portrait.png" if args.service == "portrait" else "result.png"
+    default = Path(OUTPUT_FOLDER, "portrait.png" if args.service == "portrait" else "result.png")
+    if args.output is None:
+        default.parent.mkdir(exist_ok=True)  # ours to create; a folder in --output is not
     target = Path(args.output or default).absolute()
     problem = _unwritable(target)
     if problem:

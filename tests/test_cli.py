@@ -173,14 +173,15 @@ def test_demo_runs_the_guides_sample_and_writes_result_png(tmp_path: Path) -> No
     assert "succeeded" in out
     assert "result: 1024x1024 png" in out
     assert "on a 1024x1024 white canvas" in out
-    result = tmp_path / "result.png"
+    result = tmp_path / "speedpix-output" / "result.png"
     assert f"result image: {result}" in out
     from PIL import Image
 
     with Image.open(result) as image:
         assert image.size == (1024, 1024)
         assert image.format == "PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speedpix-output"]
+    assert sorted(p.name for p in result.parent.iterdir()) == ["result.png"]
 
 
 @pytest.mark.parametrize("service", ["speedpix", "portrait"])

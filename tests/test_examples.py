@@ -57,7 +57,7 @@ def _run(script: Path, args: list[str], workdir: Path, time_scale: float) -> Run
             done.stdout,
             done.stderr,
             emulator.stats.snapshot(),
-            sorted(p.name for p in workdir.iterdir()),
+            sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file()),
         )
 
 
@@ -84,6 +84,7 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
     assert done.stdout.strip(), "an example should show what it did"
     assert done.stats["tasks_created"]["total"] >= 1
     assert done.stats["auth_rejections"]["total"] == 0
+    assert all(name.startswith("speedpix-output/") for name in done.files), done.files
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,7 @@ def test_portrait_example_runs(
     routes = done.stats["requests"]["by_route"]
     assert any(route.startswith("/api/v1/") for route in routes), routes
     assert done.stats["auth_rejections"]["total"] == 0
+    assert all(name.startswith("speedpix-output/") for name in done.files), done.files
     images = [name for name in done.files if name.endswith((".png", ".jpg"))]
     if "create" in script.read_text() and "portrait.create" in script.read_text():
         assert images, "a creating example saves its portrait"
