@@ -6,6 +6,13 @@ same POST made with bare httpx (no signing, no parsing) as a baseline. The diffe
 SDK itself costs per request.
 
     python benchmarks/request_overhead.py [--n 20000]
+    python benchmarks/request_overhead.py --otel imported   # OpenTelemetry imported, no provider
+    python benchmarks/request_overhead.py --otel on         # providers + in-memory exporters
+
+``--otel`` measures telemetry's cost per request: ``off`` (the default: never imported),
+``imported`` (the API imported but no provider set: the SDK must stay as cheap as off) and
+``on`` (a tracer provider with an in-memory span exporter and a meter provider with an
+in-memory reader — each request is then one HTTP client span and its metrics).
 """
 
 from __future__ import annotations
@@ -92,9 +99,33 @@ async def main(n: int, rounds: int) -> None:
     )
 
 
+def telemetry(mode: str) -> None:
+    """Set OpenTelemetry up as ``--otel`` says (``off``: leave it unimported)."""
+    if mode == "off":
+        return
+    from opentelemetry import metrics, trace
+
+    if mode == "on":
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+            InMemorySpanExporter,
+        )
+
+        tracing = TracerProvider()
+        tracing.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        trace.set_tracer_provider(tracing)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    print(f"OpenTelemetry: {mode} (tracer provider {type(trace.get_tracer_provider()).__name__})")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--otel", choices=("off", "imported", "on"), default="off")
     args = parser.parse_args()
+    telemetry(args.otel)
     anyio.run(main, args.n, args.rounds)

@@ -27,6 +27,7 @@ LEAVES = {
     "_logging",
     "_signing",
     "_validate",
+    "_help",
 }
 #: Layer of each module, by its first dotted part under the package (lower imports nothing above).
 LAYERS = {

@@ -30,6 +30,7 @@ from .._errors import (
 from .._redact import redact_text, redact_url
 from .http import HttpBackend, StreamResponse
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_retry_after
+from .telemetry import active
 
 __all__ = ["Storage", "UploadBody", "storage_error"]
 
@@ -97,6 +98,10 @@ def storage_error(
     )
 
 
+#: The ``speedpix.service`` of object-store traffic in telemetry (presigned PUT and GET).
+STORE = "object store"
+
+
 class Storage:
     """Presigned PUT/GET through a backend, with the client's timeouts and retries."""
 
@@ -148,7 +153,10 @@ class Storage:
                     url=shown,
                 )
 
-        await self._retrying(attempt, f"PUT {shown}")
+        await self._retrying(attempt, "PUT", url)
+        telemetry = active()
+        if telemetry is not None:
+            telemetry.moved(STORE, "up", body.size)
 
     @contextlib.asynccontextmanager
     async def _open(self, url: str) -> AsyncIterator[StreamResponse]:
@@ -179,7 +187,7 @@ class Storage:
             async def attempt(number: int) -> StreamResponse:
                 return await stack.enter_async_context(self._open(url))
 
-            response = await self._retrying(attempt, f"GET {redact_url(url)}")
+            response = await self._retrying(attempt, "GET", url)
             yield response.aiter_bytes(chunk_size)
 
     async def download_to(self, url: str, path: Path, chunk_size: int) -> int:
@@ -195,7 +203,11 @@ class Storage:
                     written += len(chunk)
             return written
 
-        return await self._retrying(attempt, f"GET {redact_url(url)}")
+        written = await self._retrying(attempt, "GET", url)
+        telemetry = active()
+        if telemetry is not None:
+            telemetry.moved(STORE, "down", written)
+        return written
 
     async def download_bytes(self, url: str, chunk_size: int) -> bytes:
         """GET ``url`` into memory, retried from the start on failure."""
@@ -205,10 +217,28 @@ class Storage:
             async with self._open(url) as response:
                 return b"".join([chunk async for chunk in response.aiter_bytes(chunk_size)])
 
-        return await self._retrying(attempt, f"GET {redact_url(url)}")
+        data = await self._retrying(attempt, "GET", url)
+        telemetry = active()
+        if telemetry is not None:
+            telemetry.moved(STORE, "down", len(data))
+        return data
 
-    async def _retrying(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
-        """Run ``attempt(number)`` until it succeeds or the retry rules say stop."""
+    async def _retrying(self, attempt: Callable[[int], Awaitable[T]], method: str, url: str) -> T:
+        """Run ``attempt(number)`` until it succeeds or the retry rules say stop (in an HTTP
+        client span when telemetry is on)."""
+        what = f"{method} {redact_url(url)}"
+        telemetry = active()
+        if telemetry is None:
+            return await self._attempting(attempt, what)
+        with telemetry.call(STORE, method, url, "object") as record:
+
+            def counted(number: int) -> Awaitable[T]:
+                record.attempts = number
+                return attempt(number)
+
+            return await self._attempting(counted, what)
+
+    async def _attempting(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
         attempts = Attempts(self.retry, idempotent=True, what=what, clock=self.clock)
         while True:
             try:

@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,9 +30,13 @@ from .._signing import QueryParams
 from .answers import CallContext, Reply, ServiceProfile
 from .http import BeforeSend, HttpBackend, Response, client_closed
 from .retry import SYSTEM_CLOCK, WITNESS, Attempts, Clock, parse_http_date
+from .telemetry import CallRecord, active
 from .waiting import Deadline, DeadlineExceeded
 
 __all__ = ["ClockSkew", "Transport", "dump_json"]
+
+#: A path segment that is a number (an AI Portrait job id).
+_ID = re.compile(r"/\d+(?=/|$)")
 
 log = logging.getLogger("speedpix_async")
 
@@ -77,10 +82,12 @@ class _ClockCorrected(Exception):
 class _CallState:
     """What one logical call has been through, across its attempts."""
 
-    __slots__ = ("before_send", "clock_corrected", "last_error", "sent")
+    __slots__ = ("before_send", "clock_corrected", "last_error", "record", "sent")
 
     def __init__(self, before_send: BeforeSend | None) -> None:
         self.before_send = before_send
+        self.record: CallRecord | None = None
+        """What telemetry is told of this call, when it is on."""
         self.sent = False
         """Whether the current attempt's request may be on the wire (read when a deadline
         strikes mid-call): True from the moment it is handed over until an answer is in."""
@@ -177,6 +184,29 @@ class Transport:
         self.check_open()
         payload = body if body is None or isinstance(body, bytes) else dump_json(body)
         state = _CallState(before_send)
+        telemetry = active()
+        if telemetry is None:
+            return await self._call(
+                method, path, payload, headers, params, idempotent, state, deadline
+            )
+        route = _ID.sub("/{id}", path)  # ids in paths would make a metric label per job
+        with telemetry.call(self.profile.name, method, self.base_url + path, route) as record:
+            state.record = record
+            return await self._call(
+                method, path, payload, headers, params, idempotent, state, deadline
+            )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        headers: Mapping[str, str] | None,
+        params: QueryParams | None,
+        idempotent: bool,
+        state: _CallState,
+        deadline: Deadline | None,
+    ) -> Reply:
         if deadline is None:
             return await self._attempts(method, path, payload, headers, params, idempotent, state)
         with deadline.scope():
@@ -244,6 +274,8 @@ class Transport:
         )
         began = self.clock.monotonic()
         state.sent = True
+        if state.record is not None:
+            state.record.attempts = number
         witness = WITNESS.get()
         if witness is not None:
             witness.pending = (method, call.url, began)
@@ -266,6 +298,8 @@ class Transport:
         # wait loop reports it as unanswered.)
         if witness is not None:
             witness.pending = None
+        if state.record is not None:
+            state.record.status = response.status_code
         # An answer is in: nothing of this attempt is on the wire any more. A deadline that
         # strikes from here on (reading a refusal, backing off after it) finds nothing sent
         # that the server may still be processing.

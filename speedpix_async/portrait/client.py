@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.client import AsyncServiceClient, ClientKeywords, policy_options
 from .._core.handles import Waits
+from .._core.telemetry import JOB, span
 from .._core.waiting import Deadline
 from .._errors import InputError, ResponseValidationError
 from .._signing import PaiSigner
@@ -68,6 +69,11 @@ def _kind(name: str, value: Any, allowed: Mapping[str, Any]) -> str:
     if value not in allowed:
         raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return str(value)
+
+
+#: Telemetry attributes of the AI Portrait spans.
+IMAGES = "speedpix.portrait.images"
+MODEL = "speedpix.portrait.model_name"
 
 
 class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
@@ -142,7 +148,8 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
         ``timeout`` (seconds; default 30 minutes) bounds the whole call:
         :class:`~speedpix_async.PortraitTimeoutError` when it passes."""
         urls = _image_list("images", images, CHECK_IMAGES_MAX)
-        checked, _ = await self._endpoints.check(urls, self._deadline(timeout))
+        with span("portrait.check", {IMAGES: len(urls)}):
+            checked, _ = await self._endpoints.check(urls, self._deadline(timeout))
         results = checked.check_results
         if len(results) != len(urls):
             raise ResponseValidationError(
@@ -202,7 +209,12 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
             model_name=TRAIN_MODEL_NAMES[kind_],
             configure=configure or None,
         )
-        trained, _ = await self._endpoints.train(request, deadline)
+        with span(
+            "portrait.train", {IMAGES: len(urls), MODEL: request.model_name or ""}
+        ) as current:
+            trained, _ = await self._endpoints.train(request, deadline)
+            if current is not None:
+                current.set_attribute(JOB, trained.job_id)
         job = Job(id=trained.job_id, state=JobState.INIT, model_id=trained.model_id)
         return AsyncJobHandle(job, waits=self._waits, fresh=True)
 
@@ -270,7 +282,8 @@ class AsyncPortrait(AsyncServiceClient[PortraitClientConfig]):
             configure=settings.to_wire() or None,
         )
         try:
-            created, reply = await self._endpoints.create(request, deadline)
+            with span("portrait.create", {MODEL: request.model_name or ""}):
+                created, reply = await self._endpoints.create(request, deadline)
         except FaceCountMismatchError as exc:
             count = len(ids) if ids is not None else 1
             enriched = copy.copy(exc)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .._core.handles import Subject, WaitOptions, Waits, keeps_running, timeout_message, watch
+from .._core.telemetry import JOB, STATUS, span
 from .._core.waiting import Deadline, Look, Waiter, WaitTimeout, emit
 from .._errors import InputError
 from .endpoints import PortraitEndpoints
@@ -96,6 +97,20 @@ class JobWaits:
         """Wait until the job ends; return it (SUCCESS) or raise. ``track`` is told every
         snapshot. With ``on_progress`` the wait is watched: the snapshot ``train`` returned
         first (``heard_at`` set: a fresh job), then fresh ones at the watch cadence."""
+        with span("portrait.job.wait", {JOB: job.id}) as current:
+            final = await self._wait(job, options, track=track, heard_at=heard_at)
+            if current is not None:
+                current.set_attribute(STATUS, final.status)
+            return final
+
+    async def _wait(
+        self,
+        job: Job,
+        options: WaitOptions[Job],
+        *,
+        track: Callable[[Job], None] | None,
+        heard_at: float | None,
+    ) -> Job:
         deadline = self.waits.deadline(options.timeout)
         watched = options.on_progress is not None
         waiter = self.waiter(

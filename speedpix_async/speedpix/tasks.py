@@ -22,6 +22,7 @@ from .._core.handles import Subject, WaitOptions, Waits, keeps_running, timeout_
 from .._core.http import BeforeSend
 from .._core.retry import is_worth_waiting_out
 from .._core.storage import Storage
+from .._core.telemetry import STATUS, TASK, WORKFLOW, active, span
 from .._core.waiting import Deadline, Look, Waiter, WaitTimeout
 from .._errors import APIError
 from .._validate import check_identifier
@@ -80,6 +81,24 @@ class Tasks:
     # ------------------------------------------------------------------ submit
 
     async def submit(
+        self,
+        workflow_id: str,
+        input: Any,
+        options: SubmitOptions,
+        deadline: Deadline,
+        *,
+        before_send: BeforeSend | None = None,
+    ) -> Prediction:
+        """:meth:`_submit`, in a ``speedpix.submit`` span when telemetry is on."""
+        with span("speedpix.submit", {WORKFLOW: workflow_id}) as current:
+            submitted = await self._submit(
+                workflow_id, input, options, deadline, before_send=before_send
+            )
+            if current is not None:
+                current.set_attribute(TASK, submitted.id)
+            return submitted
+
+    async def _submit(
         self,
         workflow_id: str,
         input: Any,
@@ -156,6 +175,35 @@ class Tasks:
         track: Track = _ignore,
         heard_at: float | None = None,
     ) -> Prediction:
+        """:meth:`_wait`, in a ``speedpix.wait`` span when telemetry is on (and the task's end
+        counted in its metrics)."""
+        labels = {TASK: snapshot.id, WORKFLOW: snapshot.workflow_id or ""}
+        with span("speedpix.wait", labels) as current:
+            try:
+                final = await self._wait(
+                    snapshot,
+                    options,
+                    deadline=deadline,
+                    fresh=fresh,
+                    track=track,
+                    heard_at=heard_at,
+                )
+            except PredictionFailedError as exc:
+                ended(current, exc.prediction)
+                raise
+            ended(current, final)
+            return final
+
+    async def _wait(
+        self,
+        snapshot: Prediction,
+        options: WaitOptions[Progress],
+        *,
+        deadline: Deadline,
+        fresh: bool,
+        track: Track = _ignore,
+        heard_at: float | None = None,
+    ) -> Prediction:
         """Wait until the task ends; return its final snapshot (``output`` set) or raise
         :class:`~speedpix_async.PredictionFailedError` /
         :class:`~speedpix_async.PredictionTimeoutError`.
@@ -192,17 +240,53 @@ class Tasks:
         self, workflow_id: str, input: Any, options: RunOptions, *, track: Track = _ignore
     ) -> Any:
         """Submit, wait and return the (typed) output, all within one deadline."""
-        deadline = self.deadline(options.wait.timeout)
-        snapshot = await self.submit(workflow_id, input, options.submit, deadline)
-        track(snapshot)
-        final = await self.wait(snapshot, options.wait, deadline=deadline, fresh=True, track=track)
-        return self.typed_output(final, options)
+        with span("speedpix.run", {WORKFLOW: workflow_id}) as current:
+            deadline = self.deadline(options.wait.timeout)
+            snapshot = await self.submit(workflow_id, input, options.submit, deadline)
+            if current is not None:
+                current.set_attribute(TASK, snapshot.id)
+            track(snapshot)
+            final = await self.wait(
+                snapshot, options.wait, deadline=deadline, fresh=True, track=track
+            )
+            if current is not None:
+                current.set_attribute(STATUS, str(final.status))
+            return self.typed_output(final, options)
 
     def typed_output(self, final: Prediction, options: RunOptions) -> Any:
         """A succeeded task's output as ``run`` returns it (structured into ``output_type``)."""
         if options.output_type is None:
             return final.output
         return structure_output(final.output, options.output_type, self.storage)
+
+
+def _seconds(start: _dt.datetime | None, end: _dt.datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def ended(current: Any, final: Prediction) -> None:
+    """Tell telemetry (when on) how a task ended: on the wait's span and in the metrics."""
+    telemetry = active()
+    if telemetry is None:
+        return
+    queued = _seconds(final.created_at, final.started_at)
+    ran = (
+        final.task_duration_ms / 1000.0
+        if final.task_duration_ms is not None
+        else _seconds(final.started_at, final.completed_at)
+    )
+    if current is not None:
+        current.set_attribute(STATUS, str(final.status))
+        if queued is not None:
+            current.set_attribute("speedpix.queue_time", queued)
+        if ran is not None:
+            current.set_attribute("speedpix.run_time", ran)
+    telemetry.prediction(
+        final.workflow_id,
+        str(final.status),
+        seconds=_seconds(final.created_at, final.completed_at),
+        queued=queued,
+    )
 
 
 class TaskView:
