@@ -248,6 +248,42 @@ def test_a_browser_that_leaves_stops_the_server_side_wait(app: WebApp) -> None:
     assert first_line() == "event: progress"  # and the task can be followed again
 
 
+def test_many_pages_at_once_share_the_apps_clients(quick_app: WebApp, tmp_path: Path) -> None:
+    """Eight pages run at once through the one client the lifespan holds: the emulator sees
+    connections from a pool of that size at most, not one client (and pool) per request."""
+    photo = make_sample_photo(tmp_path / "p.jpg").read_bytes()
+    before = httpx.get(f"{quick_app.emulator}/_emulator/stats").json()
+
+    async def one_page(http: httpx.AsyncClient) -> str:
+        started = await http.post(
+            "/api/white-background?text=hi", content=photo, headers={"content-type": "image/jpeg"}
+        )
+        task_id = started.json()["task_id"]
+        async with http.stream("GET", f"/api/white-background/{task_id}/events") as events:
+            return "".join([chunk async for chunk in events.aiter_text()])
+
+    async def pages() -> list[str]:
+        async with httpx.AsyncClient(base_url=quick_app.url, timeout=60) as http:
+            results: list[str] = []
+            async with anyio.create_task_group() as group:
+                for _ in range(8):
+
+                    async def page() -> None:
+                        results.append(await one_page(http))
+
+                    group.start_soon(page)
+            return results
+
+    streams = anyio.run(pages)
+    assert len(streams) == 8
+    assert all("event: done" in text for text in streams)
+    after = httpx.get(f"{quick_app.emulator}/_emulator/stats").json()
+    requests = after["requests"]["total"] - before["requests"]["total"]
+    connections = after["client_connections"] - before["client_connections"]
+    assert requests >= 8 * 4  # sign, PUT, submit and at least one poll each
+    assert connections <= 8 + 2  # the app's pool (and these stats requests), not a client each
+
+
 def test_the_app_logs_no_secret(app: WebApp) -> None:
     text = json.dumps(app.log)
     assert "demo-app-secret" not in text
