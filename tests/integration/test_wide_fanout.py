@@ -1,7 +1,10 @@
 """10,000 predictions at once through one client with default settings, against an emulator in
 its own process (as the fan-out benchmark runs it): every one succeeds, none is submitted
 twice, each costs two requests, and the client keeps to its connection pool. The figures of
-such runs (wall time, CPU per request) are benchmarks (docs/performance.md), not assertions."""
+such runs (wall time, CPU per request) are benchmarks (docs/performance.md), not assertions.
+
+It needs both cores for most of a minute, so the default run leaves it out and CI runs it
+alone: ``python -m pytest -m wide``."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import pytest
 
 from speedpix_async import AsyncSpeedPix
 
-pytestmark = pytest.mark.loopback
+pytestmark = [pytest.mark.loopback, pytest.mark.wide]
 
 N = 10_000
 
