@@ -31,13 +31,13 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -103,50 +103,67 @@ def event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def events_of(
-    wait: Callable[[Callable[[R], Awaitable[None]]], Awaitable[T]],
-    describe: Callable[[R], dict[str, Any]],
-    finish: Callable[[T], Awaitable[dict[str, Any]]],
-    what: str,
-    request: Request,
-) -> StreamingResponse:
-    """Run ``wait(on_progress)`` and stream its reports (``describe(report)``) as ``progress``
-    events, then ``done`` with ``finish(result)`` — or ``failed`` with a readable message.
+class EventStream(Generic[R, T]):
+    """An ASGI response that runs ``wait(on_progress)`` for as long as the browser listens, and
+    streams its reports (``describe(report)``) as ``progress`` events, then ``done`` with
+    ``finish(result)`` — or ``failed`` with a readable message.
 
-    When the browser goes away Starlette cancels this stream; the wait stops with it, and the
-    log says what keeps running on the server and how to come back to it."""
-    send, receive = anyio.create_memory_object_stream[str](16)
+    The wait and the watch for the browser's disconnect run in one task group: when the
+    browser goes away the wait is cancelled (nothing polls for a page nobody reads), and the
+    log says what keeps running on the server and how to follow it again. (A generator that
+    yields from inside a task group would be closed, on disconnect, by another task.)"""
 
-    async def report(progress: R) -> None:
-        await send.send(event("progress", describe(progress)))
+    def __init__(
+        self,
+        wait: Callable[[Callable[[R], Awaitable[None]]], Awaitable[T]],
+        describe: Callable[[R], dict[str, Any]],
+        finish: Callable[[T], Awaitable[dict[str, Any]]],
+        what: str,
+    ) -> None:
+        self.wait, self.describe, self.finish, self.what = wait, describe, finish, what
 
-    async def waiting() -> None:
-        async with send:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def emit(name: str, data: dict[str, Any]) -> None:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": event(name, data).encode(),
+                    "more_body": True,
+                }
+            )
+
+        async def report(progress: R) -> None:
+            await emit("progress", self.describe(progress))
+
+        left = False
+        async with anyio.create_task_group() as group:
+
+            async def watch_the_browser() -> None:
+                nonlocal left
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                left = True
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch_the_browser)
             try:
-                result = await wait(report)
-                await send.send(event("done", await finish(result)))
+                result = await self.wait(report)
+                await emit("done", await self.finish(result))
             except SpeedPixError as exc:
-                await send.send(event("failed", {"error": str(exc), "type": type(exc).__name__}))
-
-    async def stream() -> AsyncIterator[str]:
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(waiting)
-                async with receive:
-                    async for chunk in receive:
-                        yield chunk
-        except anyio.get_cancelled_exc_class():
+                await emit("failed", {"error": str(exc), "type": type(exc).__name__})
+            group.cancel_scope.cancel()
+        if left:
             log.info(
                 "the browser left: stopped waiting for %s, which keeps running on the server; "
                 "follow it again at %s",
-                what,
-                request.url.path,
+                self.what,
+                scope["path"],
             )
-            raise
-
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"cache-control": "no-store"}
-    )
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def task_report(report: Progress) -> dict[str, Any]:
@@ -185,7 +202,7 @@ async def start_white_background(request: Request) -> Response:
     return JSONResponse({"task_id": handle.id}, status_code=202)
 
 
-async def white_background_events(request: Request) -> Response:
+async def white_background_events(request: Request) -> EventStream[Progress, Prediction]:
     speedpix: AsyncSpeedPix = request.app.state.speedpix
     task_id = request.path_params["task_id"]
 
@@ -197,7 +214,7 @@ async def white_background_events(request: Request) -> Response:
         # Presigned URLs are meant to be fetched directly: the browser loads it from the store.
         return {"image": str(image["url"]), "width": image["width"], "height": image["height"]}
 
-    return events_of(wait, task_report, finish, f"task {task_id}", request)
+    return EventStream(wait, task_report, finish, f"task {task_id}")
 
 
 # ---------------------------------------------------------------------------- AI Portrait
@@ -229,7 +246,7 @@ async def portrait_train(request: Request) -> Response:
     return JSONResponse({"job_id": handle.job_id}, status_code=202)
 
 
-async def portrait_job_events(request: Request) -> Response:
+async def portrait_job_events(request: Request) -> EventStream[Job, Job]:
     portrait: AsyncPortrait = request.app.state.portrait
     job_id = int(request.path_params["job_id"])
 
@@ -239,7 +256,7 @@ async def portrait_job_events(request: Request) -> Response:
     async def finish(job: Job) -> dict[str, Any]:
         return {"model_id": job.model_id}
 
-    return events_of(wait, job_report, finish, f"training job {job_id}", request)
+    return EventStream(wait, job_report, finish, f"training job {job_id}")
 
 
 async def portrait_create(request: Request) -> Response:
