@@ -81,3 +81,17 @@ def test_every_public_name_resolves_and_is_listed(name: str) -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'AsyncSpeedpix'"):
         _ = speedpix_async.AsyncSpeedpix  # type: ignore[attr-defined]
+
+
+def test_every_lazy_name_is_public_and_every_other_public_name_is_loaded_eagerly() -> None:
+    """The lazy table and ``__all__`` agree, so every name type checkers see is also one the
+    module gives at run time (checked in a fresh interpreter, before any lazy lookup)."""
+    assert set(speedpix_async._LAZY) <= set(speedpix_async.__all__)
+    program = (
+        "import speedpix_async as p\n"
+        "print([n for n in p.__all__ if n not in p._LAZY and n not in vars(p)])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
