@@ -28,9 +28,9 @@ from .._errors import (
     SpeedPixError,
 )
 from .._redact import redact_text, redact_url
+from . import telemetry
 from .http import HttpBackend, StreamResponse
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_retry_after
-from .telemetry import active
 
 __all__ = ["Storage", "UploadBody", "storage_error"]
 
@@ -153,10 +153,7 @@ class Storage:
                     url=shown,
                 )
 
-        await self._retrying(attempt, "PUT", url)
-        telemetry = active()
-        if telemetry is not None:
-            telemetry.moved(STORE, "up", body.size)
+        await self._retrying(attempt, "PUT", url, moved=lambda _: body.size)
 
     @contextlib.asynccontextmanager
     async def _open(self, url: str) -> AsyncIterator[StreamResponse]:
@@ -203,11 +200,7 @@ class Storage:
                     written += len(chunk)
             return written
 
-        written = await self._retrying(attempt, "GET", url)
-        telemetry = active()
-        if telemetry is not None:
-            telemetry.moved(STORE, "down", written)
-        return written
+        return await self._retrying(attempt, "GET", url, moved=int)
 
     async def download_bytes(self, url: str, chunk_size: int) -> bytes:
         """GET ``url`` into memory, retried from the start on failure."""
@@ -217,31 +210,31 @@ class Storage:
             async with self._open(url) as response:
                 return b"".join([chunk async for chunk in response.aiter_bytes(chunk_size)])
 
-        data = await self._retrying(attempt, "GET", url)
-        telemetry = active()
-        if telemetry is not None:
-            telemetry.moved(STORE, "down", len(data))
-        return data
+        return await self._retrying(attempt, "GET", url, moved=len)
 
-    async def _retrying(self, attempt: Callable[[int], Awaitable[T]], method: str, url: str) -> T:
-        """Run ``attempt(number)`` until it succeeds or the retry rules say stop (in an HTTP
-        client span when telemetry is on)."""
-        what = f"{method} {redact_url(url)}"
-        telemetry = active()
-        if telemetry is None:
-            return await self._attempting(attempt, what)
+    async def _retrying(
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        method: str,
+        url: str,
+        *,
+        moved: Callable[[T], int] | None = None,
+    ) -> T:
+        """Run ``attempt(number)`` until it succeeds or the retry rules say stop, as one call
+        to telemetry (``moved(result)``: the file bytes it carried)."""
+        attempts = Attempts(
+            self.retry, idempotent=True, what=f"{method} {redact_url(url)}", clock=self.clock
+        )
         with telemetry.call(STORE, method, url, "object") as record:
-
-            def counted(number: int) -> Awaitable[T]:
-                record.attempts = number
-                return attempt(number)
-
-            return await self._attempting(counted, what)
-
-    async def _attempting(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
-        attempts = Attempts(self.retry, idempotent=True, what=what, clock=self.clock)
-        while True:
-            try:
-                return await attempt(attempts.number + 1)
-            except SpeedPixError as error:
-                await attempts.failed(error)
+            while True:
+                number = attempts.number + 1
+                if record is not None:
+                    record.attempts = number
+                try:
+                    result = await attempt(number)
+                except SpeedPixError as error:
+                    await attempts.failed(error)
+                    continue
+                if record is not None and moved is not None:
+                    record.moved = moved(result)
+                return result

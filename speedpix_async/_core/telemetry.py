@@ -13,6 +13,7 @@ signature there), and no header, body, signature or string-to-sign is ever an at
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .._version import __version__
 
-__all__ = ["CallRecord", "Telemetry", "active", "span", "without_query"]
+__all__ = ["CallRecord", "Telemetry", "active", "call", "span", "without_query"]
 
 #: Providers that record nothing: the API's defaults before a real provider is set.
 _INERT = frozenset(
@@ -36,6 +37,8 @@ STATUS = "speedpix.status"
 ROUTE = "speedpix.route"
 
 Attributes = Mapping[str, str | int | float | bool]
+#: A path segment that is a number (an AI Portrait job id): a metric label per job otherwise.
+_ID = re.compile(r"/\d+(?=/|$)")
 
 
 def without_query(url: str) -> str:
@@ -80,6 +83,16 @@ def span(name: str, attributes: Attributes) -> contextlib.AbstractContextManager
     return telemetry.span(name, attributes)
 
 
+def call(
+    service: str, method: str, url: str, route: str
+) -> contextlib.AbstractContextManager[CallRecord | None]:
+    """:meth:`Telemetry.call` when telemetry is on; else a context that yields ``None``."""
+    telemetry = active()
+    if telemetry is None:
+        return contextlib.nullcontext(None)
+    return telemetry.call(service, method, url, route)
+
+
 class _NoSpan:
     """Stands in for a span when only metrics are on."""
 
@@ -91,15 +104,15 @@ class _NoSpan:
 
 
 class CallRecord:
-    """One logical HTTP call as telemetry sees it; told its attempts and its outcome."""
+    """One logical HTTP call as telemetry sees it; told its attempts, its outcome and the file
+    bytes it moved (up for a PUT, down for a GET)."""
 
-    __slots__ = ("attempts", "bytes_in", "bytes_out", "status")
+    __slots__ = ("attempts", "moved", "status")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.status: int | None = None
-        self.bytes_out = 0
-        self.bytes_in = 0
+        self.moved = 0
 
 
 class Telemetry:
@@ -144,9 +157,8 @@ class Telemetry:
         if self.tracer is None:
             yield _NoSpan()
             return
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
+        trace_api = sys.modules["opentelemetry.trace"]  # imported: a provider is set
+        kind = trace_api.SpanKind.CLIENT if client else trace_api.SpanKind.INTERNAL
         with self.tracer.start_as_current_span(
             name, kind=kind, attributes=attributes, set_status_on_exception=False
         ) as span:
@@ -154,13 +166,15 @@ class Telemetry:
                 yield span
             except BaseException as exc:
                 span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                span.set_status(trace_api.Status(trace_api.StatusCode.ERROR, type(exc).__name__))
                 raise
 
     @contextlib.contextmanager
     def call(self, service: str, method: str, url: str, route: str) -> Iterator[CallRecord]:
-        """One HTTP call (its retries inside), as an HTTP client span and request metrics."""
+        """One HTTP call (its retries inside), as an HTTP client span and request metrics.
+        Numbers in ``route`` become ``{id}``."""
         record = CallRecord()
+        route = _ID.sub("/{id}", route)
         parts = urlsplit(url)
         attributes: dict[str, str | int] = {
             "http.request.method": method,
@@ -193,11 +207,9 @@ class Telemetry:
                 self.request_duration.record(time.perf_counter() - started, labels)
                 if record.attempts > 1:
                     self.retries.add(record.attempts - 1, labels)
-
-    def moved(self, service: str, direction: str, count: int) -> None:
-        """File bytes uploaded (``"up"``) or downloaded (``"down"``)."""
-        if self.metering and count:
-            self.bytes.add(count, {SERVICE: service, "direction": direction})
+                if record.moved:
+                    direction = "up" if method == "PUT" else "down"
+                    self.bytes.add(record.moved, {SERVICE: service, "direction": direction})
 
     def prediction(
         self,

@@ -12,7 +12,6 @@ import copy
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,16 +26,15 @@ from .._errors import (
     TimestampError,
 )
 from .._signing import QueryParams
+from . import telemetry
 from .answers import CallContext, Reply, ServiceProfile
 from .http import BeforeSend, HttpBackend, Response, client_closed
 from .retry import SYSTEM_CLOCK, WITNESS, Attempts, Clock, parse_http_date
-from .telemetry import CallRecord, active
+from .telemetry import CallRecord
 from .waiting import Deadline, DeadlineExceeded
 
 __all__ = ["ClockSkew", "Transport", "dump_json"]
 
-#: A path segment that is a number (an AI Portrait job id).
-_ID = re.compile(r"/\d+(?=/|$)")
 
 log = logging.getLogger("speedpix_async")
 
@@ -184,34 +182,17 @@ class Transport:
         self.check_open()
         payload = body if body is None or isinstance(body, bytes) else dump_json(body)
         state = _CallState(before_send)
-        telemetry = active()
-        if telemetry is None:
-            return await self._call(
-                method, path, payload, headers, params, idempotent, state, deadline
-            )
-        route = _ID.sub("/{id}", path)  # ids in paths would make a metric label per job
-        with telemetry.call(self.profile.name, method, self.base_url + path, route) as record:
+        with telemetry.call(self.profile.name, method, self.base_url + path, path) as record:
             state.record = record
-            return await self._call(
-                method, path, payload, headers, params, idempotent, state, deadline
-            )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        payload: bytes | None,
-        headers: Mapping[str, str] | None,
-        params: QueryParams | None,
-        idempotent: bool,
-        state: _CallState,
-        deadline: Deadline | None,
-    ) -> Reply:
-        if deadline is None:
-            return await self._attempts(method, path, payload, headers, params, idempotent, state)
-        with deadline.scope():
-            return await self._attempts(method, path, payload, headers, params, idempotent, state)
-        raise DeadlineExceeded(request_sent=state.sent, last_error=state.last_error)
+            if deadline is None:
+                return await self._attempts(
+                    method, path, payload, headers, params, idempotent, state
+                )
+            with deadline.scope():
+                return await self._attempts(
+                    method, path, payload, headers, params, idempotent, state
+                )
+            raise DeadlineExceeded(request_sent=state.sent, last_error=state.last_error)
 
     async def _attempts(
         self,

@@ -96,42 +96,32 @@ class JobWaits:
     ) -> Job:
         """Wait until the job ends; return it (SUCCESS) or raise. ``track`` is told every
         snapshot. With ``on_progress`` the wait is watched: the snapshot ``train`` returned
-        first (``heard_at`` set: a fresh job), then fresh ones at the watch cadence."""
+        first (``heard_at`` set: a fresh job), then fresh ones at the watch cadence. In a
+        ``portrait.job.wait`` span when telemetry is on."""
         with span("portrait.job.wait", {JOB: job.id}) as current:
-            final = await self._wait(job, options, track=track, heard_at=heard_at)
+            deadline = self.waits.deadline(options.timeout)
+            watched = options.on_progress is not None
+            waiter = self.waiter(
+                job, deadline, options.polling_interval, watched=watched, heard_at=heard_at
+            )
+            last = [job]
+
+            async def report(latest: Job) -> None:
+                last[0] = latest
+                if track is not None:
+                    track(latest)
+                await emit(options.on_progress, latest)
+
+            try:
+                with keeps_running(f"training job {job.id}", f"client.jobs.wait({job.id})"):
+                    if watched and heard_at is not None:
+                        await waiter.report(report, job)
+                    final = await waiter.until_done(on_report=report)
+            except WaitTimeout as expired:
+                raise timed_out(last[0], deadline, expired) from expired.last_error
             if current is not None:
                 current.set_attribute(STATUS, final.status)
-            return final
-
-    async def _wait(
-        self,
-        job: Job,
-        options: WaitOptions[Job],
-        *,
-        track: Callable[[Job], None] | None,
-        heard_at: float | None,
-    ) -> Job:
-        deadline = self.waits.deadline(options.timeout)
-        watched = options.on_progress is not None
-        waiter = self.waiter(
-            job, deadline, options.polling_interval, watched=watched, heard_at=heard_at
-        )
-        last = [job]
-
-        async def report(latest: Job) -> None:
-            last[0] = latest
-            if track is not None:
-                track(latest)
-            await emit(options.on_progress, latest)
-
-        try:
-            with keeps_running(f"training job {job.id}", f"client.jobs.wait({job.id})"):
-                if watched and heard_at is not None:
-                    await waiter.report(report, job)
-                final = await waiter.until_done(on_report=report)
-        except WaitTimeout as expired:
-            raise timed_out(last[0], deadline, expired) from expired.last_error
-        return finished(final)
+            return finished(final)
 
 
 def finished(job: Job) -> Job:

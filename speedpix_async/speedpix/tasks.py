@@ -89,74 +89,61 @@ class Tasks:
         *,
         before_send: BeforeSend | None = None,
     ) -> Prediction:
-        """:meth:`_submit`, in a ``speedpix.submit`` span when telemetry is on."""
-        with span("speedpix.submit", {WORKFLOW: workflow_id}) as current:
-            submitted = await self._submit(
-                workflow_id, input, options, deadline, before_send=before_send
-            )
-            if current is not None:
-                current.set_attribute(TASK, submitted.id)
-            return submitted
-
-    async def _submit(
-        self,
-        workflow_id: str,
-        input: Any,
-        options: SubmitOptions,
-        deadline: Deadline,
-        *,
-        before_send: BeforeSend | None = None,
-    ) -> Prediction:
-        """Prepare the input (uploading its files) and submit one task, within ``deadline``.
+        """Prepare the input (uploading its files) and submit one task, within ``deadline``, in a
+        ``speedpix.submit`` span when telemetry is on.
 
         ``before_send`` is awaited once the input is ready and the connection that carries
         ``comfy_prompt`` is made, just before its bytes go out (a batch journal records the
         submit there: a process killed earlier — during uploads, backend start-up or the
         connect — has sent nothing, and the re-run submits the input)."""
-        check_identifier("workflow_id", workflow_id)
-        inputs: dict[str, Any] | None = None
-        with deadline.scope():
-            inputs = await prepare_inputs(
-                input,
-                uploader=self.uploader,
-                strategy=options.file_encoding_strategy,
-                upload_local_paths=self.upload_local_paths,
+        with span("speedpix.submit", {WORKFLOW: workflow_id}) as current:
+            check_identifier("workflow_id", workflow_id)
+            inputs: dict[str, Any] | None = None
+            with deadline.scope():
+                inputs = await prepare_inputs(
+                    input,
+                    uploader=self.uploader,
+                    strategy=options.file_encoding_strategy,
+                    upload_local_paths=self.upload_local_paths,
+                )
+            if inputs is None:
+                raise PredictionTimeoutError(
+                    f"the call's deadline ({deadline.timeout:g}s) passed while the input files of "
+                    f"workflow {workflow_id!r} were being prepared or uploaded; nothing was "
+                    "submitted — pass a larger timeout=",
+                    task_id=None,
+                    timeout=deadline.timeout,
+                )
+            request = PromptRequest(
+                workflow_id=workflow_id,
+                inputs=inputs,
+                alias_id=options.alias_id,
+                version_id=options.version_id,
+                randomise_seeds=options.randomise_seeds,
+                return_temp_files=options.return_temp_files,
             )
-        if inputs is None:
-            raise PredictionTimeoutError(
-                f"the call's deadline ({deadline.timeout:g}s) passed while the input files of "
-                f"workflow {workflow_id!r} were being prepared or uploaded; nothing was "
-                "submitted — pass a larger timeout=",
-                task_id=None,
-                timeout=deadline.timeout,
+            created_at = _dt.datetime.now(_dt.timezone.utc)
+            submitted, reply = await self.endpoints.submit(
+                request,
+                resource_config_id=options.resource_config_id,
+                deadline=deadline,
+                before_send=before_send,
             )
-        request = PromptRequest(
-            workflow_id=workflow_id,
-            inputs=inputs,
-            alias_id=options.alias_id,
-            version_id=options.version_id,
-            randomise_seeds=options.randomise_seeds,
-            return_temp_files=options.return_temp_files,
-        )
-        created_at = _dt.datetime.now(_dt.timezone.utc)
-        submitted, reply = await self.endpoints.submit(
-            request,
-            resource_config_id=options.resource_config_id,
-            deadline=deadline,
-            before_send=before_send,
-        )
-        estimate = submitted.estimated_duration_in_seconds
-        return Prediction(
-            id=submitted.task_id,
-            status=submitted.status,
-            workflow_id=workflow_id,
-            alias_id=options.alias_id,
-            version_id=options.version_id,
-            estimated_duration=estimate,
-            eta=estimate,
-            api_invoke_id=reply.api_invoke_id,
-            created_at=created_at,
-        )
+            estimate = submitted.estimated_duration_in_seconds
+            prediction = Prediction(
+                id=submitted.task_id,
+                status=submitted.status,
+                workflow_id=workflow_id,
+                alias_id=options.alias_id,
+                version_id=options.version_id,
+                estimated_duration=estimate,
+                eta=estimate,
+                api_invoke_id=reply.api_invoke_id,
+                created_at=created_at,
+            )
+            if current is not None:
+                current.set_attribute(TASK, prediction.id)
+            return prediction
 
     # ------------------------------------------------------------------ wait
 
@@ -175,64 +162,39 @@ class Tasks:
         track: Track = _ignore,
         heard_at: float | None = None,
     ) -> Prediction:
-        """:meth:`_wait`, in a ``speedpix.wait`` span when telemetry is on (and the task's end
-        counted in its metrics)."""
-        labels = {TASK: snapshot.id, WORKFLOW: snapshot.workflow_id or ""}
-        with span("speedpix.wait", labels) as current:
-            try:
-                final = await self._wait(
-                    snapshot,
-                    options,
-                    deadline=deadline,
-                    fresh=fresh,
-                    track=track,
-                    heard_at=heard_at,
-                )
-            except PredictionFailedError as exc:
-                ended(current, exc.prediction)
-                raise
-            ended(current, final)
-            return final
-
-    async def _wait(
-        self,
-        snapshot: Prediction,
-        options: WaitOptions[Progress],
-        *,
-        deadline: Deadline,
-        fresh: bool,
-        track: Track = _ignore,
-        heard_at: float | None = None,
-    ) -> Prediction:
         """Wait until the task ends; return its final snapshot (``output`` set) or raise
         :class:`~speedpix_async.PredictionFailedError` /
         :class:`~speedpix_async.PredictionTimeoutError`.
 
         With ``on_progress`` the wait is watched: the submit's report first (for a fresh task),
         then fresh reports at the watch cadence, then the final one. ``heard_at``: when the
-        server last answered about the task (default: now, for a fresh task)."""
-        view = TaskView(self, snapshot, track)
-        watched = options.on_progress is not None
-        if heard_at is None and fresh:
-            heard_at = self.waits.now()
-        waiter = view.waiter(
-            deadline=deadline,
-            fresh=fresh,
-            polling_interval=options.polling_interval,
-            watched=watched,
-            heard_at=heard_at,
-        )
-        task = snapshot.id
-        try:
-            with keeps_running(f"task {task!r}", f"client.predictions.wait({task!r})"):
-                if watched and fresh:
-                    await waiter.report(options.on_progress, submitted_report(snapshot))
-                final = await waiter.until_done(view.finish, on_report=options.on_progress)
-        except WaitTimeout as expired:
-            raise timed_out(view.snapshot, deadline, expired) from expired.last_error
-        if final.succeeded:
-            return final
-        raise failed(final)
+        server last answered about the task (default: now, for a fresh task). In a
+        ``speedpix.wait`` span when telemetry is on, which also counts how the task ended."""
+        labels = {TASK: snapshot.id, WORKFLOW: snapshot.workflow_id or ""}
+        with span("speedpix.wait", labels) as current:
+            view = TaskView(self, snapshot, track)
+            watched = options.on_progress is not None
+            if heard_at is None and fresh:
+                heard_at = self.waits.now()
+            waiter = view.waiter(
+                deadline=deadline,
+                fresh=fresh,
+                polling_interval=options.polling_interval,
+                watched=watched,
+                heard_at=heard_at,
+            )
+            task = snapshot.id
+            try:
+                with keeps_running(f"task {task!r}", f"client.predictions.wait({task!r})"):
+                    if watched and fresh:
+                        await waiter.report(options.on_progress, submitted_report(snapshot))
+                    final = await waiter.until_done(view.finish, on_report=options.on_progress)
+            except WaitTimeout as expired:
+                raise timed_out(view.snapshot, deadline, expired) from expired.last_error
+            ended(current, final)
+            if final.succeeded:
+                return final
+            raise failed(final)
 
     # ------------------------------------------------------------------ run
 
