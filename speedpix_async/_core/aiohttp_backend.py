@@ -155,18 +155,18 @@ def _before_send_trace() -> aiohttp.TraceConfig:
     return config
 
 
-async def _finished(task: asyncio.Task[None]) -> None:
-    """Wait until ``task`` is done, without taking its outcome."""
-    await asyncio.wait([task])
-
-
-async def _stopped(feeder: asyncio.Task[None], scope: anyio.CancelScope) -> BaseException | None:
-    """Stop an upload's feeding task and wait until it has let go of the body; its own error,
-    if it failed.
+async def _stopped(
+    feeder: asyncio.Task[None], scope: anyio.CancelScope, *, grace: float = 0.0
+) -> BaseException | None:
+    """Stop an upload's feeding task — after letting it finish on its own for up to ``grace``
+    seconds — and wait until it has let go of the body; its own error, if it failed.
 
     Stopped through its anyio ``scope``, not ``Task.cancel()``: a native cancel would also
     break the shields anyio puts around file operations in worker threads, and a file being
     opened at that moment would be dropped unclosed."""
+    if grace > 0:
+        with anyio.move_on_after(grace):
+            await asyncio.wait([feeder])
     scope.cancel()
     with anyio.CancelScope(shield=True):
         await asyncio.wait([feeder])
@@ -425,9 +425,7 @@ class AiohttpBackend:
                     response.release()
                 # The body's source ends after the declared bytes went out (see pieces());
                 # its own end-of-file check may still be running, and may still fail.
-                with anyio.move_on_after(UPLOAD_SETTLE):
-                    await _finished(feeder)
-                failure = await _stopped(feeder, feeding)
+                failure = await _stopped(feeder, feeding, grace=UPLOAD_SETTLE)
                 if failure is not None:
                     raise failure
             except SpeedPixError:
