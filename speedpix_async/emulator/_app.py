@@ -80,24 +80,14 @@ class _Dispatch:
         if scope["type"] != "http" or scope["path"] not in self._api.routes:
             await self._router(scope, receive, send)
             return
-        started = False
-
-        async def sending(message: MutableMapping[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
             response = await self._api.handle(Request(scope, receive))
-            await response(scope, receive, sending)
         except Exception:
-            # As Starlette's ServerErrorMiddleware: a 500 if nothing was sent yet, and the error
-            # goes on to the server (which logs it, or drops the connection for a reset fault).
-            if not started:
-                await PlainTextResponse("Internal Server Error", status_code=500)(
-                    scope, receive, send
-                )
+            # As Starlette's ServerErrorMiddleware: a 500, and the error goes on to the server
+            # (which logs it). A failure while the answer is sent (a reset fault) just goes on.
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
             raise
+        await response(scope, receive, send)
 
 
 def _check_capacity(capacity: int | Mapping[str, int] | None) -> None:
