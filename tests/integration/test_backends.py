@@ -4,6 +4,7 @@ every backend over a real socket."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tracemalloc
 import types
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from speedpix_async import (
     SpeedPixError,
 )
 from speedpix_async._core.backends import HTTPX_MOCKERS, open_backend
+from speedpix_async._core.http import Response
 from speedpix_async.emulator import Emulator, LoopbackServer
 from speedpix_async.emulator._server import AppServer
 from tests.conftest import FAST_RETRY
@@ -161,6 +163,33 @@ async def client(server: LoopbackServer, http_backend: str) -> AsyncIterator[Asy
         yield c
 
 
+@contextlib.asynccontextmanager
+async def bare_uploads(
+    server: LoopbackServer, key: str
+) -> AsyncIterator[Callable[[int, AsyncIterable[bytes]], Awaitable[Response]]]:
+    """A backend of the configured kind (no client around it) and a function that PUTs a
+    body of a declared length to a presigned URL of ``key`` through it."""
+    url, _ = server.emulator.store.presign(
+        "PUT", key, base_url=server.endpoint, ttl=60, content_type="image/png"
+    )
+    backend = open_backend(None, timeout=httpx.Timeout(10.0), max_connections=4)
+
+    async def put(length: int, source: AsyncIterable[bytes]) -> Response:
+        return await backend.upload(
+            "PUT",
+            url,
+            headers={"content-type": "image/png", "content-length": str(length)},
+            body=source,
+            timeout=httpx.Timeout(10.0),
+            limit=1 << 16,
+        )
+
+    try:
+        yield put
+    finally:
+        await backend.aclose()
+
+
 async def test_an_upload_whose_source_ends_slowly_keeps_its_connection(
     server: LoopbackServer, http_backend: str
 ) -> None:
@@ -168,29 +197,16 @@ async def test_an_upload_whose_source_ends_slowly_keeps_its_connection(
     thread); the server may answer before that. The connection must still go back to the pool:
     aiohttp drops it if its body writer is still running when the answer has been read."""
     body = PNG + os.urandom(30_000)
-    url, _ = server.emulator.store.presign(
-        "PUT", "tests/slow-end.png", base_url=server.endpoint, ttl=60, content_type="image/png"
-    )
 
     async def source() -> AsyncIterator[bytes]:
         yield body
         await anyio.sleep(0.1)  # the end-of-file check, slower than the server's answer
 
-    backend = open_backend(None, timeout=httpx.Timeout(10.0), max_connections=4)
     before = server.emulator.stats.snapshot()["client_connections"]
-    try:
+    async with bare_uploads(server, "tests/slow-end.png") as put:
         for _ in range(4):
-            answer = await backend.upload(
-                "PUT",
-                url,
-                headers={"content-type": "image/png", "content-length": str(len(body))},
-                body=source(),
-                timeout=httpx.Timeout(10.0),
-                limit=1 << 16,
-            )
+            answer = await put(len(body), source())
             assert answer.status_code == 200
-    finally:
-        await backend.aclose()
     assert server.emulator.stats.snapshot()["client_connections"] - before == 1
 
 
@@ -204,9 +220,6 @@ async def test_a_body_that_fails_or_runs_on_after_its_declared_length_is_an_erro
     if extra and http_backend == "httpx":
         pytest.skip("h11 itself refuses bytes past Content-Length (no source of ours sends any)")
     body = PNG + os.urandom(50_000)
-    url, _ = server.emulator.store.presign(
-        "PUT", "tests/grown.png", base_url=server.endpoint, ttl=60, content_type="image/png"
-    )
 
     async def source() -> AsyncIterator[bytes]:
         yield body[:20_000]
@@ -216,19 +229,9 @@ async def test_a_body_that_fails_or_runs_on_after_its_declared_length_is_an_erro
         else:
             raise InputError("the file grew while it was read")
 
-    backend = open_backend(None, timeout=httpx.Timeout(10.0), max_connections=4)
-    try:
+    async with bare_uploads(server, "tests/grown.png") as put:
         with pytest.raises(SpeedPixError, match=r"grew|longer than its declared"):
-            await backend.upload(
-                "PUT",
-                url,
-                headers={"content-type": "image/png", "content-length": str(len(body))},
-                body=source(),
-                timeout=httpx.Timeout(10.0),
-                limit=1 << 16,
-            )
-    finally:
-        await backend.aclose()
+            await put(len(body), source())
 
 
 async def test_files_go_up_and_come_down_byte_for_byte(
