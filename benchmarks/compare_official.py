@@ -1,9 +1,9 @@
 """The same fan-out through this SDK (on each HTTP backend) and through the official ``speedpix``
 1.0.4 async client, against one emulator in another process, side by side.
 
-Each client runs N ``wf-sleep`` predictions at once (this SDK: ``run_many(concurrency=N)`` with
-``http_backend="aiohttp"`` and ``"httpx"``; the official one: ``asyncio.gather`` of
-``client.async_run``) and the script reports wall time,
+Each client runs N ``wf-sleep`` predictions at once (this SDK: ``run_many(concurrency=N)``
+with ``http_backend="native"`` (the default on asyncio), ``"aiohttp"`` and ``"httpx"``; the
+official one: ``asyncio.gather`` of ``client.async_run``) and the script reports wall time,
 client CPU, CPU per request and per prediction, requests per prediction and the ratio of
 throughput per client CPU-second.
 
@@ -96,6 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     runners: dict[str, Runner] = {
+        "ours, native (default)": ours("native"),
         "ours, aiohttp": ours("aiohttp"),
         "ours, httpx": ours("httpx"),
         OFFICIAL: official,

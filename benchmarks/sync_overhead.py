@@ -13,7 +13,7 @@ figure; ``--same-cpu`` pins the process to one CPU to show the wrapper's own cos
     python benchmarks/sync_overhead.py --emulator --backend aiohttp   # real loopback sockets
 
 ``--emulator`` calls a real task's progress on an emulator in another process instead, over
-loopback sockets, with the chosen HTTP backend (``--backend httpx|aiohttp``).
+loopback sockets, with the chosen HTTP backend (``--backend httpx|aiohttp|native``).
 
 Target: under 150 us per call.
 """
@@ -116,7 +116,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--emulator", action="store_true", help="a real emulator over loopback, not a mock"
     )
-    parser.add_argument("--backend", choices=("httpx", "aiohttp"), default="httpx")
+    parser.add_argument("--backend", choices=("httpx", "aiohttp", "native"), default="httpx")
     args = parser.parse_args()
     if args.same_cpu:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

@@ -53,7 +53,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 #: The HTTP backends the transport suite runs on (DESIGN 4.8).
-BACKENDS = ("httpx", "aiohttp")
+BACKENDS = ("httpx", "aiohttp", "native")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

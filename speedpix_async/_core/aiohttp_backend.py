@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import functools
 import math
-import urllib.request
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
@@ -44,6 +43,7 @@ from .http import (
     Answer,
     BeforeSend,
     BeforeSendFailed,
+    check_header_values,
     client_closed,
     connection_lost,
     could_not_connect,
@@ -57,6 +57,7 @@ from .http import (
     too_large,
     wrong_scheme,
 )
+from .proxies import Proxies
 
 __all__ = ["AiohttpBackend"]
 
@@ -73,17 +74,6 @@ def _spelled(
 ) -> aiohttp.ClientTimeout:
     either = None if pool is None or connect is None else pool + connect
     return aiohttp.ClientTimeout(total=None, connect=either, sock_connect=connect, sock_read=read)
-
-
-def _check_headers(headers: Mapping[str, str]) -> None:
-    """Refuse what httpx refuses before anything is sent: header values must be visible ASCII
-    (aiohttp would send UTF-8 and only stops line breaks)."""
-    values = "".join(headers.values())
-    if values.isascii() and values.isprintable():
-        return
-    for name, value in headers.items():
-        if not (value.isascii() and value.isprintable()):
-            raise ValueError(f"header {name!r} has a value that is not visible ASCII")
 
 
 #: Headers aiohttp would add on its own; we send exactly the headers the caller gave (an added
@@ -113,31 +103,6 @@ def _failure(method: str, url: str, exc: BaseException) -> SpeedPixError:
 #: What an exchange can fail with below the HTTP layer (``OSError``: a socket error aiohttp
 #: passes through unwrapped).
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-
-
-#: ``NO_PROXY`` matching, as urllib (and httpx) read it; typeshed does not list it.
-_bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-
-
-class _Proxies:
-    """The proxy of each host from ``HTTP(S)_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``, read once
-    per session like httpx does. (aiohttp's own ``trust_env`` looks them up, and a ``.netrc``,
-    in a worker thread for every request — a thread hop that cost more than the request.)"""
-
-    def __init__(self) -> None:
-        self._environment = urllib.request.getproxies_environment()
-        self._by_origin: dict[tuple[str, str], str | None] = {}
-
-    def __call__(self, url: yarl.URL) -> str | None:
-        origin = (url.scheme, url.host or "")
-        if origin not in self._by_origin:
-            proxy = self._environment.get(url.scheme) or self._environment.get("all")
-            if proxy and _bypass(origin[1], self._environment):
-                proxy = None
-            if proxy and "://" not in proxy:
-                proxy = "http://" + proxy  # "host:port", as httpx reads it
-            self._by_origin[origin] = proxy
-        return self._by_origin[origin]
 
 
 async def _connected(session: aiohttp.ClientSession, context: Any, params: object) -> None:
@@ -267,7 +232,7 @@ class AiohttpBackend:
         # only one with a trace config: aiohttp builds trace objects for every request of a
         # traced session, a cost polls need not pay.
         self._traced: aiohttp.ClientSession | None = None
-        self._proxies = _Proxies()
+        self._proxies = Proxies()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -310,7 +275,7 @@ class AiohttpBackend:
             connector_owner=owner,
             # Bodies are inflated by .decoding, under the caps.
             auto_decompress=False,
-            # Proxies from the environment come from _Proxies.
+            # Proxies from the environment come from .proxies.
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None),
@@ -328,7 +293,7 @@ class AiohttpBackend:
     ) -> aiohttp.ClientResponse:
         session = self._open(traced=before_send is not None)
         try:
-            _check_headers(headers)
+            check_header_values(headers)
             target = yarl.URL(url, encoded=True)
         except (ValueError, TypeError) as exc:
             raise refused_locally(method, redact_url(url), exc) from exc
@@ -339,7 +304,7 @@ class AiohttpBackend:
                 headers={"accept-encoding": ACCEPT_ENCODING, **headers},
                 data=data,
                 skip_auto_headers=_not_to_add(headers),
-                proxy=self._proxies(target),
+                proxy=self._proxies(target.scheme, target.host or ""),
                 timeout=_client_timeout(timeout),
                 allow_redirects=False,
                 trace_request_ctx=None if before_send is None else firing_once(before_send),

@@ -1,14 +1,17 @@
 """Which HTTP backend a client uses (``http_backend=``, or ``SPEEDPIX_HTTP_BACKEND``).
 
-* ``"auto"`` (the default) — aiohttp on asyncio, httpx otherwise; decided at the first request,
+* ``"auto"`` (the default) — native on asyncio, httpx otherwise; decided at the first request,
   so a client built outside any event loop decides correctly. It stays on httpx whenever httpx
   may be what the program means to use: an injected ``http_client=`` / ``transport=`` (those
   are httpx objects), another event loop (trio), or an httpx mocking library loaded in the
   process (respx, pytest-httpx) — a test's mocks must never be bypassed silently.
 * ``"httpx"`` — the public injection point: ``http_client=``, ``transport=`` and respx all work
   on it, and it runs on any event loop anyio supports.
-* ``"aiohttp"`` — about a third of httpx's client CPU per request, which is what bounds a wide
-  fan-out (docs/performance.md, "Which backend by default"). asyncio only.
+* ``"native"`` — the SDK's own HTTP/1.1 connections for API calls (files and proxied requests
+  on aiohttp): the least client CPU per request, which is what bounds a wide fan-out
+  (docs/performance.md, "Which backend by default"). asyncio only.
+* ``"aiohttp"`` — everything on aiohttp: about a third of httpx's client CPU per request.
+  asyncio only.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ __all__ = [
     "open_backend",
 ]
 
-HttpBackendName = Literal["auto", "httpx", "aiohttp"]
-BACKENDS: tuple[HttpBackendName, ...] = ("auto", "httpx", "aiohttp")
+HttpBackendName = Literal["auto", "httpx", "aiohttp", "native"]
+BACKENDS: tuple[HttpBackendName, ...] = ("auto", "httpx", "aiohttp", "native")
 _BY_NAME: dict[object, HttpBackendName] = {name: name for name in BACKENDS}
 #: Chooses the backend of clients built without ``http_backend=``.
 ENV_HTTP_BACKEND = "SPEEDPIX_HTTP_BACKEND"
@@ -60,10 +63,16 @@ def httpx_mocker_loaded() -> str | None:
 
 
 def _aiohttp(max_connections: int) -> HttpBackend:
-    # Imported only when chosen: aiohttp is an optional extra.
+    # Imported only when chosen: aiohttp is a large import.
     from .aiohttp_backend import AiohttpBackend
 
     return AiohttpBackend(max_connections=max_connections)
+
+
+def _native(max_connections: int) -> HttpBackend:
+    from .native_backend import NativeBackend
+
+    return NativeBackend(max_connections=max_connections)
 
 
 def _httpx(
@@ -81,7 +90,7 @@ def _httpx(
 
 
 class _Auto:
-    """aiohttp or httpx, decided at the first request: aiohttp on asyncio unless an httpx
+    """native or httpx, decided at the first request: native on asyncio unless an httpx
     mocking library is loaded."""
 
     def __init__(self, *, timeout: httpx.Timeout, max_connections: int) -> None:
@@ -100,7 +109,7 @@ class _Auto:
         chosen = self._chosen
         if chosen is None:
             if on_asyncio() and httpx_mocker_loaded() is None:
-                chosen = _aiohttp(self._max_connections)
+                chosen = _native(self._max_connections)
             else:
                 chosen = _httpx(self._timeout, self._max_connections, None)
             self._chosen = chosen
@@ -188,18 +197,20 @@ def open_backend(
     injected = http_client is not None or transport is not None
     # The environment's choice yields to httpx objects passed in code.
     name: HttpBackendName = "httpx" if injected and http_backend is None else _name(http_backend)
-    if name == "aiohttp" and injected:
+    if name in ("aiohttp", "native") and injected:
         raise ConfigurationError(
             "http_client= and transport= are httpx objects and need http_backend='httpx'; "
-            "drop them to use aiohttp"
+            f"drop them to use {name}"
         )
-    if name == "aiohttp" and not aiohttp_installed():
+    if name in ("aiohttp", "native") and not aiohttp_installed():
         raise ConfigurationError(
-            "http_backend='aiohttp' needs aiohttp, which speedpix-async installs; it is missing "
+            f"http_backend={name!r} needs aiohttp, which speedpix-async installs; it is missing "
             "from this environment: pip install aiohttp"
         )
     if name == "aiohttp":
         return _aiohttp(max_connections)
+    if name == "native":
+        return _native(max_connections)
     if name == "auto" and not injected and aiohttp_installed():
         return _Auto(timeout=timeout, max_connections=max_connections)
     if http_client is not None:

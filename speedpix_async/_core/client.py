@@ -45,9 +45,10 @@ class ClientKeywords(TypedDict, total=False):
     """An :class:`httpx.AsyncBaseTransport` for the client's own pool (e.g.
     ``httpx.ASGITransport(app=...)``)."""
     http_backend: HttpBackendName | None
-    """``"auto"`` (default: aiohttp on asyncio, httpx on other loops or while respx /
-    pytest-httpx is loaded), ``"httpx"`` or ``"aiohttp"`` (about a third of httpx's client CPU
-    per request; asyncio only); default from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` /
+    """``"auto"`` (default: native on asyncio, httpx on other loops or while respx /
+    pytest-httpx is loaded), ``"httpx"``, ``"native"`` (the SDK's own HTTP/1.1 connections for
+    API calls, files on aiohttp: the least client CPU per request; asyncio only) or
+    ``"aiohttp"`` (asyncio only); default from ``SPEEDPIX_HTTP_BACKEND``. ``http_client=`` /
     ``transport=`` mean httpx."""
     retry_policy: RetryPolicy | None
     poll_policy: PollPolicy | None
@@ -139,8 +140,8 @@ class AsyncServiceClient(Generic[C]):
 
     @property
     def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
+        """The HTTP backend requests go through: ``"httpx"``, ``"native"`` or ``"aiohttp"``
+        (``"auto"`` until the first request decides)."""
         return self._transport.backend.name
 
     @property

@@ -1,9 +1,10 @@
 """HTTP for the core: the small interface every request goes through, and what every backend
 shares — the TLS context, and the typed errors a failed exchange becomes.
 
-Two backends implement it: :mod:`.httpx_backend` (the default, and the public injection point:
-``http_client=``, ``transport=``, respx in tests) and :mod:`.aiohttp_backend` (the ``aiohttp``
-extra; faster per request). :mod:`.backends` chooses between them. Either way a backend turns
+Three backends implement it: :mod:`.httpx_backend` (the public injection point:
+``http_client=``, ``transport=``, respx in tests; any event loop), :mod:`.native_backend` (the
+SDK's own HTTP/1.1 connections for API calls; the default on asyncio) and
+:mod:`.aiohttp_backend`. :mod:`.backends` chooses between them. Either way a backend turns
 transport failures into :class:`~speedpix_async.APIConnectionError` /
 :class:`~speedpix_async.APITimeoutError` with ``request_sent`` set from what the failure proves,
 reads answers under a size cap, inflates compressed bodies itself (:mod:`.decoding`), and never
@@ -40,6 +41,7 @@ __all__ = [
     "HttpLibraryError",
     "Response",
     "StreamResponse",
+    "check_header_values",
     "client_closed",
     "connection_lost",
     "could_not_connect",
@@ -136,7 +138,7 @@ class HttpBackend(Protocol):
 
     @property
     def name(self) -> str:
-        """``"httpx"`` or ``"aiohttp"`` (shown by benchmarks and ``--debug``)."""
+        """``"httpx"``, ``"native"`` or ``"aiohttp"`` (shown by benchmarks and ``--debug``)."""
         ...
 
     async def request(
@@ -196,6 +198,17 @@ def on_asyncio() -> bool:
         return sniffio.current_async_library() == "asyncio"
     except sniffio.AsyncLibraryNotFoundError:
         return False
+
+
+def check_header_values(headers: Mapping[str, str]) -> None:
+    """Refuse, with ``ValueError``, what httpx refuses before anything is sent: header values
+    must be visible ASCII (aiohttp would send UTF-8 and only stops line breaks)."""
+    values = "".join(headers.values())
+    if values.isascii() and values.isprintable():
+        return
+    for name, value in headers.items():
+        if not (value.isascii() and value.isprintable()):
+            raise ValueError(f"header {name!r} has a value that is not visible ASCII")
 
 
 # ------------------------------------------------------------------------ typed failures

@@ -80,8 +80,8 @@ class ServiceClient(SyncWrapper):
 
     @property
     def http_backend(self) -> str:
-        """The HTTP backend requests go through: ``"httpx"`` or ``"aiohttp"`` (``"auto"`` until
-        the first request decides)."""
+        """The HTTP backend requests go through: ``"httpx"``, ``"native"`` or ``"aiohttp"``
+        (``"auto"`` until the first request decides)."""
         return self._runner.convert(self._async.http_backend)
 
     @property
@@ -150,8 +150,9 @@ class SpeedPix(ServiceClient):
         ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
         only when the failure proves no task was created), ``user_agent``, ``http_client`` /
         ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
-        ``http_backend`` (``"auto"``, the default: aiohttp on asyncio unless httpx objects or
-        mocks are in play; ``"httpx"``; ``"aiohttp"``), ``retry_policy``, ``poll_policy``.
+        ``http_backend`` (``"auto"``, the default: native on asyncio unless httpx objects or
+        mocks are in play; ``"httpx"``; ``"native"``; ``"aiohttp"``), ``retry_policy``,
+        ``poll_policy``.
 
     Blocking twin of :class:`~speedpix_async.AsyncSpeedPix`; every call blocks.
     """

@@ -67,8 +67,9 @@ class AsyncSpeedPix(AsyncServiceClient[ClientConfig]):
         ``timeout`` (per request; default 30 s), ``max_retries`` (default 4; a submit is retried
         only when the failure proves no task was created), ``user_agent``, ``http_client`` /
         ``transport`` (httpx objects to use, e.g. ``httpx.ASGITransport(app=emulator_app)``),
-        ``http_backend`` (``"auto"``, the default: aiohttp on asyncio unless httpx objects or
-        mocks are in play; ``"httpx"``; ``"aiohttp"``), ``retry_policy``, ``poll_policy``.
+        ``http_backend`` (``"auto"``, the default: native on asyncio unless httpx objects or
+        mocks are in play; ``"httpx"``; ``"native"``; ``"aiohttp"``), ``retry_policy``,
+        ``poll_policy``.
     """
 
     predictions: AsyncPredictions

@@ -86,7 +86,7 @@ async def test_the_environment_choice_yields_to_an_injected_transport(
         assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
 
 
-async def test_auto_picks_aiohttp_on_asyncio(
+async def test_auto_picks_native_on_asyncio(
     server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in HTTPX_MOCKERS:  # as in a program that loads no httpx mock
@@ -94,7 +94,7 @@ async def test_auto_picks_aiohttp_on_asyncio(
     async with server.client(http_backend="auto") as client:
         assert client.http_backend == "auto"  # undecided until the first request
         assert (await client.run("wf-echo", {"a": 1}))["echo"]["a"] == 1
-        assert client.http_backend == "aiohttp"
+        assert client.http_backend == "native"
 
 
 @pytest.mark.parametrize("mocker", HTTPX_MOCKERS)
@@ -124,11 +124,12 @@ async def test_a_respx_mock_applies_to_a_client_built_with_no_backend_choice(
     assert progress.progress == 0.25
 
 
-def test_a_client_built_with_no_backend_choice_uses_aiohttp_on_asyncio(
+def test_a_client_built_with_no_backend_choice_uses_native_on_asyncio(
     server: LoopbackServer,
 ) -> None:
     """The default as a program that never heard of backends gets it: a fresh interpreter
-    (no respx loaded), no ``http_backend=``, no ``SPEEDPIX_HTTP_BACKEND``."""
+    (no respx loaded), no ``http_backend=``, no ``SPEEDPIX_HTTP_BACKEND``. API calls alone
+    never load aiohttp (the native backend keeps it for files and proxies)."""
     program = (
         "import asyncio, sys\n"
         "from speedpix_async import AsyncSpeedPix\n"
@@ -136,7 +137,7 @@ def test_a_client_built_with_no_backend_choice_uses_aiohttp_on_asyncio(
         "    async with AsyncSpeedPix(sys.argv[1], sys.argv[2], endpoint=sys.argv[3]) as c:\n"
         "        before = c.http_backend\n"
         "        await c.run('wf-echo', {'a': 1})\n"
-        "        print(before, c.http_backend)\n"
+        "        print(before, c.http_backend, 'aiohttp' in sys.modules)\n"
         "asyncio.run(main())\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "SPEEDPIX_HTTP_BACKEND"}
@@ -150,7 +151,7 @@ def test_a_client_built_with_no_backend_choice_uses_aiohttp_on_asyncio(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["auto", "aiohttp"]
+    assert done.stdout.split() == ["auto", "native", "False"]
 
 
 # ---------------------------------------------------------------------- on every backend

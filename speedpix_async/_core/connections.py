@@ -1,0 +1,221 @@
+"""The native backend's connections: one asyncio protocol per socket, carrying one exchange at a
+time, and a pool of them per origin under one limit.
+
+Why a protocol and not streams: a JSON call is one write and, nearly always, one received
+piece holding the whole answer. A protocol turns that into one callback and one future — no
+reader task, no buffered-reader machinery — which is most of what a wide fan-out's client CPU
+used to go to (docs/performance.md, "Which backend by default").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+
+from .h1 import ResponseReader
+
+__all__ = ["Connection", "ConnectionLost", "Origin", "Pool", "ReadTimeout"]
+
+#: (scheme, host, port)
+Origin = tuple[str, str, int]
+
+
+class ConnectionLost(Exception):
+    """The connection ended before the answer was complete. ``answered``: whether any byte of
+    an answer had arrived."""
+
+    def __init__(self, detail: str, *, answered: bool) -> None:
+        super().__init__(detail)
+        self.answered = answered
+
+
+class ReadTimeout(Exception):
+    """No byte of the answer arrived for the read timeout."""
+
+
+class Connection(asyncio.Protocol):
+    """One socket. :meth:`exchange` writes a request and resolves when its answer is read."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._reader: ResponseReader | None = None
+        self._answer: asyncio.Future[None] | None = None
+        self._read_timeout: float | None = None
+        self._last_read = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = False
+        self.idle_since = 0.0
+
+    # ---------------------------------------------------------------- protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is None:
+            # Bytes nobody asked for: this connection's framing can no longer be trusted.
+            self.close()
+            return
+        self._last_read = self._loop.time()
+        try:
+            complete = reader.feed(data)
+        except Exception as exc:  # MalformedResponse, BodyTooLarge: the exchange's error
+            self._fail(exc)
+            self.close()
+            return
+        if complete:
+            self._resolve()
+
+    def eof_received(self) -> bool:
+        reader = self._reader
+        if reader is not None and reader.end():
+            self._resolve()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reader = self._reader
+        if reader is not None and not reader.done:
+            detail = str(exc) if exc is not None else "the server closed the connection"
+            self._fail(ConnectionLost(detail, answered=reader.received))
+
+    # ---------------------------------------------------------------- the exchange
+
+    async def exchange(
+        self, data: bytes, reader: ResponseReader, read_timeout: float | None
+    ) -> None:
+        """Write ``data`` and wait until ``reader`` holds the complete answer. Cancelled or
+        failed, the connection is closed (its framing is unknown from then on)."""
+        transport = self._transport
+        if transport is None or self.closed:
+            raise ConnectionLost("the connection was closed", answered=False)
+        answer = self._answer = self._loop.create_future()
+        self._reader = reader
+        self._read_timeout = read_timeout
+        self._last_read = self._loop.time()
+        if read_timeout is not None:
+            self._timer = self._loop.call_at(self._last_read + read_timeout, self._check_read)
+        try:
+            transport.write(data)
+            await answer
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._reader = self._answer = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _check_read(self) -> None:
+        timeout = self._read_timeout
+        assert timeout is not None
+        due = self._last_read + timeout
+        if self._loop.time() >= due:
+            self._timer = None
+            self._fail(ReadTimeout())
+        else:
+            self._timer = self._loop.call_at(due, self._check_read)
+
+    def _resolve(self) -> None:
+        answer = self._answer
+        if answer is not None and not answer.done():
+            answer.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        answer = self._answer
+        if answer is not None and not answer.done():
+            answer.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+class Pool:
+    """Connections by origin, at most ``limit`` in use at once; idle ones are reused newest
+    first and dropped after ``keepalive`` seconds."""
+
+    def __init__(self, *, limit: int, keepalive: float, tls: Callable[[], ssl.SSLContext]) -> None:
+        self.limit = limit
+        self.keepalive = keepalive
+        self._tls = tls
+        self._gate: asyncio.Semaphore | None = None
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._busy: set[Connection] = set()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.limit)
+        return self._gate
+
+    async def acquire(
+        self, origin: Origin, *, connect: float | None, pool: float | None
+    ) -> Connection:
+        """A connection to ``origin``, reused or new. Raises ``TimeoutError`` when none was
+        free within ``pool`` seconds or a new one took longer than ``connect`` (neither sent
+        anything), ``OSError`` when none could be made."""
+        gate = self._semaphore()
+        if gate.locked():
+            await asyncio.wait_for(gate.acquire(), pool)
+        else:
+            await gate.acquire()  # free: returns at once
+        try:
+            connection = self._reuse(origin) or await self._open(origin, connect)
+        except BaseException:
+            gate.release()
+            raise
+        self._busy.add(connection)
+        return connection
+
+    def _reuse(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        stale = asyncio.get_running_loop().time() - self.keepalive
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and connection.idle_since > stale:
+                return connection
+            connection.close()
+        return None
+
+    async def _open(self, origin: Origin, connect: float | None) -> Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        tls = self._tls() if scheme == "https" else None
+        making = loop.create_connection(
+            lambda: Connection(loop),
+            host,
+            port,
+            ssl=tls,
+            server_hostname=host if tls is not None else None,
+        )
+        _, connection = await asyncio.wait_for(making, connect)
+        return connection
+
+    def release(self, origin: Origin, connection: Connection, *, reusable: bool) -> None:
+        """Give a connection back after an exchange: kept for reuse, or closed."""
+        self._busy.discard(connection)
+        assert self._gate is not None
+        self._gate.release()
+        if reusable and not connection.closed:
+            connection.idle_since = asyncio.get_running_loop().time()
+            self._idle.setdefault(origin, []).append(connection)
+        else:
+            connection.close()
+
+    def close(self) -> None:
+        """Close every connection, idle or in use."""
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()
+        for connection in self._busy:
+            connection.close()
+        self._busy.clear()

@@ -1,0 +1,342 @@
+"""The native backend's own connections against a raw server on a loopback socket: the exact
+bytes sent, keep-alive and its limits, and every way an exchange can end early.
+
+(The transport suite runs the whole SDK on this backend too; these tests pin what only a
+hand-written HTTP/1.1 client can get wrong.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import httpx
+import pytest
+
+from speedpix_async import APIConnectionError, APITimeoutError
+from speedpix_async._core.native_backend import NativeBackend
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+TIMEOUT = httpx.Timeout(5.0)
+LIMIT = 1 << 20
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the native backend runs on asyncio only
+
+
+class RawServer:
+    """A TCP server whose connections run ``handler``; counts connections and requests."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.open_now = 0
+        self.most_open = 0
+        self.requests: list[bytes] = []
+        self.closed_by_client = 0
+        self.url = ""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            await self.handler(reader, writer)
+        finally:
+            self.open_now -= 1
+            writer.close()
+
+    async def read_request(self, reader: asyncio.StreamReader) -> bytes | None:
+        """One request's head and body, or None when the client closed the connection."""
+        try:
+            raw = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            self.closed_by_client += 1
+            return None
+        length = 0
+        for line in raw.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        raw += await reader.readexactly(length)
+        self.requests.append(raw)
+        return raw
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[Handler], Awaitable[RawServer]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> RawServer:
+        state = RawServer(handler)
+        server = await asyncio.start_server(state.serve, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        state.url = f"http://127.0.0.1:{port}"
+        return state
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def answering(*answers: bytes, close_after: bool = False) -> Callable[[RawServer], Handler]:
+    """A handler that answers each request on a connection with the next of ``answers``
+    (the last one repeats), then closes the connection if ``close_after``."""
+
+    def make(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            count = 0
+            while await state.read_request(reader) is not None:
+                writer.write(answers[min(count, len(answers) - 1)])
+                await writer.drain()
+                count += 1
+                if close_after:
+                    return
+
+        return handle
+
+    return make
+
+
+async def start_with(
+    raw_server: Callable[[Handler], Awaitable[RawServer]], make: Callable[[RawServer], Handler]
+) -> RawServer:
+    holder: list[RawServer] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await make(holder[0])(reader, writer)
+
+    state = await raw_server(handler)
+    holder.append(state)
+    return state
+
+
+async def get(backend: NativeBackend, url: str, *, timeout: httpx.Timeout = TIMEOUT) -> bytes:
+    answer = await backend.request(
+        "GET", url, headers={"x-a": "1"}, content=None, timeout=timeout, limit=LIMIT
+    )
+    assert answer.status_code == 200
+    return answer.content
+
+
+async def test_sequential_calls_share_one_connection_and_send_exactly_the_given_bytes(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    server = await start_with(raw_server, answering(OK))
+    backend = NativeBackend(max_connections=4)
+    try:
+        answer = await backend.request(
+            "POST",
+            f"{server.url}/scc/x?b=2",
+            headers={"content-type": "application/json", "x-ca-key": "k"},
+            content=b'{"a":1}',
+            timeout=TIMEOUT,
+            limit=LIMIT,
+        )
+        assert (answer.status_code, answer.content) == (200, b"ok")
+        for _ in range(5):
+            assert await get(backend, f"{server.url}/p") == b"ok"
+    finally:
+        await backend.aclose()
+    assert server.connections == 1
+    host = server.url.removeprefix("http://").encode()
+    assert server.requests[0] == (
+        b"POST /scc/x?b=2 HTTP/1.1\r\nhost: " + host + b"\r\naccept-encoding: gzip, deflate\r\n"
+        b"content-type: application/json\r\nx-ca-key: k\r\ncontent-length: 7\r\n\r\n"
+        b'{"a":1}'
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        answering(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"),
+        answering(OK, close_after=True),
+    ],
+    ids=["connection-close", "server-hangs-up-when-idle"],
+)
+async def test_a_connection_the_server_ends_is_not_reused(
+    raw_server: Callable[[Handler], Awaitable[RawServer]], make: Callable[[RawServer], Handler]
+) -> None:
+    server = await start_with(raw_server, make)
+    backend = NativeBackend(max_connections=4)
+    try:
+        for _ in range(3):
+            assert await get(backend, server.url) == b"ok"
+            await asyncio.sleep(0.05)  # the hang-up reaches the client
+    finally:
+        await backend.aclose()
+    assert server.connections == 3
+    assert len(server.requests) == 3  # nothing was sent on a dead connection
+
+
+async def test_a_chunked_gzip_answer_is_inflated(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    body = gzip.compress(b'{"status": 10}' * 100)
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + 50]), body[i : i + 50]) for i in range(0, len(body), 50)
+    )
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+        + chunks
+        + b"0\r\n\r\n"
+    )
+    server = await start_with(raw_server, answering(answer))
+    backend = NativeBackend(max_connections=4)
+    try:
+        assert await get(backend, server.url) == b'{"status": 10}' * 100
+        assert await get(backend, server.url) == b'{"status": 10}' * 100
+    finally:
+        await backend.aclose()
+    assert server.connections == 1
+
+
+async def test_a_silent_server_is_a_read_timeout_and_its_connection_is_dropped(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    def silent(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await state.read_request(reader)
+            await state.read_request(reader)  # returns when the client hangs up
+
+        return handle
+
+    server = await start_with(raw_server, silent)
+    backend = NativeBackend(max_connections=4)
+    try:
+        with anyio.fail_after(5), pytest.raises(APITimeoutError) as caught:
+            await get(backend, server.url, timeout=httpx.Timeout(5.0, read=0.2))
+        await asyncio.sleep(0.05)
+    finally:
+        await backend.aclose()
+    assert caught.value.request_sent is True
+    assert "waiting for the response" in str(caught.value)
+    assert server.closed_by_client == 1
+
+
+async def test_a_trickle_of_bytes_keeps_resetting_the_read_timeout(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    def trickling(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await state.read_request(reader)
+            for byte in OK:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.01)
+
+        return handle
+
+    server = await start_with(raw_server, trickling)
+    backend = NativeBackend(max_connections=4)
+    try:
+        # 38 bytes, 10 ms apart: 0.38 s in all, far past a read timeout of 0.1 s per wait.
+        assert await get(backend, server.url, timeout=httpx.Timeout(5.0, read=0.1)) == b"ok"
+    finally:
+        await backend.aclose()
+
+
+async def test_a_cancelled_call_drops_its_connection_and_the_next_call_works(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    def slow_first(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await state.read_request(reader) is not None:
+                if len(state.requests) == 1:
+                    await asyncio.sleep(0.3)
+                writer.write(OK)
+                await writer.drain()
+
+        return handle
+
+    server = await start_with(raw_server, slow_first)
+    backend = NativeBackend(max_connections=1)
+    try:
+        with anyio.move_on_after(0.1) as scope:
+            await get(backend, server.url)
+        assert scope.cancelled_caught
+        # The one slot is free again, on a new connection: the old one's answer is never
+        # mistaken for this call's.
+        assert await get(backend, server.url) == b"ok"
+    finally:
+        await backend.aclose()
+    assert server.connections == 2
+
+
+async def test_at_most_max_connections_are_open_and_the_rest_wait(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    def slow(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await state.read_request(reader) is not None:
+                await asyncio.sleep(0.02)
+                writer.write(OK)
+                await writer.drain()
+
+        return handle
+
+    server = await start_with(raw_server, slow)
+    backend = NativeBackend(max_connections=2)
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(12):
+                group.start_soon(get, backend, server.url)
+    finally:
+        await backend.aclose()
+    assert len(server.requests) == 12
+    assert server.most_open == 2
+
+
+async def test_no_free_connection_in_time_is_a_pool_timeout_that_sent_nothing(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    release = asyncio.Event()
+
+    def held(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await state.read_request(reader)
+            await release.wait()
+            writer.write(OK)
+            await writer.drain()
+
+        return handle
+
+    server = await start_with(raw_server, held)
+    backend = NativeBackend(max_connections=1)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(get, backend, server.url)
+            await asyncio.sleep(0.05)
+            with pytest.raises(APITimeoutError) as caught:
+                await get(backend, server.url, timeout=httpx.Timeout(5.0, pool=0.1))
+            release.set()
+    finally:
+        await backend.aclose()
+    assert caught.value.request_sent is False
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ncut"],
+    ids=["not-http", "cut-short"],
+)
+async def test_a_broken_answer_is_a_lost_connection_after_sending(
+    raw_server: Callable[[Handler], Awaitable[RawServer]], answer: bytes
+) -> None:
+    server = await start_with(raw_server, answering(answer, close_after=True))
+    backend = NativeBackend(max_connections=4)
+    try:
+        with pytest.raises(APIConnectionError) as caught:
+            await get(backend, server.url)
+    finally:
+        await backend.aclose()
+    assert caught.value.request_sent is True
