@@ -98,7 +98,7 @@ class Connection(asyncio.Protocol):
         self._read_timeout = read_timeout
         self._last_read = self._loop.time()
         if read_timeout is not None:
-            self._timer = self._loop.call_at(self._last_read + read_timeout, self._check_read)
+            self._watch(self._last_read + read_timeout)
         try:
             transport.write(data)
             await answer
@@ -107,19 +107,28 @@ class Connection(asyncio.Protocol):
             raise
         finally:
             self._reader = self._answer = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+
+    def _watch(self, due: float) -> None:
+        """Have :meth:`_check_read` run by ``due``. One timer outlives the exchanges of a busy
+        connection — it re-arms itself from the latest activity instead of being made and
+        cancelled for every call — and lapses once the connection is idle."""
+        timer = self._timer
+        if timer is not None and timer.when() <= due:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timer = self._loop.call_at(due, self._check_read)
 
     def _check_read(self) -> None:
+        self._timer = None
         timeout = self._read_timeout
-        assert timeout is not None
+        if self._answer is None or timeout is None:
+            return  # idle, or an exchange without a read timeout
         due = self._last_read + timeout
         if self._loop.time() >= due:
-            self._timer = None
             self._fail(ReadTimeout())
         else:
-            self._timer = self._loop.call_at(due, self._check_read)
+            self._watch(due)
 
     def _resolve(self) -> None:
         answer = self._answer
@@ -133,6 +142,9 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._transport.close()
 

@@ -11,6 +11,7 @@ so a hostile server costs memory the caller chose, and a malformed answer is a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 __all__ = ["MAX_HEAD", "BodyTooLarge", "Headers", "MalformedResponse", "ResponseReader", "head"]
 
@@ -34,12 +35,9 @@ def head(
     """A request's head: request line, ``host``, the caller's headers as given, and
     ``content-length`` when there is a body (``length`` not None). Values are the caller's to
     check (visible ASCII); names come from the SDK."""
-    lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
-    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
-    if length is not None:
-        lines.append(f"content-length: {length}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("ascii")
+    fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    framing = "" if length is None else f"content-length: {length}\r\n"
+    return f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n{fields}{framing}\r\n".encode("ascii")
 
 
 class Headers(Mapping[str, str]):
@@ -53,6 +51,14 @@ class Headers(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._values[name.lower()]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping.get goes through __getitem__ and a KeyError for every absent header; the
+        # core asks with lower-case names, so one dict lookup answers it.
+        value = self._values.get(name)
+        if value is None and not name.islower():
+            value = self._values.get(name.lower())
+        return default if value is None else value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._values
@@ -69,26 +75,29 @@ class Headers(Mapping[str, str]):
 
 def _parse_head(raw: bytes) -> tuple[int, bool, Headers]:
     """Status, HTTP/1.0-or-older, and headers of a response head (without its blank line)."""
-    try:
-        text = raw.decode("latin-1")
-    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes any byte
-        raise MalformedResponse(str(exc)) from exc
-    lines = text.split("\n")
-    status_line = lines[0].rstrip("\r")
+    text = raw.decode("latin-1")  # any byte; header values are ASCII in practice
+    crlf = text.count("\r\n") == text.count("\n")
+    lines = text.split("\r\n") if crlf else _bare_lines(text)
+    status_line = lines[0]
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
         raise MalformedResponse(f"not an HTTP/1.x status line: {status_line[:80]!r}")
     values: dict[str, str] = {}
     for line in lines[1:]:
-        line = line.rstrip("\r")
         name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or line[0] in " \t":
+        # No name, whitespace before the colon, or a folded (continued) line.
+        if not colon or not name or name[-1] in " \t" or name[0] in " \t":
             raise MalformedResponse(f"not a header line: {line[:80]!r}")
         name = name.lower()
         value = value.strip(" \t")
         values[name] = f"{values[name]}, {value}" if name in values else value
     return int(code), version == "HTTP/1.0", Headers(values)
+
+
+def _bare_lines(text: str) -> list[str]:
+    """Lines ended by a bare line feed, which some servers send (RFC 9112 lets us read them)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _content_length(headers: Headers) -> int | None:
