@@ -35,9 +35,12 @@ from .sources import BASE64_LIMIT, MEDIA_EXTENSIONS, FileSource, open_source
 __all__ = [
     "MAX_INPUT_DEPTH",
     "UPLOAD_CONCURRENCY",
+    "WalkedInputs",
     "format_path",
     "looks_like_local_media_path",
+    "place_files",
     "prepare_inputs",
+    "walk_inputs",
 ]
 
 #: Files of one prediction uploaded at the same time.
@@ -193,6 +196,30 @@ def _place(tree: Any, path: Path_, value: Any) -> None:
     tree[path[-1]] = value
 
 
+class WalkedInputs:
+    """Validated inputs: the JSON-ready object, and the files still to be placed in it."""
+
+    __slots__ = ("files", "prepared")
+
+    def __init__(self, prepared: dict[str, Any], files: list[tuple[Path_, Any, bool]]) -> None:
+        self.prepared = prepared
+        self.files = files
+
+
+def walk_inputs(inputs: Any, *, upload_local_paths: bool = True) -> WalkedInputs:
+    """Validate ``inputs`` and find its files, without opening any (no I/O: inputs that hold no
+    file are ready from here, and need no deadline)."""
+    if inputs is None:
+        return WalkedInputs({}, [])
+    if not isinstance(inputs, Mapping):
+        raise InputError(
+            f"input must be a dict mapping the workflow's input field names to values, got "
+            f"{type(inputs).__name__}"
+        )
+    walker = _Walker(upload_local_paths=upload_local_paths)
+    return WalkedInputs(walker.walk(inputs, ()), walker.files)
+
+
 async def prepare_inputs(
     inputs: Any,
     *,
@@ -202,22 +229,26 @@ async def prepare_inputs(
     concurrency: int = UPLOAD_CONCURRENCY,
 ) -> dict[str, Any]:
     """Validate ``inputs``, upload (or inline) its files, and return the JSON-ready object."""
-    if inputs is None:
-        return {}
-    if not isinstance(inputs, Mapping):
-        raise InputError(
-            f"input must be a dict mapping the workflow's input field names to values, got "
-            f"{type(inputs).__name__}"
-        )
-    walker = _Walker(upload_local_paths=upload_local_paths)
-    prepared = walker.walk(inputs, ())
-    if not walker.files:
-        return prepared  # type: ignore[no-any-return]
+    walked = walk_inputs(inputs, upload_local_paths=upload_local_paths)
+    return await place_files(walked, uploader=uploader, strategy=strategy, concurrency=concurrency)
+
+
+async def place_files(
+    walked: WalkedInputs,
+    *,
+    uploader: Uploader,
+    strategy: str = "url",
+    concurrency: int = UPLOAD_CONCURRENCY,
+) -> dict[str, Any]:
+    """Upload (or inline) the files of walked inputs and return the JSON-ready object."""
+    prepared = walked.prepared
+    if not walked.files:
+        return prepared
 
     sources: dict[Hashable, FileSource] = {}
     placements: list[tuple[Path_, Hashable]] = []
     try:
-        for path, value, media_only in walker.files:
+        for path, value, media_only in walked.files:
             source = await open_source(value, where=format_path(path), media_only=media_only)
             if source.identity in sources:
                 source.close()
@@ -255,4 +286,4 @@ async def prepare_inputs(
     finally:
         for source in sources.values():
             source.close()
-    return prepared  # type: ignore[no-any-return]
+    return prepared

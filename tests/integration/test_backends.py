@@ -4,8 +4,10 @@ every backend over a real socket."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
+import importlib.util
 import json
 import logging
 import os
@@ -152,6 +154,39 @@ def test_a_client_built_with_no_backend_choice_uses_native_on_asyncio(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["auto", "native", "False"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed")
+def test_the_native_backend_runs_on_uvloop(server: LoopbackServer, tmp_path: Path) -> None:
+    """uvloop's transports are not asyncio.Transport subclasses; the native backend's
+    connections (and aiohttp's, for the file) must work on them too. (anyio's pytest plugin
+    keeps one asyncio runner per session, so this test starts uvloop itself.)"""
+    import uvloop
+
+    picture = tmp_path / "in.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    emulator = server.emulator
+
+    async def main() -> tuple[str, str, Any]:
+        async with AsyncSpeedPix(
+            emulator.app_key, emulator.app_secret, endpoint=server.endpoint, http_backend="native"
+        ) as client:
+            uploaded = await client.files.create(picture)
+            output = await client.run("wf-echo", {"a": 1})
+            return (
+                type(asyncio.get_running_loop()).__module__,
+                client.http_backend,
+                (
+                    output["echo"]["a"],
+                    uploaded.access_url.startswith("http"),
+                ),
+            )
+
+    loop_module, backend, (echoed, uploaded) = uvloop.run(main())
+    assert loop_module.startswith("uvloop")
+    assert backend == "native"
+    assert echoed == 1
+    assert uploaded
 
 
 # ---------------------------------------------------------------------- on every backend
