@@ -8,14 +8,18 @@ hand-written HTTP/1.1 client can get wrong.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import httpx
 import pytest
+import trustme
 
 from speedpix_async import APIConnectionError, APITimeoutError
+from speedpix_async._core import native_backend
 from speedpix_async._core.native_backend import NativeBackend
 
 pytestmark = pytest.mark.anyio
@@ -340,3 +344,67 @@ async def test_a_broken_answer_is_a_lost_connection_after_sending(
     finally:
         await backend.aclose()
     assert caught.value.request_sent is True
+
+
+@pytest.fixture
+def local_ca(monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """A CA the native backend trusts in this test (instead of the system's)."""
+    ca = trustme.CA()
+
+    def trusting() -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        return context
+
+    monkeypatch.setattr(native_backend, "tls_context", trusting)
+    return ca
+
+
+async def tls_server(ca: trustme.CA, name: str, names_seen: list[str | None]) -> asyncio.Server:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+
+    def sni(_socket: ssl.SSLObject, server_name: str | None, _context: ssl.SSLContext) -> None:
+        names_seen.append(server_name)
+
+    context.sni_callback = sni
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(OK)
+                await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+
+
+async def test_https_is_verified_and_names_the_host(local_ca: trustme.CA) -> None:
+    names: list[str | None] = []
+    server = await tls_server(local_ca, "localhost", names)
+    port = server.sockets[0].getsockname()[1]
+    backend = NativeBackend(max_connections=2)
+    try:
+        assert await get(backend, f"https://localhost:{port}/x") == b"ok"
+        assert await get(backend, f"https://localhost:{port}/y") == b"ok"
+    finally:
+        await backend.aclose()
+        server.close()
+    assert names == ["localhost"]  # SNI sent, and the one connection reused
+
+
+async def test_a_certificate_for_another_host_is_refused_before_sending(
+    local_ca: trustme.CA,
+) -> None:
+    names: list[str | None] = []
+    server = await tls_server(local_ca, "elsewhere.test", names)
+    port = server.sockets[0].getsockname()[1]
+    backend = NativeBackend(max_connections=2)
+    try:
+        with pytest.raises(APIConnectionError) as caught:
+            await get(backend, f"https://localhost:{port}/x")
+    finally:
+        await backend.aclose()
+        server.close()
+    assert caught.value.request_sent is False
+    assert "certificate" in str(caught.value).lower()
