@@ -96,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     runners: dict[str, Runner] = {
-        "ours, native (default)": ours("native"),
+        "ours, native": ours("native"),
         "ours, aiohttp": ours("aiohttp"),
         "ours, httpx": ours("httpx"),
         OFFICIAL: official,

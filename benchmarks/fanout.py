@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -30,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from _common import cpu_seconds, emulator_process, raise_fd_limit, reset_stats, stats
@@ -139,11 +140,17 @@ def _server_cpu(pid: int) -> float:
 
 
 def run_in_child(
-    endpoint: str, pid: int, n: int, seconds: float, backend: str, watched: bool
+    endpoint: str,
+    pid: int,
+    n: int,
+    seconds: float,
+    backend: str,
+    watched: bool,
+    gc_threshold: str | None = None,
 ) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", endpoint, str(pid), str(n), str(seconds)]
     out = subprocess.run(
-        [*command, backend, "watched" if watched else "unwatched"],
+        [*command, backend, "watched" if watched else "unwatched", gc_threshold or "-"],
         check=True,
         capture_output=True,
         text=True,
@@ -189,6 +196,11 @@ def main() -> None:
         action="store_true",
         help="give every prediction an on_progress (polls at the watch cadence)",
     )
+    parser.add_argument(
+        "--gc-threshold",
+        help="gc.set_threshold(...) in the client process, e.g. 10000,50,100 (what a program "
+        "that owns its process may do for a very wide fan-out; see docs/performance.md)",
+    )
     args = parser.parse_args()
     limit = raise_fd_limit()
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -201,7 +213,8 @@ def main() -> None:
         f"run_many of wf-sleep {args.seconds:g}s (time scale {args.time_scale:g}"
         f"{', watched' if args.watched else ''}"
         f"{f', estimates {args.estimate_bias:+.0%}' if args.estimate_bias else ''}"
-        f"{f', estimate noise {args.estimate_noise:g}' if args.estimate_noise else ''}), "
+        f"{f', estimate noise {args.estimate_noise:g}' if args.estimate_noise else ''}"
+        f"{f', gc thresholds {args.gc_threshold}' if args.gc_threshold else ''}), "
         f"concurrency = N, emulator in another process, fd limit {limit}; "
         f"min / median of {args.rounds} runs, each in a fresh process"
     )
@@ -215,7 +228,15 @@ def main() -> None:
         for n in sizes:
             for backend in backends:
                 rows = [
-                    run_in_child(endpoint, endpoint.pid, n, args.seconds, backend, args.watched)
+                    run_in_child(
+                        endpoint,
+                        endpoint.pid,
+                        n,
+                        args.seconds,
+                        backend,
+                        args.watched,
+                        args.gc_threshold,
+                    )
                     for _ in range(args.rounds)
                 ]
                 cells = []
@@ -229,12 +250,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, endpoint, pid, n, seconds, backend, watching = sys.argv
+        _, _, endpoint, pid, n, seconds, backend, watching, thresholds = sys.argv
         raise_fd_limit()
+        if thresholds != "-":
+            gc.set_threshold(*map(int, thresholds.split(",")))
         name, _, loop = backend.partition("+")
         # "default": the client as a user gets it, built without http_backend=.
-        choices: dict[str, HttpBackendName | None] = {"aiohttp": "aiohttp", "default": None}
-        choice = choices.get(name, "httpx")
+        choices: dict[str, HttpBackendName | None] = {"default": None}
+        choices.update({backend: backend for backend in get_args(HttpBackendName)})
+        choice = choices[name]
         figures = anyio.run(
             one_run,
             endpoint,
