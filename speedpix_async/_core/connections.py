@@ -10,7 +10,9 @@ used to go to (docs/performance.md, "Which backend by default").
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
+from collections import deque
 from collections.abc import Callable
 from typing import cast
 
@@ -153,15 +155,18 @@ class Connection(asyncio.Protocol):
 
 class Pool:
     """Connections by origin, at most ``limit`` in use at once; idle ones are reused newest
-    first and dropped after ``keepalive`` seconds."""
+    first and closed once idle for ``keepalive`` seconds (by one timer per pool, so a client
+    that goes quiet holds no sockets for long)."""
 
     def __init__(self, *, limit: int, keepalive: float, tls: Callable[[], ssl.SSLContext]) -> None:
         self.limit = limit
         self.keepalive = keepalive
         self._tls = tls
         self._gate: asyncio.Semaphore | None = None
-        self._idle: dict[Origin, list[Connection]] = {}
+        # Oldest first: released connections are appended, reuse takes the newest.
+        self._idle: dict[Origin, deque[Connection]] = {}
         self._busy: set[Connection] = set()
+        self._pruner: asyncio.TimerHandle | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._gate is None:
@@ -219,13 +224,33 @@ class Pool:
         assert self._gate is not None
         self._gate.release()
         if reusable and not connection.closed:
-            connection.idle_since = asyncio.get_running_loop().time()
-            self._idle.setdefault(origin, []).append(connection)
+            loop = asyncio.get_running_loop()
+            connection.idle_since = now = loop.time()
+            self._idle.setdefault(origin, deque()).append(connection)
+            if self._pruner is None:
+                self._pruner = loop.call_at(now + self.keepalive, self._prune)
         else:
             connection.close()
 
+    def _prune(self) -> None:
+        """Close the connections idle for ``keepalive``; come back when the next one will be."""
+        self._pruner = None
+        loop = asyncio.get_running_loop()
+        stale = loop.time() - self.keepalive
+        oldest = math.inf
+        for idle in self._idle.values():
+            while idle and (idle[0].closed or idle[0].idle_since <= stale):
+                idle.popleft().close()
+            if idle:
+                oldest = min(oldest, idle[0].idle_since)
+        if oldest < math.inf:
+            self._pruner = loop.call_at(oldest + self.keepalive, self._prune)
+
     def close(self) -> None:
         """Close every connection, idle or in use."""
+        if self._pruner is not None:
+            self._pruner.cancel()
+            self._pruner = None
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()

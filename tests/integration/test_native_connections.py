@@ -158,6 +158,26 @@ async def test_sequential_calls_share_one_connection_and_send_exactly_the_given_
     )
 
 
+async def test_an_idle_connection_is_closed_after_the_keepalive_expiry(
+    raw_server: Callable[[Handler], Awaitable[RawServer]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native_backend, "KEEPALIVE_EXPIRY", 0.2)
+    server = await start_with(raw_server, answering(OK))
+    backend = NativeBackend(max_connections=4)
+    try:
+        assert await get(backend, server.url) == b"ok"
+        await asyncio.sleep(0.1)
+        assert await get(backend, server.url) == b"ok"  # reused: still fresh
+        assert server.closed_by_client == 0
+        await asyncio.sleep(0.5)
+        # Nobody asked for a connection meanwhile: the pool closed it on its own.
+        assert server.closed_by_client == 1
+        assert await get(backend, server.url) == b"ok"
+    finally:
+        await backend.aclose()
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize(
     "make",
     [
