@@ -22,7 +22,7 @@ import click
 from .._errors import InputError
 from ._display import BatchDisplay, Display, to_json
 from ._files import remove_partials, save_files
-from ._runtime import json_option, run_async, speedpix_client
+from ._runtime import collector_for, json_option, run_async, speedpix_client
 from ._speedpix import timeout_option
 from ._values import FileReferences, read_json_lines
 
@@ -283,4 +283,5 @@ def batch(
             )
         return 0 if progress.failed == 0 else 1
 
-    return run_async(main)
+    with collector_for(min(concurrency, mine)):
+        return run_async(main)

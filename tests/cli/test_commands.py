@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
 from speedpix_async import __version__
+from speedpix_async.cli import _batch, _runtime
 from speedpix_async.emulator import LoopbackServer, make_sample_photo
 from tests.cli.conftest import Shell
 
@@ -195,3 +199,37 @@ def test_a_terminal_gets_live_progress_bars(
 
     assert speedpix("run", "wf-sleep", "-i", "seconds=1", "--json") == 0
     assert speedpix.err == "", "--json turns the display off even on a terminal"
+
+
+@pytest.mark.parametrize(("concurrency", "raised"), [(4, True), (2, False)])
+def test_a_wide_batch_raises_the_collectors_thresholds_while_it_runs(
+    speedpix_env: LoopbackServer,
+    speedpix: Shell,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+    raised: bool,
+) -> None:
+    """From WIDE_BATCH in flight (lowered here to 3) the command raises the thresholds for the
+    run, and puts the process's own back afterwards."""
+    monkeypatch.setattr(_runtime, "WIDE_BATCH", 3)
+    seen: list[tuple[int, ...]] = []
+
+    async def probe_threshold() -> None:
+        seen.append(gc.get_threshold())
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(6)))
+    before = gc.get_threshold()
+    original_run = _runtime.run_async
+
+    def run_and_probe(main: Any) -> int:
+        anyio.run(probe_threshold)
+        return original_run(main)
+
+    monkeypatch.setattr(_batch, "run_async", run_and_probe)
+    args = ("--out", str(tmp_path / "r.jsonl"), "--concurrency", str(concurrency), "--json")
+    assert speedpix("batch", "wf-echo", str(inputs), *args) == 0, speedpix.err
+    assert speedpix.json()["succeeded"] == 6
+    assert seen == [_runtime.WIDE_GC_THRESHOLD if raised else before]
+    assert gc.get_threshold() == before
