@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
+import sys
 from collections import deque
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar, cast
 
 from .h1 import ResponseReader
 
@@ -22,6 +23,7 @@ __all__ = ["Connection", "ConnectionLost", "Origin", "Pool", "ReadTimeout"]
 
 #: (scheme, host, port)
 Origin = tuple[str, str, int]
+T = TypeVar("T")
 
 
 class ConnectionLost(Exception):
@@ -153,6 +155,20 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
+async def _within(seconds: float | None, step: Coroutine[Any, Any, T]) -> T:
+    """``await step``, raising ``TimeoutError`` after ``seconds`` (None: no limit).
+
+    On Python 3.11+ through ``asyncio.timeout``, which cancels the step in place: no extra task,
+    and a step that completes as the time runs out is not lost (``wait_for`` could drop a
+    semaphore permit or an open connection that way before 3.12)."""
+    if seconds is None:
+        return await step
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await step
+    return await asyncio.wait_for(step, seconds)  # pragma: no cover - Python 3.10
+
+
 class Pool:
     """Connections by origin, at most ``limit`` in use at once; idle ones are reused newest
     first and closed once idle for ``keepalive`` seconds (by one timer per pool, so a client
@@ -181,7 +197,7 @@ class Pool:
         anything), ``OSError`` when none could be made."""
         gate = self._semaphore()
         if gate.locked():
-            await asyncio.wait_for(gate.acquire(), pool)
+            await _within(pool, gate.acquire())
         else:
             await gate.acquire()  # free: returns at once
         try:
@@ -215,7 +231,7 @@ class Pool:
             ssl=tls,
             server_hostname=host if tls is not None else None,
         )
-        _, connection = await asyncio.wait_for(making, connect)
+        _, connection = await _within(connect, making)
         return connection
 
     def release(self, origin: Origin, connection: Connection, *, reusable: bool) -> None:

@@ -170,6 +170,8 @@ class NativeBackend:
             ) from None
         try:
             check_header_values(headers)
+            if " " in target.path:
+                raise ValueError("the URL has a space in its path or query")
             data = head(
                 method,
                 target.path,
