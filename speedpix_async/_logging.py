@@ -1,10 +1,11 @@
 """``SPEEDPIX_LOG=debug|info``: turn on the SDK's logs without writing any logging code.
 
-Read once, when the package is imported. ``info`` shows each HTTP request the SDK makes (the
-HTTP library's own one-line log, with signed URLs hidden) and warnings such as a server that
-stopped answering; ``debug`` adds every retry decision and clock-skew correction. Without the
-variable nothing is configured: the ``speedpix_async`` logger propagates to whatever the
-application set up, as a library's should.
+Read once, when the package is imported. ``info`` shows each HTTP request the SDK makes (one
+line each, logged by the SDK itself on every backend, with signed URLs hidden) and warnings
+such as a server that stopped answering; ``debug`` adds every retry decision and clock-skew
+correction, and when the wait loop plans its next look. Without the variable nothing is
+configured: the ``speedpix_async`` logger propagates to whatever the application set up, as a
+library's should.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ __all__ = ["ENV_LOG", "LOG_FORMAT", "configure_from_env"]
 ENV_LOG = "SPEEDPIX_LOG"
 LOG_FORMAT = "[%(asctime)s %(name)s %(levelname)s] %(message)s"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
-#: Loggers the switch turns on: ours, and the HTTP library's request lines.
-_LOGGERS = ("speedpix_async", "httpx")
+#: Loggers the switch turns on: ours only (its request lines cover every backend; httpx's own
+#: would repeat them on the httpx backend).
+_LOGGERS = ("speedpix_async",)
 
 
 class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]

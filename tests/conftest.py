@@ -69,7 +69,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def http_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The backend every client built without ``http_backend=`` uses in this test (through
     ``SPEEDPIX_HTTP_BACKEND``): httpx, or each backend in turn for the transport suite."""
-    name: str = getattr(request, "param", "httpx")
+    name: str = getattr(request, "param", "auto")
     monkeypatch.setenv("SPEEDPIX_HTTP_BACKEND", name)
     return name
 

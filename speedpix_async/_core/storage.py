@@ -29,7 +29,7 @@ from .._errors import (
 )
 from .._redact import redact_text, redact_url
 from . import telemetry
-from .http import HttpBackend, StreamResponse
+from .http import HttpBackend, StreamResponse, log_exchange
 from .retry import SYSTEM_CLOCK, Attempts, Clock, parse_retry_after
 
 __all__ = ["Storage", "UploadBody", "storage_error"]
@@ -129,6 +129,7 @@ class Storage:
         shown = redact_url(url)
 
         async def attempt(number: int) -> None:
+            started = self.clock.monotonic()
             # Closed however the attempt ends: an HTTP library abandons a body it could not
             # finish sending, and the body's generator holds the file open until it is closed.
             async with contextlib.aclosing(body.chunks()) as chunks:
@@ -144,6 +145,9 @@ class Storage:
                     timeout=self.timeout,
                     limit=STORE_ANSWER_LIMIT,
                 )
+            ended = self.clock.monotonic()
+            detail = f"attempt {number}, {body.size:,} bytes"
+            log_exchange("PUT", shown, response.status_code, started, ended, detail)
             if not 200 <= response.status_code < 300:
                 raise storage_error(
                     response.status_code,
@@ -157,9 +161,13 @@ class Storage:
 
     @contextlib.asynccontextmanager
     async def _open(self, url: str) -> AsyncIterator[StreamResponse]:
+        started = self.clock.monotonic()
         async with self.backend.stream(
             "GET", url, headers={"user-agent": self.user_agent}, timeout=self.timeout
         ) as response:
+            # Logged when the answer's head is in (the body is then streamed to its reader).
+            ended = self.clock.monotonic()
+            log_exchange("GET", redact_url(url), response.status_code, started, ended)
             if not 200 <= response.status_code < 300:
                 body = await response.aread(STORE_ANSWER_LIMIT)
                 raise storage_error(

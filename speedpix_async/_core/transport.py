@@ -28,7 +28,7 @@ from .._errors import (
 from .._signing import QueryParams
 from . import telemetry
 from .answers import CallContext, Reply, ServiceProfile
-from .http import BeforeSend, HttpBackend, Response, client_closed
+from .http import BeforeSend, HttpBackend, Response, client_closed, log_exchange
 from .retry import SYSTEM_CLOCK, WITNESS, Attempts, Clock, parse_http_date
 from .telemetry import CallRecord
 from .waiting import Deadline, DeadlineExceeded
@@ -285,15 +285,15 @@ class Transport:
         # strikes from here on (reading a refusal, backing off after it) finds nothing sent
         # that the server may still be processing.
         state.sent = False
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s attempt %d -> HTTP %d in %.1f ms (request id %s)",
+        if log.isEnabledFor(logging.INFO):
+            request_id = response.headers.get("x-ca-request-id") or "-"
+            log_exchange(
                 method,
-                path,
-                number,
+                call.url,
                 response.status_code,
-                (self.clock.monotonic() - began) * 1000.0,
-                response.headers.get("x-ca-request-id") or "-",
+                began,
+                self.clock.monotonic(),
+                f"attempt {number}, request id {request_id}",
             )
         try:
             return self.profile.read(response, call)

@@ -479,6 +479,12 @@ class Waiter(Generic[R]):
         """Sleep until the next scheduled look and return what it found."""
         while True:
             delay, aimed, looks = self.schedule.plan()
+            if log.isEnabledFor(logging.DEBUG):
+                if not looks:
+                    log.debug("waiting %.2fs before planning the next look", delay)
+                else:
+                    target = " (at the server's estimate of the end)" if aimed else ""
+                    log.debug("next look in %.2fs%s", delay, target)
             if not looks:
                 # Only a pause: the next plan decides whether to look. _sleep never sleeps past
                 # the deadline and raises the timeout there, so no cancel scope is needed (one

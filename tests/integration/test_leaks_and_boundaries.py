@@ -191,6 +191,9 @@ async def test_signed_urls_never_reach_the_http_librarys_log(
         await output["echo"]["image"].read()
     lines = [record.getMessage() for record in caplog.records]
     assert any(line.startswith("HTTP Request: PUT") for line in lines), "httpx logged the PUT"
+    assert any(line.startswith("PUT http") and " -> 200 in " in line for line in lines), (
+        "and so did the SDK"
+    )
     for line in lines:
         for marker in SIGNED:
             assert marker not in line, line
