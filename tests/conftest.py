@@ -68,7 +68,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(autouse=True)
 def http_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The backend every client built without ``http_backend=`` uses in this test (through
-    ``SPEEDPIX_HTTP_BACKEND``): httpx, or each backend in turn for the transport suite."""
+    ``SPEEDPIX_HTTP_BACKEND``): "auto", as users get it — httpx in this process, where respx is
+    loaded, and the native backend in the programs tests start — or each backend in turn for
+    the transport suite."""
     name: str = getattr(request, "param", "auto")
     monkeypatch.setenv("SPEEDPIX_HTTP_BACKEND", name)
     return name
