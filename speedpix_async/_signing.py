@@ -22,8 +22,8 @@ import base64
 import functools
 import hashlib
 import hmac
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
@@ -42,6 +42,7 @@ __all__ = [
     "md5_hex",
     "pai_sign_string",
     "pai_signature",
+    "random_nonce",
 ]
 
 #: Both SDKs send and sign exactly this value for Accept and Content-Type.
@@ -70,6 +71,16 @@ def content_md5(body: bytes) -> str:
 def md5_hex(body: bytes) -> str:
     """Lower-case hex MD5 of ``body`` (the PAI signature's body digest)."""
     return hashlib.md5(body).hexdigest()
+
+
+def random_nonce() -> str:
+    """A random version-4 UUID's text, as the official SDKs send for ``x-ca-nonce``.
+
+    The same 122 random bits as ``str(uuid.uuid4())``, formatted directly: a third of the cost,
+    which a fan-out pays on every request."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]  # the RFC 4122 variant: 10xx
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def gateway_date(epoch_seconds: float) -> str:
@@ -196,7 +207,7 @@ class GatewaySigner:
         headers: dict[str, str] = {
             "x-ca-key": self.app_key,
             "x-ca-timestamp": str(int(when * 1000)),
-            "x-ca-nonce": nonce or str(uuid.uuid4()),
+            "x-ca-nonce": nonce or random_nonce(),
             "x-ca-signature-method": "HmacSHA256",
             "x-ca-signature-headers": ",".join(SIGNED_HEADER_NAMES),
             "accept": GATEWAY_ACCEPT,

@@ -179,6 +179,7 @@ class Pool:
         self.keepalive = keepalive
         self._tls = tls
         self._gate: asyncio.Semaphore | None = None
+        self._queued = 0
         # Oldest first: released connections are appended, reuse takes the newest.
         self._idle: dict[Origin, deque[Connection]] = {}
         self._busy: set[Connection] = set()
@@ -196,10 +197,16 @@ class Pool:
         free within ``pool`` seconds or a new one took longer than ``connect`` (neither sent
         anything), ``OSError`` when none could be made."""
         gate = self._semaphore()
-        if gate.locked():
-            await _within(pool, gate.acquire())
-        else:
+        if self._queued == 0 and not gate.locked():
             await gate.acquire()  # free: returns at once
+        else:
+            # Behind the others already waiting. (Counted here because Semaphore.locked()
+            # scans its waiters whenever a permit was just released to one of them.)
+            self._queued += 1
+            try:
+                await _within(pool, gate.acquire())
+            finally:
+                self._queued -= 1
         try:
             connection = self._reuse(origin) or await self._open(origin, connect)
         except BaseException:

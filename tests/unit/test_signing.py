@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from speedpix_async._signing import (
@@ -15,6 +17,7 @@ from speedpix_async._signing import (
     md5_hex,
     pai_sign_string,
     pai_signature,
+    random_nonce,
 )
 
 KEY = "test-app-key"
@@ -144,6 +147,18 @@ def test_each_attempt_gets_a_fresh_nonce_and_signature() -> None:
     b = signer.sign(method="POST", path="/scc/comfy_get_progress", body=b"{}", now=NOW)
     assert a.headers["x-ca-nonce"] != b.headers["x-ca-nonce"]
     assert a.headers["x-ca-signature"] != b.headers["x-ca-signature"]
+
+
+def test_nonces_are_random_version_4_uuids() -> None:
+    nonces = [random_nonce() for _ in range(2000)]
+    assert len(set(nonces)) == len(nonces)
+    for nonce in nonces:
+        parsed = uuid.UUID(nonce)
+        assert str(parsed) == nonce  # canonical, lower-case text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    # Every variant digit (8, 9, a, b) occurs: the two variant bits are fixed, the rest random.
+    assert {nonce[19] for nonce in nonces} == set("89ab")
 
 
 def test_signer_repr_hides_the_secret() -> None:
