@@ -10,7 +10,7 @@ loopback, and the table reports, as min / median of ``--rounds`` runs:
 * p95 lag between the server finishing a task (its ``taskEndTime``) and the caller getting it;
 * peak RSS growth per prediction in flight, and the most sockets the client had open.
 
-    python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends aiohttp,httpx]
+    python benchmarks/fanout.py [--sizes 200,1000,5000,10000] [--backends native,aiohttp,httpx]
         [--seconds 2] [--time-scale 1] [--rounds 3] [--estimate-bias 0.3]
 
 ``--backends default`` builds the client without ``http_backend=`` (what a user gets);
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="200,1000,5000,10000", help="predictions per run")
     parser.add_argument(
         "--backends",
-        default="aiohttp,httpx",
+        default="native,aiohttp,httpx",
         help="http_backend values, or 'default' (none given); a '+uvloop' suffix runs that "
         "client on uvloop",
     )
