@@ -77,6 +77,9 @@ class Connection(asyncio.Protocol):
             self._resolve()
 
     def eof_received(self) -> bool:
+        # The server is done with this connection: never hand it out again (connection_lost
+        # follows only once the transport has closed, a loop iteration or more later).
+        self.closed = True
         reader = self._reader
         if reader is not None and reader.end():
             self._resolve()
@@ -97,7 +100,7 @@ class Connection(asyncio.Protocol):
         """Write ``data`` and wait until ``reader`` holds the complete answer. Cancelled or
         failed, the connection is closed (its framing is unknown from then on)."""
         transport = self._transport
-        if transport is None or self.closed:
+        if transport is None or self.closed or transport.is_closing():
             raise ConnectionLost("the connection was closed", answered=False)
         answer = self._answer = self._loop.create_future()
         self._reader = reader
@@ -145,6 +148,12 @@ class Connection(asyncio.Protocol):
         answer = self._answer
         if answer is not None and not answer.done():
             answer.set_exception(exc)
+
+    @property
+    def usable(self) -> bool:
+        """Whether the connection can carry another exchange."""
+        transport = self._transport
+        return not self.closed and transport is not None and not transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
@@ -222,7 +231,7 @@ class Pool:
         stale = asyncio.get_running_loop().time() - self.keepalive
         while idle:
             connection = idle.pop()
-            if not connection.closed and connection.idle_since > stale:
+            if connection.usable and connection.idle_since > stale:
                 return connection
             connection.close()
         return None
@@ -246,7 +255,7 @@ class Pool:
         self._busy.discard(connection)
         assert self._gate is not None
         self._gate.release()
-        if reusable and not connection.closed:
+        if reusable and connection.usable:
             loop = asyncio.get_running_loop()
             connection.idle_since = now = loop.time()
             self._idle.setdefault(origin, deque()).append(connection)
@@ -262,7 +271,7 @@ class Pool:
         stale = loop.time() - self.keepalive
         oldest = math.inf
         for idle in self._idle.values():
-            while idle and (idle[0].closed or idle[0].idle_since <= stale):
+            while idle and (not idle[0].usable or idle[0].idle_since <= stale):
                 idle.popleft().close()
             if idle:
                 oldest = min(oldest, idle[0].idle_since)

@@ -20,6 +20,8 @@ import trustme
 
 from speedpix_async import APIConnectionError, APITimeoutError
 from speedpix_async._core import native_backend
+from speedpix_async._core.connections import Connection, ConnectionLost
+from speedpix_async._core.h1 import ResponseReader
 from speedpix_async._core.native_backend import NativeBackend
 
 pytestmark = pytest.mark.anyio
@@ -428,3 +430,38 @@ async def test_a_certificate_for_another_host_is_refused_before_sending(
         server.close()
     assert caught.value.request_sent is False
     assert "certificate" in str(caught.value).lower()
+
+
+class FakeTransport(asyncio.Transport):
+    """Just enough transport to ask a connection whether it can be reused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+
+@pytest.mark.parametrize("ending", ["eof", "closing"])
+async def test_a_connection_the_server_is_ending_is_never_handed_out(ending: str) -> None:
+    """Between the server's FIN (or a transport already closing) and connection_lost there is
+    a window of a loop iteration or more; a connection in it must not carry a request that
+    would then be reported as maybe-sent."""
+    connection = Connection(asyncio.get_running_loop())
+    transport = FakeTransport()
+    connection.connection_made(transport)
+    fresh = connection.usable
+    if ending == "eof":
+        assert connection.eof_received() is False  # and asyncio closes the transport
+    else:
+        transport.closing = True
+    ending_now = connection.usable
+    assert fresh
+    assert not ending_now
+    with pytest.raises(ConnectionLost) as caught:
+        await connection.exchange(b"GET / HTTP/1.1\r\n\r\n", ResponseReader("GET", 10), None)
+    assert caught.value.answered is False
