@@ -58,11 +58,15 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/upload_memory.py", "--size-mb", "512")
     session.run("python", "benchmarks/sync_overhead.py")
     session.run("python", "benchmarks/sync_overhead.py", "--same-cpu")
-    for backend in ("aiohttp", "httpx"):
+    for backend in ("native", "aiohttp", "httpx"):
         session.run("python", "benchmarks/sync_overhead.py", "--emulator", "--backend", backend)
     session.run("python", "benchmarks/startup.py")
     session.run("python", "benchmarks/emulator_routes.py")
     session.run("python", "benchmarks/fanout.py", "--sizes", "1000,10000", "--backends", "default")
+    session.run(
+        "python", "benchmarks/fanout.py", "--sizes", "10000", "--backends", "default",
+        "--gc-threshold", "10000,50,100",
+    )  # fmt: skip
     session.run("python", "benchmarks/fanout.py", "--sizes", "200,1000,5000,10000")
     session.run(
         "python",
@@ -70,7 +74,7 @@ def bench(session: nox.Session) -> None:
         "--sizes",
         "1000",
         "--backends",
-        "aiohttp",
+        "default",
         "--seconds",
         "300",
         "--time-scale",
