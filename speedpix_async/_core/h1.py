@@ -229,18 +229,22 @@ class ResponseReader:
             raise BodyTooLarge
         self._parts.append(piece)
 
+    def _take_counted(self) -> bool:
+        """Keep what the buffer holds of the ``_remaining`` bytes still due (a Content-Length
+        body or the current chunk); whether they are all in."""
+        piece = bytes(self._buffer[: self._remaining])
+        del self._buffer[: len(piece)]
+        self._keep(piece)
+        self._remaining -= len(piece)
+        return self._remaining == 0
+
     def _read_body(self) -> None:
         if not self._buffer:
             return
         if self._close_delimited:
             self._keep(bytes(self._buffer))
             self._buffer.clear()
-            return
-        piece = bytes(self._buffer[: self._remaining])
-        del self._buffer[: len(piece)]
-        self._keep(piece)
-        self._remaining -= len(piece)
-        if self._remaining == 0:
+        elif self._take_counted():
             self._finish(reusable=self.reusable)
 
     def _read_chunk_size(self) -> None:
@@ -257,13 +261,7 @@ class ResponseReader:
         self._state = "chunk" if self._remaining else "trailer"
 
     def _read_chunk(self) -> None:
-        if not self._buffer:
-            return
-        piece = bytes(self._buffer[: self._remaining])
-        del self._buffer[: len(piece)]
-        self._keep(piece)
-        self._remaining -= len(piece)
-        if self._remaining == 0:
+        if self._buffer and self._take_counted():
             self._state = "chunk-end"
 
     def _read_chunk_end(self) -> None:
