@@ -50,6 +50,7 @@ from .http import (
     detached,
     firing_once,
     garbled,
+    no_connection_in_time,
     on_asyncio,
     refused_locally,
     timed_out,
@@ -90,7 +91,7 @@ def _not_to_add(headers: Mapping[str, str]) -> tuple[str, ...] | None:
 def _failure(method: str, url: str, exc: BaseException) -> SpeedPixError:
     """The typed error for an exchange aiohttp could not complete."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return timed_out(method, url, "connecting or waiting for a free connection", sent=False)
+        return no_connection_in_time(method, url)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return timed_out(method, url, "waiting for the response", sent=True)
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -20,14 +20,13 @@ import functools
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping
 from typing import Literal
 
 import httpx
 
 from .._errors import ConfigurationError
-from .http import BeforeSend, HttpBackend, Response, StreamResponse, on_asyncio
+from .http import BeforeSend, ForwardsFiles, HttpBackend, Response, on_asyncio
 from .httpx_backend import HttpxBackend, build_http_client
 
 __all__ = [
@@ -89,7 +88,7 @@ def _httpx(
     return HttpxBackend(client, owns_client=True, max_in_flight=gate, traced=traced)
 
 
-class _Auto:
+class _Auto(ForwardsFiles):
     """native or httpx, decided at the first request: native on asyncio unless an httpx
     mocking library is loaded."""
 
@@ -104,6 +103,9 @@ class _Auto:
     @property
     def name(self) -> str:
         return "auto" if self._chosen is None else self._chosen.name
+
+    def _files(self) -> HttpBackend:
+        return self._backend()
 
     def _backend(self) -> HttpBackend:
         chosen = self._chosen
@@ -135,25 +137,6 @@ class _Auto:
             limit=limit,
             before_send=before_send,
         )
-
-    async def upload(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: AsyncIterable[bytes],
-        timeout: httpx.Timeout,
-        limit: int,
-    ) -> Response:
-        return await self._backend().upload(
-            method, url, headers=headers, body=body, timeout=timeout, limit=limit
-        )
-
-    def stream(
-        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
-    ) -> AbstractAsyncContextManager[StreamResponse]:
-        return self._backend().stream(method, url, headers=headers, timeout=timeout)
 
     async def aclose(self) -> None:
         if self._chosen is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "Answer",
     "BeforeSend",
     "BeforeSendFailed",
+    "ForwardsFiles",
     "HttpBackend",
     "HttpLibraryError",
     "Response",
@@ -50,6 +51,7 @@ __all__ = [
     "firing_once",
     "garbled",
     "log_exchange",
+    "no_connection_in_time",
     "on_asyncio",
     "refused_locally",
     "timed_out",
@@ -182,6 +184,33 @@ class HttpBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
+class ForwardsFiles:
+    """``upload`` and ``stream`` handed on to the backend :meth:`_files` returns: for a backend
+    that chooses another (``"auto"``), or keeps file transfers on another library (native)."""
+
+    def _files(self) -> HttpBackend:
+        raise NotImplementedError
+
+    async def upload(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: AsyncIterable[bytes],
+        timeout: httpx.Timeout,
+        limit: int,
+    ) -> Response:
+        return await self._files().upload(
+            method, url, headers=headers, body=body, timeout=timeout, limit=limit
+        )
+
+    def stream(
+        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        return self._files().stream(method, url, headers=headers, timeout=timeout)
+
+
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The TLS context every pool of this process shares (both backends), built on first use.
@@ -268,6 +297,12 @@ def timed_out(method: str, url: str, phase: str, *, sent: bool) -> APITimeoutErr
         url=url,
         request_sent=sent,
     )
+
+
+def no_connection_in_time(method: str, url: str) -> APITimeoutError:
+    """No connection was free, or none could be made, in time: nothing was sent (for backends
+    whose pool and connect timeouts are one failure)."""
+    return timed_out(method, url, "connecting or waiting for a free connection", sent=False)
 
 
 def could_not_connect(method: str, url: str, exc: BaseException) -> APIConnectionError:

@@ -25,8 +25,7 @@ large exchanges, where a mature library's flow control matters and per-request C
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -41,13 +40,15 @@ from .h1 import BodyTooLarge, MalformedResponse, ResponseReader, head
 from .http import (
     Answer,
     BeforeSend,
-    StreamResponse,
+    ForwardsFiles,
+    HttpBackend,
     check_header_values,
     client_closed,
     connection_lost,
     could_not_connect,
     detached,
     garbled,
+    no_connection_in_time,
     refused_locally,
     timed_out,
     tls_context,
@@ -96,7 +97,7 @@ async def _one(piece: bytes) -> AsyncIterator[bytes]:
     yield piece
 
 
-class NativeBackend:
+class NativeBackend(ForwardsFiles):
     """API calls on a :class:`~.connections.Pool` of its own; the rest on aiohttp."""
 
     name = "native"
@@ -106,7 +107,7 @@ class NativeBackend:
         self._pool = Pool(limit=max_connections, keepalive=KEEPALIVE_EXPIRY, tls=tls_context)
         self._proxies = Proxies()
         self._targets: dict[str, _Target] = {}
-        self._files: AiohttpBackend | None = None
+        self._aiohttp_backend: AiohttpBackend | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -115,12 +116,15 @@ class NativeBackend:
     def _aiohttp(self) -> AiohttpBackend:
         if self._closed:
             raise client_closed()
-        if self._files is None:
+        if self._aiohttp_backend is None:
             # Imported on first need: a fan-out of API calls never loads aiohttp.
             from .aiohttp_backend import AiohttpBackend
 
-            self._files = AiohttpBackend(max_connections=self.max_connections)
-        return self._files
+            self._aiohttp_backend = AiohttpBackend(max_connections=self.max_connections)
+        return self._aiohttp_backend
+
+    def _files(self) -> HttpBackend:
+        return self._aiohttp()
 
     def _target(self, url: str) -> _Target:
         # The API's URLs differ by query only; a poll's URL is its task's, so a small cache
@@ -200,15 +204,7 @@ class NativeBackend:
         try:
             return await self._pool.acquire(origin, connect=timeout.connect, pool=timeout.pool)
         except asyncio.TimeoutError as exc:
-            error: SpeedPixError = detached(
-                timed_out(
-                    method,
-                    redact_url(url),
-                    "connecting or waiting for a free connection",
-                    sent=False,
-                ),
-                exc,
-            )
+            error: SpeedPixError = detached(no_connection_in_time(method, redact_url(url)), exc)
         except OSError as exc:
             error = detached(could_not_connect(method, redact_url(url), exc), exc)
         raise error  # outside the except blocks: see detached()
@@ -256,29 +252,10 @@ class NativeBackend:
             return Answer(status, headers, body)
         raise error  # outside the except block: see detached()
 
-    async def upload(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: AsyncIterable[bytes],
-        timeout: httpx.Timeout,
-        limit: int,
-    ) -> Answer:
-        return await self._aiohttp().upload(
-            method, url, headers=headers, body=body, timeout=timeout, limit=limit
-        )
-
-    def stream(
-        self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
-    ) -> AbstractAsyncContextManager[StreamResponse]:
-        return self._aiohttp().stream(method, url, headers=headers, timeout=timeout)
-
     async def aclose(self) -> None:
         self._closed = True
         self._pool.close()
-        files, self._files = self._files, None
+        files, self._aiohttp_backend = self._aiohttp_backend, None
         if files is not None:
             await files.aclose()
         # Transports close in callbacks scheduled by close(); let them run, or a loop stopped
