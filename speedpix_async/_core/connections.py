@@ -50,7 +50,6 @@ class Connection(asyncio.Protocol):
         self._read_timeout: float | None = None
         self._last_read = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self.closed = False
         self.idle_since = 0.0
 
     # ---------------------------------------------------------------- protocol callbacks
@@ -77,16 +76,14 @@ class Connection(asyncio.Protocol):
             self._resolve()
 
     def eof_received(self) -> bool:
-        # The server is done with this connection: never hand it out again (connection_lost
-        # follows only once the transport has closed, a loop iteration or more later).
-        self.closed = True
+        # Returning False has the transport close at once (so it is no longer usable), well
+        # before connection_lost arrives.
         reader = self._reader
         if reader is not None and reader.end():
             self._resolve()
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
         reader = self._reader
         if reader is not None and not reader.done:
             detail = str(exc) if exc is not None else "the server closed the connection"
@@ -100,7 +97,7 @@ class Connection(asyncio.Protocol):
         """Write ``data`` and wait until ``reader`` holds the complete answer. Cancelled or
         failed, the connection is closed (its framing is unknown from then on)."""
         transport = self._transport
-        if transport is None or self.closed or transport.is_closing():
+        if transport is None or not self.usable:
             raise ConnectionLost("the connection was closed", answered=False)
         answer = self._answer = self._loop.create_future()
         self._reader = reader
@@ -151,12 +148,12 @@ class Connection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        """Whether the connection can carry another exchange."""
+        """Whether the connection can carry another exchange: its transport is open — not
+        closed by us, by the server (a FIN makes asyncio close it) or by a failure."""
         transport = self._transport
-        return not self.closed and transport is not None and not transport.is_closing()
+        return transport is not None and not transport.is_closing()
 
     def close(self) -> None:
-        self.closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
