@@ -20,6 +20,7 @@ from .._config import PollPolicy
 from .._errors import APIConnectionError
 from .._validate import check_callable, check_interval, check_seconds
 from .retry import SYSTEM_CLOCK, Clock
+from .telemetry import NOTHING
 from .waiting import Calibration, Deadline, Look, Schedule, Waiter, WaitTimeout
 
 __all__ = [
@@ -63,15 +64,19 @@ RUNNING: contextvars.ContextVar[Running | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def keeps_running(name: str, resume: str) -> Iterator[None]:
+def keeps_running(name: str, resume: str) -> contextlib.AbstractContextManager[None]:
     """While the block runs, ``name`` (``task 't-1'``) runs on the server and ``resume`` resumes
     waiting for it; recorded for whoever might interrupt the call. An interruption leaves the
-    record in place — that is when it is read."""
+    record in place — that is when it is read. Outside a blocking call (no record to keep) it is
+    one shared no-op context: a wide fan-out keeps one per waiting prediction."""
     record = RUNNING.get()
     if record is None:
-        yield
-        return
+        return NOTHING
+    return _recorded(record, name, resume)
+
+
+@contextlib.contextmanager
+def _recorded(record: Running, name: str, resume: str) -> Iterator[None]:
     record.jobs[name] = resume
     try:
         yield

@@ -75,11 +75,17 @@ def active() -> Telemetry | None:
     return telemetry
 
 
+#: What :func:`span` and :func:`call` give when telemetry is off: one shared context that yields
+#: None (a nullcontext keeps no state, so it is reusable and reentrant; a new one per call was
+#: one more object per waiting prediction for the garbage collector to walk).
+NOTHING: contextlib.nullcontext[None] = contextlib.nullcontext(None)
+
+
 def span(name: str, attributes: Attributes) -> contextlib.AbstractContextManager[Any]:
     """A span named ``name`` when telemetry is on; else a context that yields ``None``."""
     telemetry = active()
     if telemetry is None:
-        return contextlib.nullcontext(None)
+        return NOTHING
     return telemetry.span(name, attributes)
 
 
@@ -89,7 +95,7 @@ def call(
     """:meth:`Telemetry.call` when telemetry is on; else a context that yields ``None``."""
     telemetry = active()
     if telemetry is None:
-        return contextlib.nullcontext(None)
+        return NOTHING
     return telemetry.call(service, method, url, route)
 
 
