@@ -17,6 +17,7 @@ was retried or not.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import email.utils
 import enum
@@ -38,6 +39,7 @@ from .._errors import (
     ServerError,
     SpeedPixError,
 )
+from .concurrency import asyncio_loop, callback_context
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -215,6 +217,27 @@ def retry_delay(
 # ------------------------------------------------------------------------ between attempts
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # cancelled meanwhile
+        future.set_result(None)
+
+
+def system_sleep(delay: float) -> Awaitable[None]:
+    """Sleep ``delay`` seconds. On asyncio, a bare future that a loop timer resolves: a wait in
+    a wide fan-out spends most of its life asleep, and anyio's sleep is three coroutines deep
+    with a context copied per timer (objects the garbage collector walks on every full pass:
+    docs/performance.md). Elsewhere (trio), anyio's sleep.
+
+    Cancelling the awaiting task cancels the future; its timer stays queued until its time and
+    then finds the future done (a cancelled sleep holds one idle timer until then)."""
+    loop = asyncio_loop()
+    if loop is None:
+        return anyio.sleep(delay)
+    future = loop.create_future()
+    loop.call_later(delay, _wake, future, context=callback_context())
+    return future
+
+
 @attrs.frozen
 class Clock:
     """Where the core gets time, sleep and randomness from."""
@@ -223,7 +246,7 @@ class Clock:
     """Epoch seconds (signing, ``Retry-After`` dates)."""
     monotonic: Callable[[], float] = time.monotonic
     """Deadlines and elapsed times."""
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    sleep: Callable[[float], Awaitable[None]] = system_sleep
     random: Callable[[], float] = random.random
     """Jitter."""
 

@@ -37,7 +37,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .._core.concurrency import BaseExceptionGroup, first_exception
+from .._core.concurrency import BaseExceptionGroup, Workers, first_exception
 from .._core.journal import open_journal
 from .._errors import InputError
 from .._validate import check_identifier
@@ -191,21 +191,34 @@ class AsyncBatch:
         # Zero buffer: a worker's send completes only when the consumer takes the result, and
         # only then does its slot free — in flight (running or handing over) <= concurrency.
         send, receive = anyio.create_memory_object_stream[BatchResult](0)
+        outbox = _Outbox(send)
         slots = anyio.Semaphore(self.concurrency)
         broken: list[BaseException] = []
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._feed, group, send, slots, broken)
+                workers = Workers(group)
+                group.start_soon(self._feed, workers, outbox, slots, broken)
                 async with receive:
+                    finished = False
                     try:
                         async for result in receive:
                             yield result
+                        finished = True
                     except GeneratorExit:
                         # The consumer closed us early. Re-raising inside the task group
                         # would come out wrapped in an ExceptionGroup; cancel the workers
                         # and leave quietly instead.
                         group.cancel_scope.cancel()
                         return
+                    finally:
+                        # Every worker has ended — cancelled unless all results were
+                        # delivered — before the results stream closes (a worker still
+                        # running would find it broken); a worker's failure is raised here.
+                        # A worker cancelled before its first step never closed its share.
+                        try:
+                            await workers.close(cancel=not finished)
+                        finally:
+                            send.close()
         except BaseExceptionGroup as exc:
             raise first_exception(exc) from None
         finally:
@@ -217,74 +230,67 @@ class AsyncBatch:
 
     async def _feed(
         self,
-        group: anyio.abc.TaskGroup,
-        send: MemoryObjectSendStream[BatchResult],
+        workers: Workers,
+        outbox: _Outbox,
         slots: anyio.Semaphore,
         broken: list[BaseException],
     ) -> None:
         items = _each(self._inputs)
-        async with send:
-            try:
-                index = -1
-                shard, shards = self._shard
-                while True:
-                    # A slot first, then the input: nothing is pulled before there is room.
-                    await slots.acquire()
-                    try:
+        try:
+            index = -1
+            shard, shards = self._shard
+            while True:
+                # A slot first, then the input: nothing is pulled before there is room.
+                await slots.acquire()
+                try:
+                    item = await items.__anext__()
+                    index += 1
+                    while index % shards != shard - 1:
                         item = await items.__anext__()
                         index += 1
-                        while index % shards != shard - 1:
-                            item = await items.__anext__()
-                            index += 1
-                    except StopAsyncIteration:
-                        slots.release()
-                        return
-                    except Exception as exc:
-                        # The caller's iterator broke: stop feeding, but let the predictions
-                        # already started finish and deliver; _results raises it afterwards.
-                        slots.release()
-                        _note(
-                            exc,
-                            f"run_many: the inputs iterator raised after {index + 1} inputs; "
-                            "the results of those were delivered first",
-                        )
-                        broken.append(exc)
-                        return
-                    group.start_soon(self._work, index, item, send.clone(), slots)
-            finally:
+                except StopAsyncIteration:
+                    slots.release()
+                    return
+                except Exception as exc:
+                    # The caller's iterator broke: stop feeding, but let the predictions
+                    # already started finish and deliver; _results raises it afterwards.
+                    slots.release()
+                    _note(
+                        exc,
+                        f"run_many: the inputs iterator raised after {index + 1} inputs; "
+                        "the results of those were delivered first",
+                    )
+                    broken.append(exc)
+                    return
+                outbox.opened()
+                workers.start(self._work, index, item, outbox, slots)
+        finally:
+            try:
                 # Close the caller's iterator (its cleanup runs) even when we are cancelled.
                 with anyio.CancelScope(shield=True):
                     await items.aclose()  # type: ignore[attr-defined]
-
-    async def _work(
-        self,
-        index: int,
-        item: Any,
-        send: MemoryObjectSendStream[BatchResult],
-        slots: anyio.Semaphore,
-    ) -> None:
-        async with send:
-            try:
-                result = await self._predict(index, item)
-                await send.send(result)
             finally:
-                slots.release()
+                outbox.closed()
+
+    async def _work(self, index: int, item: Any, outbox: _Outbox, slots: anyio.Semaphore) -> None:
+        try:
+            result = await self._predict(index, item)
+            await outbox.send.send(result)
+        finally:
+            slots.release()
+            outbox.closed()
 
     async def _predict(self, index: int, item: Any) -> BatchResult:
-        latest: list[Prediction] = []
-
-        def track(snapshot: Prediction) -> None:
-            latest[:] = [snapshot]
-
+        latest = _Latest()
         try:
-            final = await self._final(index, item, track)
+            final = await self._final(index, item, latest)
             if not final.succeeded:  # only a failure replayed from the journal returns here
                 raise failed(final)
             output = self._tasks.typed_output(final, self._options)
         except Exception as exc:
             prediction = getattr(exc, "prediction", None)
-            if prediction is None and latest:
-                prediction = latest[-1]
+            if prediction is None:
+                prediction = latest.snapshot
             return BatchResult(index=index, input=item, error=exc, prediction=prediction)
         return BatchResult(index=index, input=item, output=output, prediction=final)
 
@@ -370,6 +376,42 @@ class AsyncBatch:
         if journal is not None:
             await journal.ended(index, final)
         return final
+
+
+class _Outbox:
+    """The sending end of one batch's results, shared by the feeder and its workers: it
+    closes — ending the consumer's loop — when the last of them finishes. (A clone of the
+    stream per worker did the same, with two more objects per waiting prediction.)"""
+
+    __slots__ = ("_open", "send")
+
+    def __init__(self, send: MemoryObjectSendStream[BatchResult]) -> None:
+        self.send = send
+        self._open = 1  # the feeder's share
+
+    def opened(self) -> None:
+        """One more worker shares the stream (counted before it starts)."""
+        self._open += 1
+
+    def closed(self) -> None:
+        """The feeder or a worker is done with the stream."""
+        self._open -= 1
+        if self._open == 0:
+            self.send.close()
+
+
+class _Latest:
+    """Keeps the newest snapshot of one input's task (a :data:`~.tasks.Track`), for the result
+    of a failure that carries none. One object: a closure over a list was four, per waiting
+    prediction, for the garbage collector to walk."""
+
+    __slots__ = ("snapshot",)
+
+    def __init__(self) -> None:
+        self.snapshot: Prediction | None = None
+
+    def __call__(self, snapshot: Prediction) -> None:
+        self.snapshot = snapshot
 
 
 def check_shard(shard: Any) -> tuple[int, int]:

@@ -157,6 +157,34 @@ async def test_bad_arguments_fail_before_anything_is_sent(
 
 
 @pytest.mark.loopback
+async def test_cancelling_a_batch_starts_nothing_more_in_the_slots_it_frees(
+    client: AsyncSpeedPix, emulator: Emulator
+) -> None:
+    # Cancelling the consumer's task (as Ctrl-C does to asyncio.run's main task) cancels the
+    # running predictions, which frees their slots: the feeder must not start the next inputs
+    # in them, nor may the batch wait for those.
+    inputs = [{"seconds": 600, "n": n} for n in range(6)]
+
+    async def consume() -> None:
+        async for _ in client.run_many("wf-sleep", inputs, concurrency=2):
+            raise AssertionError("no 600 s task ends here")
+
+    consumer = asyncio.create_task(consume())
+    with anyio.fail_after(10):
+        for _ in range(1000):  # until both first inputs are submitted
+            if emulator.stats.tasks_created == 2:
+                break
+            await asyncio.sleep(0.01)
+        consumer.cancel()
+        # A batch that waits on predictions started late never returns.
+        await asyncio.wait([consumer])
+    assert consumer.cancelled()
+    assert emulator.stats.tasks_created == 2
+    await asyncio.sleep(0.05)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == [], f"leaked tasks: {others}"
+
+
 async def test_cancelling_leaves_no_tasks_no_busy_connections_and_no_polls(
     server: LoopbackServer,
 ) -> None:
