@@ -427,24 +427,28 @@ class Waiter(Generic[R]):
             self._warned = True
             log.warning(message, *args)
 
-    async def _sleep(self, delay: float) -> None:
-        """Sleep ``delay``, but never past the deadline, where it raises the timeout (a real
-        and a virtual clock's sleep alike end there: no cancel scope is needed for it)."""
-        await self._clock.sleep(min(delay, self.deadline.remaining()))
+    def _sleep(self, delay: float) -> Awaitable[None]:
+        """Sleep ``delay``, but never past the deadline (a real and a virtual clock's sleep
+        alike end there: no cancel scope is needed for it); the caller then checks the deadline
+        with :meth:`_check`. Not a coroutine itself: every waiting prediction would hold one
+        more frame for the garbage collector to walk."""
+        return self._clock.sleep(min(delay, self.deadline.remaining()))
+
+    def _check(self) -> None:
+        """Raise the timeout once the deadline has passed."""
         if self.deadline.expired:
             raise self._timeout()
 
     async def _step(self, delay: float, step: Callable[[], Awaitable[T]]) -> T:
         """Sleep ``delay``, then run ``step`` within the deadline. Raises :class:`_Again` after
         a failure worth waiting out, :class:`WaitTimeout` at the deadline."""
-        if self.deadline.expired:
-            raise self._timeout()
         if delay > 0:
             # Outside the scope below: the sleep is bounded by the deadline itself, and a
             # sleeping prediction then holds one timer, not two (in a fan-out of 10,000 the
             # second timer, its cancel scope and their bookkeeping were a tenth of the heap the
             # garbage collector walks).
             await self._sleep(delay)
+        self._check()
         witness = Witness(self._failed)
         with self.deadline.scope():
             token = WITNESS.set(witness)
@@ -490,6 +494,7 @@ class Waiter(Generic[R]):
                 # the deadline and raises the timeout there, so no cancel scope is needed (one
                 # per prediction was a measurable cost in a wide fan-out).
                 await self._sleep(delay)
+                self._check()
                 continue
             try:
                 look = await self._step(delay, functools.partial(self._look, aimed))

@@ -273,26 +273,26 @@ class AsyncBatch:
                 outbox.closed()
 
     async def _work(self, index: int, item: Any, outbox: _Outbox, slots: anyio.Semaphore) -> None:
+        """Run input ``index`` to its end and hand over its result (a failure is a value).
+        One coroutine for both: every waiting prediction holds each frame of its chain."""
+        latest = _Latest()
         try:
-            result = await self._predict(index, item)
+            try:
+                final = await self._final(index, item, latest)
+                if not final.succeeded:  # only a failure replayed from the journal returns here
+                    raise failed(final)
+                output = self._tasks.typed_output(final, self._options)
+            except Exception as exc:
+                prediction = getattr(exc, "prediction", None)
+                if prediction is None:
+                    prediction = latest.snapshot
+                result = BatchResult(index=index, input=item, error=exc, prediction=prediction)
+            else:
+                result = BatchResult(index=index, input=item, output=output, prediction=final)
             await outbox.send.send(result)
         finally:
             slots.release()
             outbox.closed()
-
-    async def _predict(self, index: int, item: Any) -> BatchResult:
-        latest = _Latest()
-        try:
-            final = await self._final(index, item, latest)
-            if not final.succeeded:  # only a failure replayed from the journal returns here
-                raise failed(final)
-            output = self._tasks.typed_output(final, self._options)
-        except Exception as exc:
-            prediction = getattr(exc, "prediction", None)
-            if prediction is None:
-                prediction = latest.snapshot
-            return BatchResult(index=index, input=item, error=exc, prediction=prediction)
-        return BatchResult(index=index, input=item, output=output, prediction=final)
 
     async def _final(self, index: int, item: Any, track: Track) -> Prediction:
         """Input ``index``'s task, run (or resumed, or replayed from the journal) to its end."""
