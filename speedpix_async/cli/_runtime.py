@@ -73,7 +73,7 @@ def collector_for(in_flight: int) -> Iterator[None]:
     """Raise the cyclic garbage collector's thresholds while ``in_flight`` predictions (at least
     :data:`WIDE_BATCH`) run at once, and restore them afterwards.
 
-    Each prediction in flight holds some 50 tracked objects; at thousands in flight the
+    Each prediction in flight holds some 30 tracked objects; at thousands in flight the
     collector's full passes over them cost a tenth or more of the command's CPU and stop the
     loop for a fifth of a second each (docs/performance.md, "Tuning a very wide fan-out"). The
     library leaves the collector alone — its settings belong to the program — but this process
