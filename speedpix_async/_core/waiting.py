@@ -491,8 +491,8 @@ class Waiter(Generic[R]):
                     log.debug("next look in %.2fs%s", delay, target)
             if not looks:
                 # Only a pause: the next plan decides whether to look. _sleep never sleeps past
-                # the deadline and raises the timeout there, so no cancel scope is needed (one
-                # per prediction was a measurable cost in a wide fan-out).
+                # the deadline and _check raises the timeout there, so no cancel scope is
+                # needed (one per prediction was a measurable cost in a wide fan-out).
                 await self._sleep(delay)
                 self._check()
                 continue
