@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
+from .concurrency import callback_context
 from .h1 import ResponseReader
 
 __all__ = ["Connection", "ConnectionLost", "Origin", "Pool", "ReadTimeout"]
@@ -123,7 +124,7 @@ class Connection(asyncio.Protocol):
             return
         if timer is not None:
             timer.cancel()
-        self._timer = self._loop.call_at(due, self._check_read)
+        self._timer = self._loop.call_at(due, self._check_read, context=callback_context())
 
     def _check_read(self) -> None:
         self._timer = None

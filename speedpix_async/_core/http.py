@@ -22,7 +22,6 @@ from typing import Protocol, TypeVar
 
 import attrs
 import httpx
-import sniffio
 
 from .._errors import (
     APIConnectionError,
@@ -33,6 +32,7 @@ from .._errors import (
     ResponseValidationError,
 )
 from .._redact import redact_text
+from .concurrency import asyncio_loop
 
 __all__ = [
     "Answer",
@@ -225,10 +225,7 @@ def tls_context() -> ssl.SSLContext:
 
 def on_asyncio() -> bool:
     """Whether the running event loop is asyncio's (aiohttp runs on nothing else)."""
-    try:
-        return sniffio.current_async_library() == "asyncio"
-    except sniffio.AsyncLibraryNotFoundError:
-        return False
+    return asyncio_loop() is not None
 
 
 #: The SDK's logger (``SPEEDPIX_LOG=info`` shows the exchange lines below).

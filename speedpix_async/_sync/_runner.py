@@ -45,6 +45,7 @@ import anyio
 import attrs
 from anyio.from_thread import BlockingPortal
 
+from .._core.concurrency import asyncio_loop
 from .._core.handles import RUNNING, Running
 from .._errors import ClientClosedError, ConfigurationError
 from ..speedpix.models import TaskStatus
@@ -244,7 +245,7 @@ class Runner:
                 "thread (for example inside an on_progress callback); that would deadlock — do "
                 "the work after the call returns, or use the async client there"
             )
-        if not self._warned and _event_loop_running():
+        if not self._warned and asyncio_loop() is not None:
             self._warned = True
             warnings.warn(
                 f"a blocking {self._label} is being used inside a running event loop (Jupyter, "
@@ -529,14 +530,6 @@ def tell_what_keeps_running(interrupt: BaseException, running: Running) -> None:
 def _memory_stream() -> tuple[Any, Any]:
     # Zero buffer: the async side produces the next item only once the consumer asks for it.
     return anyio.create_memory_object_stream[Any](0)
-
-
-def _event_loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _run_in_fresh_thread(fn: Callable[[], Awaitable[None]]) -> None:
