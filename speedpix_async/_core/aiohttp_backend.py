@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import functools
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 import aiohttp
@@ -43,6 +43,7 @@ from .http import (
     Answer,
     BeforeSend,
     BeforeSendFailed,
+    bounded,
     check_header_values,
     client_closed,
     connection_lost,
@@ -196,6 +197,18 @@ class _Stream:
         raise error  # outside the except blocks: see detached()
 
 
+async def _answer(
+    sending: Awaitable[aiohttp.ClientResponse], method: str, url: str, limit: int
+) -> Answer:
+    """The answer ``sending`` brings, read whole and the connection given back."""
+    response = await sending
+    try:
+        body = await _read(response, method, url, limit)
+    finally:
+        response.release()
+    return Answer(response.status, response.headers, body)
+
+
 async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: int) -> bytes:
     """The decoded body, refused past ``limit`` bytes (see :func:`.decoding.read_decoded`)."""
     status = response.status
@@ -326,13 +339,10 @@ class AiohttpBackend:
         timeout: httpx.Timeout,
         limit: int,
         before_send: BeforeSend | None = None,
+        within: float | None = None,
     ) -> Answer:
-        response = await self._send(method, url, headers, content, timeout, before_send)
-        try:
-            body = await _read(response, method, url, limit)
-        finally:
-            response.release()
-        return Answer(response.status, response.headers, body)
+        sending = self._send(method, url, headers, content, timeout, before_send)
+        return await bounded(within, _answer(sending, method, url, limit))
 
     async def upload(
         self,

@@ -127,6 +127,7 @@ class _Auto(ForwardsFiles):
         timeout: httpx.Timeout,
         limit: int,
         before_send: BeforeSend | None = None,
+        within: float | None = None,
     ) -> Response:
         return await self._backend().request(
             method,
@@ -136,6 +137,7 @@ class _Auto(ForwardsFiles):
             timeout=timeout,
             limit=limit,
             before_send=before_send,
+            within=within,
         )
 
     async def aclose(self) -> None:

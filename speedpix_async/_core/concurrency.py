@@ -131,6 +131,8 @@ class Workers:
         # The group's tasks still running, and the event that tells close() they all ended.
         self._in_group = 0
         self._all_ended: anyio.Event | None = None
+        # Bound once: a method bound per task would be one more object per waiting worker.
+        self._on_end = self._ended
 
     def start(self, work: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         """Start ``work(*args)``."""
@@ -141,7 +143,7 @@ class Workers:
             return
         task = loop.create_task(work(*args))
         self._running.add(task)
-        task.add_done_callback(self._ended, context=callback_context())
+        task.add_done_callback(self._on_end, context=callback_context())
 
     async def _counted(self, work: Callable[..., Awaitable[None]], args: tuple[Any, ...]) -> None:
         try:

@@ -37,7 +37,12 @@ class ConnectionLost(Exception):
 
 
 class ReadTimeout(Exception):
-    """No byte of the answer arrived for the read timeout."""
+    """No byte of the answer arrived for the read timeout — or, with ``at_deadline``, the
+    exchange's deadline came before the whole answer."""
+
+    def __init__(self, *, at_deadline: bool = False) -> None:
+        super().__init__("the exchange's deadline passed" if at_deadline else "read timeout")
+        self.at_deadline = at_deadline
 
 
 class Connection(asyncio.Protocol):
@@ -49,6 +54,7 @@ class Connection(asyncio.Protocol):
         self._reader: ResponseReader | None = None
         self._answer: asyncio.Future[None] | None = None
         self._read_timeout: float | None = None
+        self._until = math.inf
         self._last_read = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self.idle_since = 0.0
@@ -93,19 +99,27 @@ class Connection(asyncio.Protocol):
     # ---------------------------------------------------------------- the exchange
 
     async def exchange(
-        self, data: bytes, reader: ResponseReader, read_timeout: float | None
+        self,
+        data: bytes,
+        reader: ResponseReader,
+        read_timeout: float | None,
+        until: float | None = None,
     ) -> None:
-        """Write ``data`` and wait until ``reader`` holds the complete answer. Cancelled or
-        failed, the connection is closed (its framing is unknown from then on)."""
+        """Write ``data`` and wait until ``reader`` holds the complete answer — raising
+        :class:`ReadTimeout` when no byte came for ``read_timeout`` seconds, or the loop's
+        clock reached ``until`` first. Cancelled or failed, the connection is closed (its
+        framing is unknown from then on)."""
         transport = self._transport
         if transport is None or not self.usable:
             raise ConnectionLost("the connection was closed", answered=False)
         answer = self._answer = self._loop.create_future()
         self._reader = reader
         self._read_timeout = read_timeout
+        self._until = math.inf if until is None else until
         self._last_read = self._loop.time()
-        if read_timeout is not None:
-            self._watch(self._last_read + read_timeout)
+        due = self._due()
+        if due < math.inf:
+            self._watch(due)
         try:
             transport.write(data)
             await answer
@@ -126,15 +140,21 @@ class Connection(asyncio.Protocol):
             timer.cancel()
         self._timer = self._loop.call_at(due, self._check_read, context=callback_context())
 
+    def _due(self) -> float:
+        """When the exchange under way times out, as things stand (inf: never)."""
+        timeout = self._read_timeout
+        if timeout is None:
+            return self._until
+        return min(self._last_read + timeout, self._until)
+
     def _check_read(self) -> None:
         self._timer = None
-        timeout = self._read_timeout
-        if self._answer is None or timeout is None:
-            return  # idle, or an exchange without a read timeout
-        due = self._last_read + timeout
+        if self._answer is None:
+            return  # idle
+        due = self._due()
         if self._loop.time() >= due:
-            self._fail(ReadTimeout())
-        else:
+            self._fail(ReadTimeout(at_deadline=due == self._until))
+        elif due < math.inf:
             self._watch(due)
 
     def _resolve(self) -> None:

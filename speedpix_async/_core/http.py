@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, M
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
+import anyio
 import attrs
 import httpx
 
@@ -34,6 +35,8 @@ from .._errors import (
 from .._redact import redact_text
 from .concurrency import asyncio_loop
 
+T = TypeVar("T")
+
 __all__ = [
     "Answer",
     "BeforeSend",
@@ -41,8 +44,10 @@ __all__ = [
     "ForwardsFiles",
     "HttpBackend",
     "HttpLibraryError",
+    "OutOfTime",
     "Response",
     "StreamResponse",
+    "bounded",
     "check_header_values",
     "client_closed",
     "connection_lost",
@@ -155,10 +160,13 @@ class HttpBackend(Protocol):
         timeout: httpx.Timeout,
         limit: int,
         before_send: BeforeSend | None = None,
+        within: float | None = None,
     ) -> Response:
         """Send a request with a small body and read the whole answer — at most ``limit``
         bytes once decoded, else :class:`~speedpix_async.ResponseValidationError` with
-        ``over_limit`` set. ``before_send``: see :data:`BeforeSend` (awaited at most once)."""
+        ``over_limit`` set. ``before_send``: see :data:`BeforeSend` (awaited at most once).
+        ``within``: seconds the whole request may take (what is left of the call's deadline;
+        None: no bound); past them, :class:`OutOfTime`."""
         ...
 
     async def upload(
@@ -209,6 +217,26 @@ class ForwardsFiles:
         self, method: str, url: str, *, headers: Mapping[str, str], timeout: httpx.Timeout
     ) -> AbstractAsyncContextManager[StreamResponse]:
         return self._files().stream(method, url, headers=headers, timeout=timeout)
+
+
+class OutOfTime(Exception):
+    """A request ran out of its ``within`` (the call's deadline). ``request_sent``: whether
+    its bytes may be on the wire (so a non-idempotent call may have been processed)."""
+
+    def __init__(self, *, request_sent: bool) -> None:
+        super().__init__("the call's deadline passed")
+        self.request_sent = request_sent
+
+
+async def bounded(within: float | None, request: Awaitable[T]) -> T:
+    """``await request``, ended after ``within`` seconds (None: not bounded) with
+    :class:`OutOfTime`: for backends whose library cannot bound a whole request itself. The
+    cut may come once the request's bytes are out, so it counts as sent."""
+    if within is None:
+        return await request
+    with anyio.move_on_after(within):
+        return await request
+    raise OutOfTime(request_sent=True)
 
 
 @functools.cache

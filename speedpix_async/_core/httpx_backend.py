@@ -28,6 +28,7 @@ from .http import (
     Answer,
     BeforeSend,
     BeforeSendFailed,
+    bounded,
     client_closed,
     connection_lost,
     could_not_connect,
@@ -271,12 +272,13 @@ class HttpxBackend:
         timeout: httpx.Timeout,
         limit: int,
         before_send: BeforeSend | None = None,
+        within: float | None = None,
     ) -> Answer:
         request = self._build(method, url, headers, content, timeout)
         if before_send is not None and self.traced:
             request.extensions["trace"] = _trace_hook(before_send)
             before_send = None
-        return await self._exchange(request, limit, before_send)
+        return await bounded(within, self._exchange(request, limit, before_send))
 
     async def upload(
         self,

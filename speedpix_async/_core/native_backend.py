@@ -34,6 +34,7 @@ import httpx
 from .._config import KEEPALIVE_EXPIRY
 from .._errors import ConfigurationError, SpeedPixError
 from .._redact import redact_url
+from .concurrency import asyncio_loop
 from .connections import Connection, ConnectionLost, Origin, Pool, ReadTimeout
 from .decoding import ACCEPT_ENCODING, UndecodableBody, compressed, inflated_here, read_decoded
 from .h1 import BodyTooLarge, MalformedResponse, ResponseReader, head
@@ -42,6 +43,7 @@ from .http import (
     BeforeSend,
     ForwardsFiles,
     HttpBackend,
+    OutOfTime,
     check_header_values,
     client_closed,
     connection_lost,
@@ -49,7 +51,6 @@ from .http import (
     detached,
     garbled,
     no_connection_in_time,
-    on_asyncio,
     refused_locally,
     timed_out,
     tls_context,
@@ -151,6 +152,7 @@ class NativeBackend(ForwardsFiles):
         timeout: httpx.Timeout,
         limit: int,
         before_send: BeforeSend | None = None,
+        within: float | None = None,
     ) -> Answer:
         if self._closed:
             raise client_closed()
@@ -165,12 +167,17 @@ class NativeBackend(ForwardsFiles):
                 timeout=timeout,
                 limit=limit,
                 before_send=before_send,
+                within=within,
             )
-        if not on_asyncio():
+        loop = asyncio_loop()
+        if loop is None:
             raise ConfigurationError(
                 "the native backend runs only on asyncio; use http_backend='httpx' (or "
                 "'auto') on other event loops"
             )
+        # The deadline as a time, not a cancel scope: each wait below ends by it on its own
+        # (a scope per request was a tenth of a wide fan-out's client CPU: docs/performance.md).
+        until = None if within is None else loop.time() + within
         try:
             check_header_values(headers)
             if " " in target.path:
@@ -186,23 +193,30 @@ class NativeBackend(ForwardsFiles):
             raise refused_locally(method, redact_url(url), exc) from exc
         if content:
             data += content
-        connection = await self._connect(method, url, target.origin, timeout)
+        connection = await self._connect(method, url, target.origin, timeout, until)
         reusable = False
         try:
             if before_send is not None:
                 await before_send()
             reader = ResponseReader(method, limit + _ENCODED_SLACK)
-            reusable = await self._exchange(connection, data, reader, method, url, timeout)
+            reusable = await self._exchange(connection, data, reader, method, url, timeout, until)
         finally:
             self._pool.release(target.origin, connection, reusable=reusable)
         return await self._answer(reader, method, url, limit)
 
     async def _connect(
-        self, method: str, url: str, origin: Origin, timeout: httpx.Timeout
+        self, method: str, url: str, origin: Origin, timeout: httpx.Timeout, until: float | None
     ) -> Connection:
+        pool, connect = timeout.pool, timeout.connect
+        if until is not None:
+            left = until - asyncio.get_running_loop().time()
+            pool = left if pool is None else min(pool, left)
+            connect = left if connect is None else min(connect, left)
         try:
-            return await self._pool.acquire(origin, connect=timeout.connect, pool=timeout.pool)
+            return await self._pool.acquire(origin, connect=connect, pool=pool)
         except asyncio.TimeoutError as exc:
+            if until is not None and asyncio.get_running_loop().time() >= until:
+                raise OutOfTime(request_sent=False) from None
             error: SpeedPixError = detached(no_connection_in_time(method, redact_url(url)), exc)
         except OSError as exc:
             error = detached(could_not_connect(method, redact_url(url), exc), exc)
@@ -216,12 +230,15 @@ class NativeBackend(ForwardsFiles):
         method: str,
         url: str,
         timeout: httpx.Timeout,
+        until: float | None,
     ) -> bool:
         """Send and read one answer; whether the connection may carry another."""
         try:
-            await connection.exchange(data, reader, timeout.read)
+            await connection.exchange(data, reader, timeout.read, until)
             return reader.reusable
         except ReadTimeout as exc:
+            if exc.at_deadline:
+                raise OutOfTime(request_sent=True) from None
             error: SpeedPixError = detached(
                 timed_out(method, redact_url(url), "waiting for the response", sent=True), exc
             )

@@ -269,11 +269,18 @@ class Witness:
     before giving up, and a deadline may cut it short mid-retry or mid-request — so the wait
     loop knows, as it happens, how long the server has not been reached and why."""
 
-    __slots__ = ("failures", "on_failure", "pending")
+    __slots__ = ("failures", "on_failure", "pending", "remaining")
 
-    def __init__(self, on_failure: Callable[[SpeedPixError], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_failure: Callable[[SpeedPixError], None] | None = None,
+        remaining: Callable[[], float] | None = None,
+    ) -> None:
         self.failures = 0
         self.on_failure = on_failure
+        self.remaining = remaining
+        """Seconds left of the step's deadline (None: no deadline). The calls made in the
+        step end by it (a call without a deadline of its own takes this one)."""
         self.pending: tuple[str, str, float] | None = None
         """The request on the wire: (method, URL without query, when it was sent)."""
 
@@ -314,10 +321,12 @@ class Attempts:
             except SpeedPixError as error:
                 await attempts.failed(error)   # waits, or raises
 
-    The time budget counts from ``started`` (default: construction).
+    The time budget counts from ``started`` (default: construction). With ``remaining``
+    (seconds left of the call's deadline), no backoff sleeps past it; the caller checks the
+    deadline before the next attempt.
     """
 
-    __slots__ = ("_clock", "_idempotent", "_policy", "_started", "_what", "number")
+    __slots__ = ("_clock", "_idempotent", "_policy", "_remaining", "_started", "_what", "number")
 
     def __init__(
         self,
@@ -327,8 +336,10 @@ class Attempts:
         what: str,
         clock: Clock,
         started: float | None = None,
+        remaining: Callable[[], float] | None = None,
     ) -> None:
         self._policy = policy
+        self._remaining = remaining
         self._idempotent = idempotent
         self._what = what
         self._clock = clock
@@ -370,4 +381,6 @@ class Attempts:
             number,
             type(error).__name__,
         )
+        if self._remaining is not None:
+            delay = max(0.0, min(delay, self._remaining()))
         await self._clock.sleep(delay)

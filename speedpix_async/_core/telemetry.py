@@ -75,10 +75,28 @@ def active() -> Telemetry | None:
     return telemetry
 
 
-#: What :func:`span` and :func:`call` give when telemetry is off: one shared context that yields
-#: None (a nullcontext keeps no state, so it is reusable and reentrant; a new one per call was
-#: one more object per waiting prediction for the garbage collector to walk).
-NOTHING: contextlib.nullcontext[None] = contextlib.nullcontext(None)
+class _Nothing(contextlib.AbstractContextManager[None]):
+    """A context that does nothing and yields None, without a trace in the frame using it.
+
+    ``with`` looks ``__enter__`` and ``__exit__`` up on the type and binds them to the
+    instance; a block held open across an ``await`` keeps that bound ``__exit__`` in its frame
+    (one more object per waiting prediction for the garbage collector to walk, twice over in
+    a wait). Static methods bind to nothing: the frame holds the one shared function."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def __enter__() -> None:
+        return None
+
+    @staticmethod
+    def __exit__(*exc_info: object) -> None:
+        return None
+
+
+#: What :func:`span` and :func:`call` give when telemetry is off: one shared, stateless (so
+#: reusable and reentrant) context that yields None.
+NOTHING: contextlib.AbstractContextManager[None] = _Nothing()
 
 
 def span(name: str, attributes: Attributes) -> contextlib.AbstractContextManager[Any]:

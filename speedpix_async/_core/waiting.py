@@ -17,7 +17,10 @@ state once a look says the job ended) — and this module does the rest for ever
   same workflow, which then skip the reading); every estimate after it is divided by the factor;
 * the **deadline** bounds everything — sleeps, looks, the final fetch and awaited progress
   callbacks. It is enforced around each step, never around a loop that yields (``watch()`` is an
-  async generator, and a cancel scope must not span a ``yield``);
+  async generator, and a cancel scope must not span a ``yield``). Looks and finishes are made of
+  transport calls and nothing else that waits: a step's :class:`~.retry.Witness` carries the
+  deadline and those calls end by it themselves (no cancel scope per request: in a wide
+  fan-out that was a tenth of the client's CPU); a progress callback runs in a cancel scope;
 * **transient failures** (per :func:`~.retry.is_worth_waiting_out`) are waited out: a flaky
   network never fails a job that is still running. Failed *attempts* are counted — the retries
   inside one poll too, through a :class:`~.retry.Witness` — and after :data:`UNREACHABLE_AFTER`
@@ -443,28 +446,30 @@ class Waiter(Generic[R]):
         """Sleep ``delay``, then run ``step`` within the deadline. Raises :class:`_Again` after
         a failure worth waiting out, :class:`WaitTimeout` at the deadline."""
         if delay > 0:
-            # Outside the scope below: the sleep is bounded by the deadline itself, and a
-            # sleeping prediction then holds one timer, not two (in a fan-out of 10,000 the
-            # second timer, its cancel scope and their bookkeeping were a tenth of the heap the
-            # garbage collector walks).
+            # The sleep is bounded by the deadline itself: a sleeping prediction holds one
+            # timer, not two.
             await self._sleep(delay)
         self._check()
-        witness = Witness(self._failed)
-        with self.deadline.scope():
-            token = WITNESS.set(witness)
-            try:
-                result = await step()
-            except SpeedPixError as exc:
-                if not is_worth_waiting_out(exc):
-                    raise
-                if not witness.failures:
-                    self._failed(exc)  # failed outside the pipeline's attempts
-                raise _Again from exc
-            finally:
-                WITNESS.reset(token)
+        # No cancel scope: the step's transport calls take the deadline from the witness and
+        # end by it themselves (raising DeadlineExceeded) — why a step awaits nothing else.
+        witness = Witness(self._failed, self.deadline.remaining)
+        token = WITNESS.set(witness)
+        try:
+            result = await step()
+        except DeadlineExceeded:
+            pass
+        except SpeedPixError as exc:
+            if not is_worth_waiting_out(exc):
+                raise
+            if not witness.failures:
+                self._failed(exc)  # failed outside the pipeline's attempts
+            raise _Again from exc
+        else:
             self.failures = 0
             self.heard_at = self._clock.monotonic()
             return result
+        finally:
+            WITNESS.reset(token)
         # The deadline cut the step short, perhaps with a request still unanswered.
         if witness.pending is not None:
             method, url, sent = witness.pending

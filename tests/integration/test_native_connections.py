@@ -22,6 +22,7 @@ from speedpix_async import APIConnectionError, APITimeoutError
 from speedpix_async._core import native_backend
 from speedpix_async._core.connections import Connection, ConnectionLost
 from speedpix_async._core.h1 import ResponseReader
+from speedpix_async._core.http import OutOfTime
 from speedpix_async._core.native_backend import NativeBackend
 
 pytestmark = pytest.mark.anyio
@@ -321,8 +322,20 @@ async def test_at_most_max_connections_are_open_and_the_rest_wait(
     assert server.most_open == 2
 
 
+@pytest.mark.parametrize(
+    ("timeout", "within", "error"),
+    [
+        (httpx.Timeout(5.0, pool=0.1), None, APITimeoutError),
+        # The pool timeout (5 s) is not what ends it: the call's deadline is nearer.
+        (TIMEOUT, 0.1, OutOfTime),
+    ],
+    ids=["pool-timeout", "deadline"],
+)
 async def test_no_free_connection_in_time_is_a_pool_timeout_that_sent_nothing(
     raw_server: Callable[[Handler], Awaitable[RawServer]],
+    timeout: httpx.Timeout,
+    within: float | None,
+    error: type[Exception],
 ) -> None:
     release = asyncio.Event()
 
@@ -341,13 +354,65 @@ async def test_no_free_connection_in_time_is_a_pool_timeout_that_sent_nothing(
         async with anyio.create_task_group() as group:
             group.start_soon(get, backend, server.url)
             await asyncio.sleep(0.05)
-            with pytest.raises(APITimeoutError) as caught:
-                await get(backend, server.url, timeout=httpx.Timeout(5.0, pool=0.1))
+            with anyio.fail_after(2), pytest.raises(error) as caught:
+                await backend.request(
+                    "GET",
+                    server.url,
+                    headers={},
+                    content=None,
+                    timeout=timeout,
+                    limit=LIMIT,
+                    within=within,
+                )
             release.set()
     finally:
         await backend.aclose()
-    assert caught.value.request_sent is False
+    assert getattr(caught.value, "request_sent", None) is False
     assert len(server.requests) == 1
+
+
+async def test_the_deadline_ends_an_answer_that_trickles_in_and_drops_its_connection(
+    raw_server: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    # Each byte comes well within the read timeout, so only the call's deadline (``within``,
+    # a time for the whole exchange) can end it; no cancel scope is involved.
+    def trickling(state: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await state.read_request(reader)
+            try:
+                for byte in OK:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(0.02)
+            except ConnectionError:
+                state.closed_by_client += 1  # hung up on mid-answer
+                return
+            await state.read_request(reader)  # returns when the client hangs up
+
+        return handle
+
+    server = await start_with(raw_server, trickling)
+    backend = NativeBackend(max_connections=4)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        with anyio.fail_after(5), pytest.raises(OutOfTime) as caught:
+            await backend.request(
+                "GET",
+                server.url,
+                headers={},
+                content=None,
+                timeout=httpx.Timeout(5.0, read=0.1),
+                limit=LIMIT,
+                within=0.2,
+            )
+        took = loop.time() - started
+        await asyncio.sleep(0.05)
+    finally:
+        await backend.aclose()
+    assert caught.value.request_sent is True
+    assert 0.2 <= took < 0.7, "ended at the deadline, long before the answer (0.76 s)"
+    assert server.closed_by_client == 1, "a connection cut mid-answer is never reused"
 
 
 @pytest.mark.parametrize(

@@ -252,3 +252,16 @@ def test_off_nothing_of_opentelemetry_is_imported_or_recorded() -> None:
 
 def test_on_in_this_process() -> None:
     assert active() is not None
+
+
+def test_the_no_op_context_leaves_nothing_in_the_frame_that_uses_it() -> None:
+    from speedpix_async._core.telemetry import NOTHING
+
+    # A bound __exit__ would be a new object per `with`, kept by every waiting prediction's
+    # frame; the shared context's is one function.
+    assert NOTHING.__exit__ is NOTHING.__exit__
+    assert NOTHING.__enter__ is NOTHING.__enter__
+    with NOTHING as entered:
+        assert entered is None
+    with pytest.raises(KeyError), NOTHING:
+        raise KeyError("not swallowed")

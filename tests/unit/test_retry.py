@@ -153,3 +153,20 @@ async def test_test_mode_retries_at_once_with_the_same_decisions() -> None:
     time.sleeps.clear()
     assert await attempts_until_given_up() == 4
     assert time.sleeps == [30.0, 30.0, 30.0], "off again after the block"
+
+
+async def test_no_backoff_sleeps_past_the_calls_deadline() -> None:
+    from tests._clock import VirtualTime
+
+    time = VirtualTime()
+    policy = RetryPolicy(max_retries=5, initial_delay=2.0, jitter=0.0)
+    refused = RateLimitError("busy", status_code=429, retry_after=30.0)
+    left = [12.0]
+    attempts = Attempts(
+        policy, idempotent=True, what="GET /x", clock=time.clock(), remaining=lambda: left[0]
+    )
+    await attempts.failed(refused)
+    assert time.sleeps == [12.0], "cut to what is left of the deadline, not Retry-After's 30 s"
+    left[0] = -1.0
+    await attempts.failed(refused)
+    assert time.sleeps == [12.0, 0.0], "a passed deadline: no sleep (the caller then stops)"
