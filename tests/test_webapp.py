@@ -122,6 +122,10 @@ def statuses_until_shown(browser: Any, seconds: float) -> tuple[list[str], int]:
             seen.append(text)
         width = browser.execute_script(IMAGE_SHOWN)
         if width:
+            # The page may have shown the image (and said so) since the text above was read.
+            text = browser.find_element(By.ID, "status").text
+            if seen[-1] != text:
+                seen.append(text)
             return seen, int(width)
         if browser.find_element(By.ID, "error").text:
             break
