@@ -16,10 +16,17 @@ __all__ = [
     "EmulatorProcess",
     "cpu_seconds",
     "emulator_process",
+    "percentile",
     "raise_fd_limit",
     "reset_stats",
     "stats",
 ]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value ``share`` (0–1) of the way up ``values`` once sorted (the nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def raise_fd_limit() -> int:

@@ -34,7 +34,14 @@ import time
 from typing import Any, get_args
 
 import anyio
-from _common import cpu_seconds, emulator_process, raise_fd_limit, reset_stats, stats
+from _common import (
+    cpu_seconds,
+    emulator_process,
+    percentile,
+    raise_fd_limit,
+    reset_stats,
+    stats,
+)
 
 from speedpix_async import AsyncSpeedPix, HttpBackendName, Progress
 
@@ -42,11 +49,6 @@ from speedpix_async import AsyncSpeedPix, HttpBackendName, Progress
 WARM_UP = 500
 #: How often the client's open sockets are counted during a run.
 SAMPLE_EVERY = 0.05
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def open_sockets() -> int:

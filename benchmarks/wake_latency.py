@@ -24,6 +24,8 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from _common import percentile
+
 #: ``  PID/TID [CPU] SECONDS: sched:EVENT: FIELDS``
 LINE = re.compile(r"\s*(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+sched:(\w+):(.*)")
 WAKEE = re.compile(r"\bpid=(\d+)")
@@ -34,14 +36,14 @@ NEXT = re.compile(r"\bnext_pid=(\d+)")
 class Woken:
     """The wake-ups of one thread."""
 
-    pid: int = 0
     latencies_us: list[float] = field(default_factory=list)
     on_wakers_cpu: int = 0
 
 
-def wake_ups(lines: Iterable[str]) -> dict[int, Woken]:
-    """Per woken thread id: its wake-ups (a ``sched_waking`` to the ``sched_switch`` that runs
-    it), from ``perf script -F pid,tid,cpu,time,event,trace`` lines."""
+def wake_ups(lines: Iterable[str]) -> tuple[dict[int, Woken], dict[int, int]]:
+    """Per woken thread id, its wake-ups (a ``sched_waking`` to the ``sched_switch`` that runs
+    it); and per thread id, its process id — from ``perf script -F pid,tid,cpu,time,event,trace``
+    lines."""
     pending: dict[int, tuple[float, int]] = {}  # tid -> (woken at, waker's CPU)
     process: dict[int, int] = {}  # tid -> pid, from the lines each thread ran
     woken: dict[int, Woken] = {}
@@ -65,9 +67,7 @@ def wake_ups(lines: Iterable[str]) -> dict[int, Woken]:
             record = woken.setdefault(next_tid, Woken())
             record.latencies_us.append((at - since) * 1e6)
             record.on_wakers_cpu += cpu == wakers_cpu
-    for tid, record in woken.items():
-        record.pid = process.get(tid, tid)
-    return woken
+    return woken, process
 
 
 def label(tid: int, pid: int) -> str:
@@ -78,17 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--min", type=int, default=200, help="skip threads woken fewer times")
     args = parser.parse_args()
-    woken = wake_ups(sys.stdin)
+    woken, process = wake_ups(sys.stdin)
     print(f"{'thread':32}{'wakes':>7}{'min':>7}{'p10':>7}{'median':>8}{'p90':>7}  on waker's CPU")
-    for tid, record in sorted(woken.items(), key=lambda item: (item[1].pid, item[0])):
-        times = sorted(record.latencies_us)
+    for tid in sorted(woken, key=lambda tid: (process.get(tid, tid), tid)):
+        times = woken[tid].latencies_us
         if len(times) < args.min:
             continue
-        p10, p90 = times[len(times) // 10], times[len(times) * 9 // 10]
-        share = record.on_wakers_cpu / len(times)
+        share = woken[tid].on_wakers_cpu / len(times)
         print(
-            f"{label(tid, record.pid):32}{len(times):7}{times[0]:7.0f}{p10:7.0f}"
-            f"{statistics.median(times):8.0f}{p90:7.0f}  {share:6.0%}"
+            f"{label(tid, process.get(tid, tid)):32}{len(times):7}{min(times):7.0f}"
+            f"{percentile(times, 0.1):7.0f}{statistics.median(times):8.0f}"
+            f"{percentile(times, 0.9):7.0f}  {share:6.0%}"
         )
     print("µs from wake-up to running")
 
